@@ -1,0 +1,74 @@
+# The book's single entry point. The README's two commands are `make book` and `make test`.
+#
+#   make book        set up .venv if needed, build the HTML book, print (and open) index.html
+#   make test        set up .venv if needed, run unit tests + nbval over every chapter + book build
+#   make notebooks   re-execute every chapter and store its outputs (after changing a chapter)
+#   make sync        pair/sync every notebook with its jupytext py:percent script
+#   make bench       print chapter execution times and peak memory
+#
+# Variables: XAI_DATA_ROOT (the data root, see README), XAI_IMAGENET_MODEL (resnet50 or
+# efficientnet_lite0; the committed outputs are produced with efficientnet_lite0, the model the
+# offline reference run uses, so `make test` and `make notebooks` default to it).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MATHJAX_VERSION := 3.2.2
+MATHJAX := book/_static/mathjax/tex-chtml.js
+
+# Relative paths would break inside notebook kernels, which run in notebooks/.
+ifdef XAI_DATA_ROOT
+export XAI_DATA_ROOT := $(abspath $(XAI_DATA_ROOT))
+endif
+REFERENCE_MODEL := efficientnet_lite0
+
+.PHONY: book test notebooks sync bench setup clean-book
+
+setup: $(STAMP) $(MATHJAX)
+
+# Reinstall only when the pins change: a second run finds the stamp newer and does nothing.
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+	@echo "Environment ready in $(VENV)"
+
+# MathJax is served from the book itself so that the built HTML reads offline.
+$(MATHJAX):
+	@command -v npm >/dev/null || { echo "npm is needed once to fetch MathJax $(MATHJAX_VERSION) (apt-get install npm, or conda install nodejs)"; exit 1; }
+	@mkdir -p .cache book/_static
+	cd .cache && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null
+	rm -rf book/_static/mathjax.tmp && mkdir -p book/_static/mathjax.tmp
+	tar -xzf .cache/mathjax-$(MATHJAX_VERSION).tgz -C book/_static/mathjax.tmp --strip-components=2 package/es5
+	rm -rf book/_static/mathjax && mv book/_static/mathjax.tmp book/_static/mathjax
+	@test -f $@ && touch $@
+
+book: setup
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	@echo "The book: $(CURDIR)/_build/html/index.html"
+	@if [ -z "$$CI" ] && { [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ]; }; then \
+		$(BIN)/python -m webbrowser -t "file://$(CURDIR)/_build/html/index.html" >/dev/null 2>&1 || true; fi
+
+test: export XAI_IMAGENET_MODEL ?= $(REFERENCE_MODEL)
+test: setup
+	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
+
+notebooks: export XAI_IMAGENET_MODEL ?= $(REFERENCE_MODEL)
+notebooks: setup
+	$(BIN)/jupytext --sync notebooks/*.ipynb
+	$(BIN)/python scripts/run_notebooks.py --write notebooks/*.ipynb
+	$(BIN)/jupytext --sync notebooks/*.ipynb
+
+sync: setup
+	$(BIN)/jupytext --sync notebooks/*.ipynb
+
+bench: export XAI_IMAGENET_MODEL ?= $(REFERENCE_MODEL)
+bench: setup
+	$(BIN)/python scripts/run_notebooks.py notebooks/*.ipynb
+
+clean-book:
+	rm -rf _build

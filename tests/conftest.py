@@ -1,0 +1,66 @@
+"""Shared fixtures: a tiny fake data root, the real data root when one is configured, tiny models."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from xaihelpers import data
+
+
+def _write_image(path: Path, size=(32, 32), seed=0) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 256, size=(*size, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+
+
+@pytest.fixture
+def fake_root(tmp_path: Path) -> Path:
+    """A data root in the mirror's layout: CIFAR-10 (2 classes) and 3 ImageNet samples."""
+    for split in ("train", "test"):
+        for label, name in enumerate(("airplane", "automobile")):
+            for i in range(3):
+                _write_image(tmp_path / "cifar10" / split / name / f"{i:04d}.jpg", seed=label * 10 + i)
+    index = {str(i): [f"n{i:08d}", f"class_{i}"] for i in range(5)}
+    (tmp_path / "imagenet").mkdir()
+    (tmp_path / "imagenet" / "imagenet_class_index.json").write_text(json.dumps(index))
+    for i in (0, 2, 4):
+        _write_image(tmp_path / "imagenet" / "samples" / f"n{i:08d}_class_{i}.JPEG", size=(40, 48), seed=i)
+    return tmp_path
+
+
+@pytest.fixture
+def mirror_root() -> Path:
+    """The configured data root (``XAI_DATA_ROOT``, as CI sets it); skipped when none is set."""
+    if not os.environ.get(data.DATA_ROOT_ENV):
+        pytest.skip(f"{data.DATA_ROOT_ENV} is not set; these tests read the real data sets")
+    return data.data_root()
+
+
+class TinyCNN(nn.Module):
+    """Two conv layers and a linear head: fast enough to test hooks and Grad-CAM exactly."""
+
+    def __init__(self, classes: int = 3) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(4, 6, 3, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(6, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.conv2(self.relu(self.conv1(x))))
+        return self.fc(self.pool(x).flatten(1))
+
+
+@pytest.fixture
+def tiny_cnn() -> TinyCNN:
+    torch.manual_seed(0)
+    return TinyCNN().eval()

@@ -1,0 +1,14 @@
+"""Shared helpers for the book *Explainable AI for image classifiers*.
+
+One module per concern:
+
+- :mod:`xaihelpers.repro` -- seeds, deterministic algorithms, thread count.
+- :mod:`xaihelpers.data` -- the data root, the registry of the book's data sets, verified downloads.
+- :mod:`xaihelpers.images` -- loading images as RGB, converting or refusing odd inputs by name.
+- :mod:`xaihelpers.models` -- the ImageNet classifier switch (ResNet-50 or EfficientNet-Lite0).
+- :mod:`xaihelpers.hooks` -- recording activations and gradients of named layers.
+- :mod:`xaihelpers.gradcam` -- Grad-CAM maps (through captum) ready to overlay.
+- :mod:`xaihelpers.plotting` -- overlays, image grids and the book's colour maps.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,406 @@
+"""The data root and the registry of the book's data sets.
+
+One rule finds every data set: the folder named by the environment variable ``XAI_DATA_ROOT``,
+else ``data/`` in the repository. Under that root each data set has one folder, in the layout of
+the offline mirror (``torchvision.datasets.ImageFolder`` class folders) or, for CIFAR, the layout
+that torchvision's own download leaves (``cifar-10-batches-py``). Nothing is ever downloaded
+implicitly: :func:`download` (also ``python -m xaihelpers.data download NAME``) fetches what has an
+official direct download, verifies it and moves it into place atomically.
+
+Run ``python -m xaihelpers.data`` to see which data sets the current root holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from torch.utils.data import Dataset
+from torchvision import datasets
+from tqdm import tqdm
+
+from xaihelpers.images import load_rgb
+
+#: Environment variable that names the data root.
+DATA_ROOT_ENV = "XAI_DATA_ROOT"
+#: The repository's own ``data/`` folder, used when the variable is not set.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_ROOT = REPO_ROOT / "data"
+
+Transform = Optional[Callable]
+
+
+class DataRootError(FileNotFoundError):
+    """The data root named by ``XAI_DATA_ROOT`` does not exist."""
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A data set of the registry is not under the data root."""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the book knows about one data set.
+
+    Attributes:
+        name: Registry key, used in code and on the command line.
+        title: Human-readable name.
+        folders: Folders (relative to the data root) whose presence means the data set is there;
+            any one of them suffices.
+        splits: The splits :func:`load_dataset` accepts.
+        citation: Where the data come from.
+        licence: Licence or terms of use.
+        get_it: How to obtain the data set (a command, or instructions when there is no direct
+            download).
+    """
+
+    name: str
+    title: str
+    folders: tuple[str, ...]
+    splits: tuple[str, ...]
+    citation: str
+    licence: str
+    get_it: str
+
+
+REGISTRY: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        DatasetInfo(
+            name="cifar10",
+            title="CIFAR-10 (10 classes, 32x32)",
+            folders=("cifar10", "cifar-10-batches-py"),
+            splits=("train", "test"),
+            citation="Krizhevsky (2009), Learning Multiple Layers of Features from Tiny Images",
+            licence="free for research and teaching (see the CIFAR page)",
+            get_it="python -m xaihelpers.data download cifar10",
+        ),
+        DatasetInfo(
+            name="cifar100",
+            title="CIFAR-100 (100 classes, 32x32)",
+            folders=("cifar100", "cifar-100-python"),
+            splits=("train", "test"),
+            citation="Krizhevsky (2009), Learning Multiple Layers of Features from Tiny Images",
+            licence="free for research and teaching (see the CIFAR page)",
+            get_it="python -m xaihelpers.data download cifar100",
+        ),
+        DatasetInfo(
+            name="pollen",
+            title="Pollen grains of the Brazilian savanna (POLLEN23E, 23 classes)",
+            folders=("pollen",),
+            splits=("all",),
+            citation="Goncalves et al. (2016), PLoS ONE 11(6):e0157044",
+            licence="CC BY 4.0 (figshare POLLEN23E)",
+            get_it=(
+                "download the Kaggle data set 'andrewmvd/pollen-grain-image-classification' (a free "
+                "Kaggle account is needed; or figshare POLLEN23E, article 1525086), and sort the "
+                "images into <data root>/pollen/<class>/ folders by the file-name prefix before "
+                "the first '_' or ' '"
+            ),
+        ),
+        DatasetInfo(
+            name="imagenet_samples",
+            title="One ImageNet-1k validation-style image per class (1,000 images)",
+            folders=("imagenet/samples",),
+            splits=("all",),
+            citation="Deng et al. (2009), ImageNet; sample set EliSchwartz/imagenet-sample-images",
+            licence="ImageNet terms of access (non-commercial research and teaching)",
+            get_it=(
+                "clone the GitHub repository EliSchwartz/imagenet-sample-images into "
+                "<data root>/imagenet/samples and put imagenet_class_index.json "
+                "(index -> [wnid, name]) into <data root>/imagenet/"
+            ),
+        ),
+    )
+}
+
+
+def data_root() -> Path:
+    """The folder that holds the book's data sets.
+
+    Returns:
+        ``$XAI_DATA_ROOT`` when the variable is set (it must exist), else the repository's
+        ``data/`` folder.
+
+    Raises:
+        DataRootError: If ``XAI_DATA_ROOT`` names a folder that does not exist.
+    """
+    value = os.environ.get(DATA_ROOT_ENV, "").strip()
+    if not value:
+        return DEFAULT_DATA_ROOT
+    root = Path(value).expanduser().resolve()
+    if not root.is_dir():
+        raise DataRootError(
+            f"{DATA_ROOT_ENV} is set to '{value}', but that folder does not exist. Point "
+            f"{DATA_ROOT_ENV} at the folder that holds the data sets (for example "
+            f"'export {DATA_ROOT_ENV}=../shared/data'), or unset it to use {DEFAULT_DATA_ROOT}."
+        )
+    return root
+
+
+def _info(name: str) -> DatasetInfo:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(
+            f"Unknown data set '{name}'. Known data sets: {', '.join(sorted(REGISTRY))}."
+        ) from None
+
+
+def dataset_dir(name: str, root: Optional[Path] = None) -> Path:
+    """The folder of one data set under the data root.
+
+    Args:
+        name: A key of :data:`REGISTRY`.
+        root: Data root to look in; defaults to :func:`data_root`.
+
+    Returns:
+        The first of the data set's registered folders that exists.
+
+    Raises:
+        KeyError: If ``name`` is not a registered data set.
+        DatasetNotFoundError: If none of its folders exists; the message says which variable to
+            set and how to obtain the data.
+    """
+    info = _info(name)
+    root = Path(root) if root is not None else data_root()
+    for folder in info.folders:
+        candidate = root / folder
+        if candidate.is_dir() and any(candidate.iterdir()):
+            return candidate
+    source = f"${DATA_ROOT_ENV}" if os.environ.get(DATA_ROOT_ENV, "").strip() else "default"
+    raise DatasetNotFoundError(
+        f"Data set '{name}' ({info.title}) is not in the data root {root} ({source}); looked for "
+        f"{' or '.join(str(root / f) for f in info.folders)}. Set {DATA_ROOT_ENV} to a folder "
+        f"that holds it (e.g. the offline mirror: export {DATA_ROOT_ENV}=/path/to/shared/data), "
+        f"or get it: {info.get_it}."
+    )
+
+
+def available(root: Optional[Path] = None) -> dict[str, bool]:
+    """Which registered data sets the data root holds."""
+    result = {}
+    for name in REGISTRY:
+        try:
+            dataset_dir(name, root)
+            result[name] = True
+        except DatasetNotFoundError:
+            result[name] = False
+    return result
+
+
+class ImageNetSamples(Dataset):
+    """The mirror's one-image-per-class ImageNet sample set, labelled with ImageNet-1k indices.
+
+    Files are named ``<wnid>_<name>.JPEG``; the label is the index of the wnid in
+    ``imagenet_class_index.json`` (the standard ImageNet-1k order that every pretrained model uses).
+
+    Args:
+        root: Data root; defaults to :func:`data_root`.
+        transform: Applied to each RGB ``PIL.Image``.
+    """
+
+    def __init__(self, root: Optional[Path] = None, transform: Transform = None) -> None:
+        folder = dataset_dir("imagenet_samples", root)
+        index_file = folder.parent / "imagenet_class_index.json"
+        if not index_file.is_file():
+            raise DatasetNotFoundError(
+                f"{index_file} is missing: the ImageNet samples need the class index "
+                f"(index -> [wnid, name]) beside them. {REGISTRY['imagenet_samples'].get_it}."
+            )
+        index = json.loads(index_file.read_text())
+        self.wnids: list[str] = [index[str(i)][0] for i in range(len(index))]
+        wnid_to_label = {wnid: label for label, wnid in enumerate(self.wnids)}
+        self.paths: list[Path] = sorted(
+            p for p in folder.iterdir() if p.suffix.lower() in (".jpeg", ".jpg", ".png")
+        )
+        unknown = [p.name for p in self.paths if p.name.split("_")[0] not in wnid_to_label]
+        if unknown:
+            raise ValueError(f"Sample files with a wnid not in the class index: {unknown[:5]}")
+        self.targets: list[int] = [wnid_to_label[p.name.split("_")[0]] for p in self.paths]
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, item: int):
+        image = load_rgb(self.paths[item])
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, self.targets[item]
+
+
+def load_dataset(
+    name: str, split: str = "train", transform: Transform = None, root: Optional[Path] = None
+) -> Dataset:
+    """Open one data set of the registry from the data root.
+
+    Args:
+        name: ``cifar10``, ``cifar100``, ``pollen`` or ``imagenet_samples``.
+        split: ``train`` or ``test`` for CIFAR; ``all`` for the others (the book makes its own
+            fixed splits of those).
+        transform: Applied to each RGB ``PIL.Image``.
+        root: Data root; defaults to :func:`data_root`.
+
+    Returns:
+        A ``torch.utils.data.Dataset`` of ``(image, label)`` pairs with a ``classes`` attribute
+        where the data set has class names.
+
+    Raises:
+        ValueError: For a split the data set does not have.
+        DatasetNotFoundError: If the data set is not under the data root.
+    """
+    info = _info(name)
+    if split not in info.splits:
+        raise ValueError(f"Data set '{name}' has splits {info.splits}, not '{split}'.")
+    folder = dataset_dir(name, root)
+    if name in ("cifar10", "cifar100"):
+        if folder.name in ("cifar10", "cifar100"):  # the mirror: class folders of JPEGs
+            return datasets.ImageFolder(folder / split, transform=transform, loader=load_rgb)
+        cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
+        return cls(folder.parent, train=split == "train", transform=transform, download=False)
+    if name == "pollen":
+        return datasets.ImageFolder(folder, transform=transform, loader=load_rgb)
+    return ImageNetSamples(root, transform=transform)
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    """The SHA-256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download_file(url: str, destination: Path, sha256: str, progress: bool = True) -> Path:
+    """Download ``url`` to ``destination``, verified by checksum and written atomically.
+
+    The bytes go to a temporary file beside the destination and are hashed on the way; only a
+    file whose SHA-256 matches is renamed into place, so an interrupted or corrupt download never
+    leaves a file that later passes as data. An existing destination is kept if it already has the
+    expected checksum and is never overwritten otherwise.
+
+    Args:
+        url: Any URL ``urllib`` opens (``https://``, ``file://``).
+        destination: Where the file should end up.
+        sha256: Expected SHA-256 hex digest.
+        progress: Show a tqdm progress bar.
+
+    Returns:
+        ``destination``.
+
+    Raises:
+        FileExistsError: If ``destination`` exists with other content.
+        ValueError: If the downloaded bytes do not match ``sha256`` (nothing is written).
+    """
+    destination = Path(destination)
+    expected = sha256.lower()
+    if destination.exists():
+        if sha256_of(destination) == expected:
+            return destination
+        raise FileExistsError(
+            f"{destination} exists and is not the expected file (SHA-256 differs); move it away "
+            "if you want it downloaded again."
+        )
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    handle = tempfile.NamedTemporaryFile(
+        dir=destination.parent, prefix=f".{destination.name}.", suffix=".part", delete=False
+    )
+    try:
+        with handle, urllib.request.urlopen(url, timeout=60) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=destination.name,
+                      disable=not progress) as bar:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    handle.write(block)
+                    digest.update(block)
+                    bar.update(len(block))
+        if digest.hexdigest() != expected:
+            raise ValueError(
+                f"Checksum mismatch for {url}: expected SHA-256 {expected}, got "
+                f"{digest.hexdigest()}. Nothing was written; try again, or check the source."
+            )
+        os.replace(handle.name, destination)
+    finally:
+        if os.path.exists(handle.name):
+            os.unlink(handle.name)
+    return destination
+
+
+def download(name: str, root: Optional[Path] = None) -> Path:
+    """Download a data set that has an official direct download (CIFAR-10 and CIFAR-100).
+
+    torchvision fetches the official archive and checks its MD5; the extraction happens in a
+    temporary folder inside the data root, and the finished folder is renamed into place, so a
+    broken download never leaves a folder that looks complete.
+
+    Args:
+        name: ``cifar10`` or ``cifar100``.
+        root: Data root; defaults to :func:`data_root`.
+
+    Returns:
+        The data set's folder.
+
+    Raises:
+        ValueError: For a data set without a direct download (the message says how to get it).
+    """
+    info = _info(name)
+    root = Path(root) if root is not None else data_root()
+    if name not in ("cifar10", "cifar100"):
+        raise ValueError(f"'{name}' has no direct download. To get it: {info.get_it}.")
+    try:
+        return dataset_dir(name, root)
+    except DatasetNotFoundError:
+        pass
+    root.mkdir(parents=True, exist_ok=True)
+    cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}-download-"))
+    try:
+        cls(staging, train=True, download=True)  # verifies the archive's MD5
+        final = root / info.folders[1]
+        os.replace(staging / info.folders[1], final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def _main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m xaihelpers.data", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("info", help="list the data sets and whether the data root holds them")
+    get = sub.add_parser("download", help="download a data set into the data root")
+    get.add_argument("name", choices=sorted(REGISTRY))
+    args = parser.parse_args(argv)
+    if args.command == "download":
+        try:
+            print(f"{args.name}: {download(args.name)}")
+        except ValueError as error:
+            print(error, file=sys.stderr)
+            return 2
+        return 0
+    root = data_root()
+    print(f"data root: {root}  (set {DATA_ROOT_ENV} to change it)")
+    for name, present in available(root).items():
+        print(f"  {name:18s} {'present' if present else 'missing: ' + REGISTRY[name].get_it}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
+
+__all__ = [
+    "DATA_ROOT_ENV", "DEFAULT_DATA_ROOT", "REGISTRY", "DatasetInfo", "DataRootError",
+    "DatasetNotFoundError", "ImageNetSamples", "available", "data_root", "dataset_dir",
+    "download", "download_file", "load_dataset", "sha256_of",
+]

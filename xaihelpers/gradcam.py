@@ -1,0 +1,116 @@
+"""Grad-CAM maps ready to overlay: captum's ``LayerGradCam`` and a one-pass, many-layer variant.
+
+Grad-CAM (Selvaraju et al. 2017, *Grad-CAM: Visual Explanations from Deep Networks via
+Gradient-based Localization*, ICCV) weights each channel ``k`` of a convolutional layer's output
+``A`` by the spatial mean of the class score's gradient, ``alpha_k = mean_ij dy_c / dA_kij``, and
+keeps the positive part of the weighted sum, ``ReLU(sum_k alpha_k A_k)``.
+
+Cost (per batch): :func:`grad_cam` makes 1 forward and 1 backward pass per layer;
+:func:`grad_cam_layers` makes 1 forward and 1 backward pass for all its layers together.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from captum.attr import LayerAttribution, LayerGradCam
+from torch import nn
+
+from xaihelpers.hooks import LayerRecorder, LayerRef, get_layer, layer_name
+
+Target = Union[int, Sequence[int], torch.Tensor]
+
+
+def _targets(target: Target, batch: int) -> torch.Tensor:
+    tensor = torch.as_tensor(target, dtype=torch.long).flatten()
+    if tensor.numel() == 1:
+        tensor = tensor.expand(batch)
+    if tensor.numel() != batch:
+        raise ValueError(f"Got {tensor.numel()} targets for a batch of {batch} images.")
+    return tensor
+
+
+def normalize_maps(maps: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Scale each map of ``(N, H, W)`` to ``[0, 1]`` by its own maximum (all-zero maps stay zero)."""
+    peak = maps.flatten(1).amax(dim=1).clamp_min(eps).view(-1, 1, 1)
+    return maps.clamp_min(0) / peak
+
+
+def _finish(maps: torch.Tensor, size: tuple[int, int], upsample: bool, normalize: bool) -> torch.Tensor:
+    if upsample:
+        maps = LayerAttribution.interpolate(maps, size, interpolate_mode="bilinear")
+    maps = maps[:, 0].detach()
+    return normalize_maps(maps) if normalize else maps
+
+
+def grad_cam(
+    model: nn.Module,
+    layer: LayerRef,
+    images: torch.Tensor,
+    target: Target,
+    *,
+    upsample: bool = True,
+    normalize: bool = True,
+) -> torch.Tensor:
+    """Grad-CAM of ``target`` at ``layer`` for a batch, computed by captum's ``LayerGradCam``.
+
+    Args:
+        model: Classifier returning logits ``(N, classes)``.
+        layer: Convolutional layer (dotted name or module) whose output is explained.
+        images: Input batch ``(N, C, H, W)``.
+        target: Class index for all images, or one per image.
+        upsample: Bilinearly resize the maps to the input's ``H x W``.
+        normalize: Scale each map to ``[0, 1]`` (Grad-CAM's scale is not comparable across images).
+
+    Returns:
+        Maps ``(N, H, W)`` (or the layer's resolution if ``upsample`` is false), non-negative.
+    """
+    module = get_layer(model, layer)
+    targets = _targets(target, images.shape[0])
+    attribution = LayerGradCam(model, module).attribute(
+        images, target=targets.tolist(), relu_attributions=True
+    )
+    return _finish(attribution, tuple(images.shape[-2:]), upsample, normalize)
+
+
+def grad_cam_layers(
+    model: nn.Module,
+    layers: Sequence[LayerRef],
+    images: torch.Tensor,
+    target: Target,
+    *,
+    upsample: bool = True,
+    normalize: bool = True,
+) -> dict[str, torch.Tensor]:
+    """Grad-CAM at many layers from a single forward and backward pass.
+
+    The same quantity as :func:`grad_cam` layer by layer, but the activations and gradients of
+    every layer are recorded by forward hooks (:class:`~xaihelpers.hooks.LayerRecorder`) during one
+    pass, which is what makes a layer-by-layer comparison cheap.
+
+    Args:
+        model: Classifier returning logits ``(N, classes)``.
+        layers: Layers (dotted names or modules) whose outputs are explained.
+        images: Input batch ``(N, C, H, W)``.
+        target: Class index for all images, or one per image.
+        upsample: Bilinearly resize the maps to the input's ``H x W``.
+        normalize: Scale each map to ``[0, 1]``.
+
+    Returns:
+        Layer name -> maps ``(N, H, W)``, in the order of ``layers``.
+    """
+    names = [layer_name(model, layer) for layer in layers]
+    targets = _targets(target, images.shape[0])
+    with torch.enable_grad(), LayerRecorder(model, names, gradients=True) as recorder:
+        logits = model(images)
+        logits.gather(1, targets.view(-1, 1)).sum().backward()
+    maps = {}
+    for name in names:
+        activation, gradient = recorder.activations[name], recorder.gradients[name]
+        weights = gradient.mean(dim=(2, 3), keepdim=True)
+        cam = F.relu((weights * activation).sum(dim=1, keepdim=True))
+        maps[name] = _finish(cam, tuple(images.shape[-2:]), upsample, normalize)
+    model.zero_grad(set_to_none=True)
+    return maps

@@ -1,0 +1,125 @@
+"""Recording what named layers compute (and the gradients that reach them) during a forward pass.
+
+:class:`LayerRecorder` owns its hooks and is a context manager, so the hooks are removed when the
+``with`` block ends, also when it ends with an exception: a forgotten hook would silently slow down
+or change every later forward pass of the model.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Union
+
+import torch
+from torch import nn
+from torch.utils.hooks import RemovableHandle
+
+LayerRef = Union[str, nn.Module]
+
+
+def get_layer(model: nn.Module, layer: LayerRef) -> nn.Module:
+    """Return ``layer`` itself, or the submodule of ``model`` with that dotted name.
+
+    Raises:
+        KeyError: If ``model`` has no submodule of that name (the message lists a few it has).
+    """
+    if isinstance(layer, nn.Module):
+        return layer
+    try:
+        return model.get_submodule(layer)
+    except AttributeError:
+        names = [name for name, _ in model.named_modules() if name][:12]
+        raise KeyError(
+            f"The model has no layer '{layer}'. Layer names look like: {', '.join(names)}, ..."
+        ) from None
+
+
+def layer_name(model: nn.Module, layer: LayerRef) -> str:
+    """The dotted name of ``layer`` inside ``model`` (the name itself if given a string)."""
+    if isinstance(layer, str):
+        return layer
+    for name, module in model.named_modules():
+        if module is layer:
+            return name
+    raise KeyError(f"{type(layer).__name__} is not a submodule of the model.")
+
+
+def count_hooks(model: nn.Module) -> int:
+    """Number of forward, forward-pre and backward hooks registered on ``model``'s modules."""
+    return sum(
+        len(module._forward_hooks) + len(module._forward_pre_hooks) + len(module._backward_hooks)
+        for module in model.modules()
+    )
+
+
+class LayerRecorder:
+    """Record activations (and optionally their gradients) of named layers.
+
+    Use it as a context manager around the forward (and backward) pass::
+
+        with LayerRecorder(model, ["net.layer3", "net.layer4"], gradients=True) as rec:
+            model(x)[:, target].sum().backward()
+        rec.activations["net.layer4"], rec.gradients["net.layer4"]
+
+    A layer that runs more than once in a pass (a shared activation module) keeps its last call.
+
+    Args:
+        model: The network.
+        layers: Dotted module names or the modules themselves.
+        gradients: Also record the gradient of the loss with respect to each layer's output (the
+            output must require grad, as it does in a normal backward pass).
+        detach: Store detached copies (default). ``False`` keeps the graph, for methods that
+            differentiate through the recorded activations.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: Iterable[LayerRef],
+        *,
+        gradients: bool = False,
+        detach: bool = True,
+    ) -> None:
+        self.model = model
+        self.names = [layer_name(model, layer) for layer in layers]
+        self.modules = [get_layer(model, layer) for layer in layers]
+        self.record_gradients = gradients
+        self.detach = detach
+        self.activations: dict[str, torch.Tensor] = {}
+        self.gradients: dict[str, torch.Tensor] = {}
+        self._handles: list[RemovableHandle] = []
+
+    @property
+    def active(self) -> bool:
+        """Whether the hooks are currently registered."""
+        return bool(self._handles)
+
+    def _forward_hook(self, name: str):
+        def hook(module: nn.Module, inputs, output) -> None:
+            if not isinstance(output, torch.Tensor):
+                raise TypeError(f"Layer '{name}' returns {type(output).__name__}, not a tensor.")
+            self.activations[name] = output.detach() if self.detach else output
+            if self.record_gradients and output.requires_grad:
+                def store(grad: torch.Tensor) -> None:
+                    self.gradients[name] = grad.detach()
+
+                output.register_hook(store)
+
+        return hook
+
+    def __enter__(self) -> "LayerRecorder":
+        if self.active:
+            raise RuntimeError("This LayerRecorder is already recording.")
+        self.activations.clear()
+        self.gradients.clear()
+        for name, module in zip(self.names, self.modules):
+            self._handles.append(module.register_forward_hook(self._forward_hook(name)))
+        return self
+
+    def remove(self) -> None:
+        """Remove every hook this recorder registered (safe to call twice)."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def __exit__(self, *exc_info) -> None:
+        self.remove()

