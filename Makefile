@@ -19,7 +19,8 @@ MATHJAX := book/_static/mathjax/tex-chtml.js
 
 # Relative paths would break inside notebook kernels, which run in notebooks/.
 ifdef XAI_DATA_ROOT
-export XAI_DATA_ROOT := $(abspath $(XAI_DATA_ROOT))
+override XAI_DATA_ROOT := $(abspath $(XAI_DATA_ROOT))
+export XAI_DATA_ROOT
 endif
 REFERENCE_MODEL := efficientnet_lite0
 

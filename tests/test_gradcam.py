@@ -1,0 +1,67 @@
+"""Grad-CAM: shapes, the defining formula, class dependence, and agreement of the two routes."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from xaihelpers import models
+from xaihelpers.gradcam import grad_cam, grad_cam_layers, normalize_maps
+from xaihelpers.hooks import count_hooks
+
+
+def test_output_shape_and_range(tiny_cnn):
+    maps = grad_cam(tiny_cnn, "conv2", torch.rand(3, 3, 16, 16), target=0)
+    assert maps.shape == (3, 16, 16)
+    assert maps.min() >= 0 and maps.max() <= 1
+    native = grad_cam(tiny_cnn, "conv2", torch.rand(3, 3, 16, 16), 0, upsample=False, normalize=False)
+    assert native.shape == (3, 16, 16)
+
+
+def test_matches_the_definition(tiny_cnn):
+    images = torch.rand(1, 3, 8, 8)
+    activation = F.relu(tiny_cnn.conv1(images))
+    activation.retain_grad()
+    feature = tiny_cnn.conv2(activation)
+    feature.retain_grad()
+    tiny_cnn.fc(F.relu(feature).mean(dim=(2, 3)))[0, 2].backward()
+    alpha = feature.grad.mean(dim=(2, 3), keepdim=True)
+    expected = F.relu((alpha * feature).sum(dim=1))[0].detach()
+    maps = grad_cam(tiny_cnn, "conv2", images, 2, upsample=False, normalize=False)
+    assert torch.allclose(maps[0], expected, atol=1e-6)
+
+
+def test_map_changes_with_the_target_class(tiny_cnn):
+    images = torch.rand(2, 3, 12, 12, generator=torch.Generator().manual_seed(1))
+    first = grad_cam(tiny_cnn, "conv1", images, 0, normalize=False)
+    second = grad_cam(tiny_cnn, "conv1", images, 1, normalize=False)
+    assert not torch.allclose(first, second)
+
+
+def test_one_pass_route_equals_captum_and_removes_hooks(tiny_cnn):
+    images = torch.rand(2, 3, 10, 10)
+    targets = [2, 0]
+    many = grad_cam_layers(tiny_cnn, ["conv1", "conv2"], images, targets)
+    for layer in ("conv1", "conv2"):
+        assert torch.allclose(many[layer], grad_cam(tiny_cnn, layer, images, targets), atol=1e-6)
+    assert count_hooks(tiny_cnn) == 0
+
+
+def test_target_count_must_match_batch(tiny_cnn):
+    with pytest.raises(ValueError, match="targets"):
+        grad_cam(tiny_cnn, "conv2", torch.rand(3, 3, 8, 8), [0, 1])
+
+
+def test_normalize_maps_keeps_zero_maps_zero():
+    maps = torch.stack([torch.zeros(2, 2), torch.tensor([[1.0, 2.0], [0.0, 4.0]])])
+    normalized = normalize_maps(maps)
+    assert torch.equal(normalized[0], torch.zeros(2, 2))
+    assert normalized[1].max() == 1.0 and normalized[1, 0, 0] == 0.25
+
+
+def test_gradcam_on_the_imagenet_model_depends_on_the_class():
+    torch.manual_seed(0)
+    classifier = models.load_imagenet_model("efficientnet_lite0")
+    image = torch.rand(1, 3, 224, 224)
+    maps = [grad_cam(classifier.model, classifier.target_layer, image, c) for c in (1, 500)]
+    assert maps[0].shape == (1, 224, 224)
+    assert not torch.allclose(maps[0], maps[1], atol=1e-3)

@@ -1,0 +1,54 @@
+"""LayerRecorder records what it should and always removes its hooks."""
+
+import pytest
+import torch
+
+from xaihelpers.hooks import LayerRecorder, count_hooks, get_layer, layer_name
+
+
+def test_records_activation_shapes(tiny_cnn):
+    with LayerRecorder(tiny_cnn, ["conv1", tiny_cnn.conv2]) as recorder:
+        tiny_cnn(torch.rand(2, 3, 8, 8))
+    assert recorder.activations["conv1"].shape == (2, 4, 8, 8)
+    assert recorder.activations["conv2"].shape == (2, 6, 8, 8)
+    assert not recorder.activations["conv1"].requires_grad
+
+
+def test_records_gradients_of_the_layer_output(tiny_cnn):
+    images = torch.rand(1, 3, 8, 8)
+    with LayerRecorder(tiny_cnn, ["conv2"], gradients=True) as recorder:
+        tiny_cnn(images)[0, 1].backward()
+    gradient = recorder.gradients["conv2"]
+    assert gradient.shape == (1, 6, 8, 8)
+    # The score is fc(mean(relu(conv2))): its gradient is w_c / 64 where conv2 > 0, else 0.
+    expected = tiny_cnn.fc.weight[1].view(1, 6, 1, 1) / 64 * (recorder.activations["conv2"] > 0)
+    assert torch.allclose(gradient, expected, atol=1e-7)
+
+
+def test_hooks_are_removed_after_the_block(tiny_cnn):
+    assert count_hooks(tiny_cnn) == 0
+    with LayerRecorder(tiny_cnn, ["conv1", "conv2"]) as recorder:
+        assert count_hooks(tiny_cnn) == 2 and recorder.active
+    assert count_hooks(tiny_cnn) == 0 and not recorder.active
+
+
+def test_hooks_are_removed_after_an_exception(tiny_cnn):
+    with pytest.raises(RuntimeError, match="boom"):
+        with LayerRecorder(tiny_cnn, ["conv1"], gradients=True):
+            tiny_cnn(torch.rand(1, 3, 8, 8))
+            raise RuntimeError("boom")
+    assert count_hooks(tiny_cnn) == 0
+
+
+def test_unknown_layer_name_lists_real_names(tiny_cnn):
+    with pytest.raises(KeyError, match="conv1"):
+        get_layer(tiny_cnn, "conv9")
+    assert layer_name(tiny_cnn, tiny_cnn.fc) == "fc"
+
+
+def test_a_recorder_cannot_be_entered_twice(tiny_cnn):
+    recorder = LayerRecorder(tiny_cnn, ["conv1"])
+    with recorder:
+        with pytest.raises(RuntimeError, match="already"):
+            recorder.__enter__()
+    assert count_hooks(tiny_cnn) == 0
