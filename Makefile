@@ -4,7 +4,8 @@
 #   make test        set up .venv if needed, run unit tests + nbval over every chapter + book build
 #   make notebooks   re-execute every chapter and store its outputs (after changing a chapter)
 #   make sync        pair/sync every notebook with its jupytext py:percent script
-#   make bench       print chapter execution times and peak memory
+#   make bench       print chapter times and peak memory, and the attribution-cost ratios
+#   make pollen      retrain the pollen CNN (refuses to replace data/checkpoints/pollen_cnn.pt)
 #
 # Variables: XAI_DATA_ROOT (the data root, see README), XAI_IMAGENET_MODEL (resnet50 or
 # efficientnet_lite0; the committed outputs are produced with efficientnet_lite0, the model the
@@ -24,7 +25,7 @@ export XAI_DATA_ROOT
 endif
 REFERENCE_MODEL := efficientnet_lite0
 
-.PHONY: book test notebooks sync bench setup clean-book
+.PHONY: book test notebooks sync bench pollen setup clean-book
 
 setup: $(STAMP) $(MATHJAX)
 
@@ -70,6 +71,10 @@ sync: setup
 bench: export XAI_IMAGENET_MODEL ?= $(REFERENCE_MODEL)
 bench: setup
 	$(BIN)/python scripts/run_notebooks.py notebooks/*.ipynb
+	$(BIN)/python benchmarks/attribution_cost.py
+
+pollen: setup
+	$(BIN)/python -m xaihelpers.pollen train
 
 clean-book:
 	rm -rf _build

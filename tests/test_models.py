@@ -31,6 +31,7 @@ def test_resnet50_without_weights_builds_offline():
     assert len(classifier.class_names) == 1000
     assert list(classifier.conv_stages) == ["stem", "layer1", "layer2", "layer3", "layer4"]
     assert len(classifier.conv_blocks) == 3 + 4 + 6 + 3
+    assert isinstance(classifier.model.get_submodule(classifier.head_layer), torch.nn.Linear)
     for layer in list(classifier.conv_stages.values()) + classifier.conv_blocks:
         classifier.model.get_submodule(layer)
     with torch.no_grad():
@@ -54,6 +55,7 @@ def test_efficientnet_lite0_structure_and_normalisation():
     assert list(stages)[0] == "stem" and list(stages)[-1] == "head"
     assert len(stages) == 9 and len(classifier.conv_blocks) == 16
     assert classifier.target_layer == "net._conv_head"
+    assert isinstance(classifier.model.get_submodule(classifier.head_layer), torch.nn.Linear)
     assert torch.allclose(classifier.model.normalize.mean.flatten(), torch.full((3,), 0.498))
     assert torch.allclose(classifier.model.normalize.std.flatten(), torch.full((3,), 0.502))
     depth_order = classifier.layers_by_depth()

@@ -8,6 +8,10 @@ One module per concern:
 - :mod:`xaihelpers.models` -- the ImageNet classifier switch (ResNet-50 or EfficientNet-Lite0).
 - :mod:`xaihelpers.hooks` -- recording activations and gradients of named layers.
 - :mod:`xaihelpers.gradcam` -- Grad-CAM maps (through captum) ready to overlay.
+- :mod:`xaihelpers.attribution` -- around captum's gradient methods: reductions, baselines, regions.
+- :mod:`xaihelpers.features` -- summaries of filters and feature maps.
+- :mod:`xaihelpers.training` -- the training loop for the models the book trains.
+- :mod:`xaihelpers.pollen` -- the pollen data split, CNN, training command and checkpoint.
 - :mod:`xaihelpers.plotting` -- overlays, image grids and the book's colour maps.
 """
 

@@ -89,6 +89,7 @@ class ImageNetClassifier:
         conv_stages: Stage label -> module name of each convolutional stage, shallow to deep.
         conv_blocks: Module names of every residual / inverted-residual block, shallow to deep.
         target_layer: Module name of the last convolutional stage (the usual Grad-CAM layer).
+        head_layer: Module name of the final linear classifier.
         weights: Where the weights came from.
         mean: Input normalisation mean (inside ``model``).
         std: Input normalisation std (inside ``model``).
@@ -101,6 +102,7 @@ class ImageNetClassifier:
     conv_stages: dict[str, str]
     conv_blocks: list[str]
     target_layer: str
+    head_layer: str
     weights: str
     mean: tuple[float, ...] = field(default=IMAGENET_MEAN)
     std: tuple[float, ...] = field(default=IMAGENET_STD)
@@ -243,13 +245,13 @@ def load_imagenet_model(
         blocks = [
             f"net.layer{i}.{j}" for i in range(1, 5) for j in range(len(getattr(net, f"layer{i}")))
         ]
-        target = "net.layer4"
+        target, head = "net.layer4", "net.fc"
     else:
         net, source = _efficientnet_lite0(pretrained)
         mean, std = LITE0_MEAN, LITE0_STD
         preprocess = _preprocess(256, transforms.InterpolationMode.BICUBIC)
         stages, blocks = _lite0_structure(net)
-        target = "net._conv_head"
+        target, head = "net._conv_head", "net._fc"
     model = PixelSpaceClassifier(net, mean, std).to(device).eval()
     return ImageNetClassifier(
         name=chosen,
@@ -259,6 +261,7 @@ def load_imagenet_model(
         conv_stages=stages,
         conv_blocks=blocks,
         target_layer=target,
+        head_layer=head,
         weights=source,
         mean=mean,
         std=std,

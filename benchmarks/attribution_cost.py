@@ -1,0 +1,94 @@
+"""Time each gradient attribution method as a multiple of one forward + backward pass.
+
+    python benchmarks/attribution_cost.py                 # print the table
+    python benchmarks/attribution_cost.py --write         # also store it for the IG chapter
+
+The baseline (one forward and one backward pass of the same batch) is measured in the same
+process, interleaved with the methods, so the ratios do not depend on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from captum.attr import GuidedBackprop, IntegratedGradients, NoiseTunnel, Saliency
+
+from xaihelpers import attribution, data, models, repro
+from xaihelpers.gradcam import grad_cam
+
+OUT = data.REPO_ROOT / "data" / "benchmarks"
+
+
+def _median_seconds(run, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--samples", type=int, default=10, help="SmoothGrad samples N")
+    parser.add_argument("--steps", type=int, default=16, help="Integrated Gradients steps S")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--write", action="store_true", help=f"store the table under {OUT}")
+    args = parser.parse_args()
+
+    repro.seed_everything()
+    classifier = models.load_imagenet_model()
+    model = classifier.model
+    samples = data.load_dataset("imagenet_samples", "all", transform=classifier.preprocess)
+    images = torch.stack([samples[i][0] for i in range(0, 1000, 1000 // args.batch)][: args.batch])
+    with torch.no_grad():
+        target = model(images).argmax(dim=1)
+    guided_model = attribution.guided_backprop_ready(model)
+
+    def forward_backward():
+        x = images.clone().requires_grad_()
+        model(x).gather(1, target[:, None]).sum().backward()
+
+    methods = {
+        "saliency": (1, lambda: Saliency(model).attribute(images.clone().requires_grad_(), target=target)),
+        "guided backprop": (1, lambda: GuidedBackprop(guided_model).attribute(images.clone().requires_grad_(), target=target)),
+        "Grad-CAM": (1, lambda: grad_cam(model, classifier.target_layer, images, target)),
+        f"SmoothGrad (N={args.samples})": (args.samples, lambda: NoiseTunnel(Saliency(model)).attribute(
+            images.clone().requires_grad_(), nt_type="smoothgrad", nt_samples=args.samples,
+            nt_samples_batch_size=args.samples, stdevs=0.1, target=target)),
+        f"Integrated Gradients (S={args.steps})": (args.steps, lambda: IntegratedGradients(model).attribute(
+            images, target=target, n_steps=args.steps, internal_batch_size=args.batch * args.steps)),
+    }
+    forward_backward()  # warm-up
+    rows = []
+    for name, (passes, run) in methods.items():
+        run()  # warm-up
+        baseline = _median_seconds(forward_backward, args.repeats)
+        seconds = _median_seconds(run, args.repeats)
+        rows.append((name, passes, seconds / baseline, seconds / args.batch))
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    print(f"{classifier.describe()}; batch of {args.batch} images; {machine}")
+    header = f"{'method':28s} {'passes/image':>12s} {'x fwd+bwd':>10s} {'s/image':>8s}"
+    print(header)
+    for name, passes, ratio, per_image in rows:
+        print(f"{name:28s} {passes:12d} {ratio:10.1f} {per_image:8.3f}")
+    if args.write:
+        OUT.mkdir(parents=True, exist_ok=True)
+        lines = ["method,passes per image,x forward+backward,seconds per image"]
+        lines += [f"{n},{p},{r:.1f},{s:.3f}" for n, p, r, s in rows]
+        (OUT / "attribution_cost.csv").write_text("\n".join(lines) + "\n")
+        meta = {"model": classifier.name, "batch": args.batch, "machine": machine}
+        (OUT / "attribution_cost.json").write_text(json.dumps(meta, indent=1) + "\n")
+        print(f"written to {OUT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Gradient-attribution helpers and the captum methods, with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from captum.attr import GuidedBackprop, IntegratedGradients, NoiseTunnel, Saliency
+from torch import nn
+
+from xaihelpers import attribution
+
+
+class SharedReLU6Net(nn.Module):
+    """A ReLU6 module used twice, like EfficientNet-Lite0's blocks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.conv2 = nn.Conv2d(4, 4, 3, padding=1)
+        self.act = nn.ReLU6()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = self.act(self.conv2(self.act(self.conv1(x) * 4)))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+class _GuidedReLU6Function(torch.autograd.Function):
+    """Reference rule: pass the gradient where 0 < x < 6 and the incoming gradient is positive."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(0, 6)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad.clamp_min(0) * ((x > 0) & (x < 6))
+
+
+class _ReferenceGuided(nn.Module):
+    def forward(self, x):
+        return _GuidedReLU6Function.apply(x)
+
+
+def test_guided_backprop_ready_matches_the_reference_rule():
+    torch.manual_seed(0)
+    model = SharedReLU6Net().eval()
+    images = torch.rand(2, 3, 8, 8)
+    ready = attribution.guided_backprop_ready(model)
+    assert ready.act is not model.act and isinstance(ready.act, attribution.GuidedReLU6)
+    assert torch.allclose(ready(images), model(images))
+    guided = GuidedBackprop(ready).attribute(images.clone().requires_grad_(), target=1)
+
+    reference_model = attribution.guided_backprop_ready(model)
+    reference_model.act = _ReferenceGuided()
+    x = images.clone().requires_grad_()
+    reference_model(x)[:, 1].sum().backward()
+    assert torch.allclose(guided, x.grad, atol=1e-6)
+    # Without the helper captum leaves ReLU6 unguided: the result is the plain gradient.
+    unguided = GuidedBackprop(model).attribute(images.clone().requires_grad_(), target=1)
+    plain = Saliency(model).attribute(images.clone().requires_grad_(), target=1, abs=False)
+    assert torch.allclose(unguided, plain, atol=1e-6) and not torch.allclose(guided, plain, atol=1e-6)
+
+
+def test_smoothgrad_with_zero_noise_equals_the_plain_gradient(tiny_cnn):
+    images = torch.rand(3, 3, 10, 10)
+    plain = Saliency(tiny_cnn).attribute(images.clone().requires_grad_(), target=1, abs=False)
+    smooth = NoiseTunnel(Saliency(tiny_cnn)).attribute(
+        images.clone().requires_grad_(), nt_type="smoothgrad", nt_samples=4, stdevs=0.0,
+        target=1, abs=False)
+    assert torch.allclose(smooth, plain, atol=1e-7)
+
+
+def test_integrated_gradients_delta_shrinks_with_steps(tiny_cnn):
+    torch.manual_seed(0)
+    images = torch.rand(4, 3, 10, 10)
+    ig = IntegratedGradients(tiny_cnn)
+    deltas = []
+    for steps in (2, 8, 32, 128):
+        _, delta = ig.attribute(images, baselines=torch.zeros_like(images), target=0, n_steps=steps,
+                                return_convergence_delta=True)
+        deltas.append(delta.abs().mean().item())
+    assert deltas == sorted(deltas, reverse=True)
+    assert deltas[-1] < deltas[0] / 10
+
+
+def test_channel_reduce_variants():
+    values = torch.tensor([[[[1.0]], [[-3.0]], [[2.0]]]])
+    assert attribution.channel_reduce(values, "max_abs").item() == 3.0
+    assert attribution.channel_reduce(values, "sum").item() == 0.0
+    assert attribution.channel_reduce(values, "abs_sum").item() == 6.0
+    with pytest.raises(ValueError):
+        attribution.channel_reduce(values, "mean")
+
+
+def test_cap_clips_the_top_percentile():
+    maps = torch.arange(100.0).view(1, 10, 10)
+    capped = attribution.cap(maps, 90)
+    assert capped.max() == 1.0 and (capped == 1.0).sum() == 10
+    assert capped[0, 0, 0] == 0.0
+
+
+def test_baselines():
+    images = torch.rand(2, 3, 32, 32)
+    assert torch.equal(attribution.baseline(images, "black"), torch.zeros_like(images))
+    blurred = attribution.baseline(images, "blur", sigma=3.0)
+    assert blurred.shape == images.shape and blurred.std() < images.std()
+    assert blurred.mean().item() == pytest.approx(images.mean().item(), abs=0.02)
+    first = attribution.baseline(images, "uniform", generator=torch.Generator().manual_seed(3))
+    second = attribution.baseline(images, "uniform", generator=torch.Generator().manual_seed(3))
+    assert torch.equal(first, second) and 0 <= first.min() and first.max() <= 1
+    with pytest.raises(ValueError, match="kind"):
+        attribution.baseline(images, "white")
+
+
+def test_region_sums_add_up_and_paint_back():
+    pixel_map = torch.arange(16.0).view(4, 4)
+    segments = np.repeat(np.array([[5, 5, 9, 9]]), 4, axis=0)
+    labels, sums = attribution.region_sums(pixel_map, segments)
+    assert labels.tolist() == [5, 9]
+    assert sums.sum() == pytest.approx(pixel_map.sum().item())
+    painted = attribution.paint_regions(segments, labels, sums)
+    assert painted[0, 0] == sums[0] and painted[3, 3] == sums[1]

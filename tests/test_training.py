@@ -1,0 +1,34 @@
+"""The book's training loop, augmentation and metrics."""
+
+import torch
+
+from xaihelpers import training
+
+
+def test_flips_and_rotations_keep_pixels():
+    images = torch.rand(16, 3, 8, 8)
+    augmented = training.flips_and_rotations(images, torch.Generator().manual_seed(0))
+    assert augmented.shape == images.shape
+    # Flips and quarter turns permute pixels: each image keeps its sorted values.
+    assert torch.equal(augmented.flatten(1).sort(dim=1).values, images.flatten(1).sort(dim=1).values)
+    assert not torch.equal(augmented, images)
+
+
+def test_one_training_step_lowers_the_loss(tiny_cnn):
+    torch.manual_seed(0)
+    images = torch.rand(32, 3, 8, 8)
+    labels = torch.randint(0, 3, (32,))
+    before = torch.nn.functional.cross_entropy(tiny_cnn(images), labels).item()
+    training.fit(tiny_cnn, images, labels, epochs=3, batch_size=32, learning_rate=1e-2, progress=False)
+    after = torch.nn.functional.cross_entropy(tiny_cnn(images), labels).item()
+    assert after < before
+    assert not tiny_cnn.training
+
+
+def test_predictions_and_confusion_matrix(tiny_cnn):
+    images = (torch.rand(10, 3, 8, 8) * 255).to(torch.uint8)
+    probabilities = training.predict_proba(tiny_cnn, images, batch_size=3)
+    assert probabilities.shape == (10, 3)
+    assert torch.allclose(probabilities.sum(dim=1), torch.ones(10))
+    matrix = training.confusion_matrix(torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 2, 2]), 3)
+    assert matrix.tolist() == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]

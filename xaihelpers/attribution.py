@@ -1,0 +1,136 @@
+"""Helpers around captum's gradient attributions: display reductions, baselines, regions, ReLU6.
+
+The methods themselves come from captum (Kokhlikyan et al. 2020): ``Saliency`` (Simonyan et al.
+2013), ``GuidedBackprop`` (Springenberg et al. 2014), ``NoiseTunnel`` for SmoothGrad (Smilkov et
+al. 2017) and ``IntegratedGradients`` (Sundararajan et al. 2017). This module adds what the
+chapters need around them.
+
+Cost of each method, in forward + backward passes per image (``N`` noise samples, ``S`` steps):
+
+======================  ===========================
+method                  passes per image
+======================  ===========================
+Saliency                1
+Guided backprop         1
+SmoothGrad              N
+Integrated Gradients    S (plus 1 forward per end point for the convergence delta)
+Grad-CAM                1
+======================  ===========================
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Iterable, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.transforms.functional import gaussian_blur
+
+
+class GuidedReLU6(nn.ReLU):
+    """ReLU6 that captum's ``GuidedBackprop`` recognises (it overrides ``nn.ReLU`` modules only).
+
+    The forward pass is ``min(max(x, 0), 6)``; under guided backpropagation the gradient passes
+    where ``0 < x < 6`` *and* the incoming gradient is positive, the natural extension of the
+    guided ReLU rule.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu6(x)
+
+
+def guided_backprop_ready(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose ``nn.ReLU6`` modules are :class:`GuidedReLU6`.
+
+    Without this, captum's ``GuidedBackprop`` silently leaves ReLU6 networks (EfficientNet-Lite0)
+    unguided and returns the plain gradient. The copy computes exactly the same outputs.
+    """
+    ready = copy.deepcopy(model)
+    replaced: dict[int, nn.Module] = {}
+    for parent in list(ready.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.ReLU6):
+                # Keep sharing: a ReLU6 used in several places becomes one GuidedReLU6.
+                replaced.setdefault(id(child), GuidedReLU6())
+                setattr(parent, name, replaced[id(child)])
+    return ready.eval()
+
+
+def channel_reduce(attributions: torch.Tensor, how: str = "max_abs") -> torch.Tensor:
+    """Reduce ``(N, C, H, W)`` attributions to one value per pixel, ``(N, H, W)``.
+
+    Args:
+        attributions: Per-channel attributions.
+        how: ``max_abs`` (Simonyan et al.: the largest absolute value over channels), ``sum``
+            (signed sum, keeps completeness for Integrated Gradients) or ``abs_sum``.
+    """
+    if how == "max_abs":
+        return attributions.abs().amax(dim=1)
+    if how == "sum":
+        return attributions.sum(dim=1)
+    if how == "abs_sum":
+        return attributions.abs().sum(dim=1)
+    raise ValueError(f"how must be 'max_abs', 'sum' or 'abs_sum', got '{how}'")
+
+
+def cap(maps: torch.Tensor, percentile: float = 99.0) -> torch.Tensor:
+    """Clip each non-negative map at its own ``percentile`` and scale it to ``[0, 1]``.
+
+    Gradient maps are dominated by a few very large pixels; capping them lets the rest show.
+    """
+    if not 0 < percentile <= 100:
+        raise ValueError(f"percentile must be in (0, 100], got {percentile}")
+    flat = maps.flatten(1)
+    ceiling = torch.quantile(flat, percentile / 100, dim=1).clamp_min(1e-12).view(-1, 1, 1)
+    return (maps / ceiling).clamp(0, 1)
+
+
+def signed_scale(maps: torch.Tensor, percentile: float = 99.0) -> torch.Tensor:
+    """Scale signed maps ``(N, H, W)`` to ``[-1, 1]`` by the ``percentile`` of their magnitude."""
+    ceiling = torch.quantile(maps.abs().flatten(1), percentile / 100, dim=1).clamp_min(1e-12)
+    return (maps / ceiling.view(-1, 1, 1)).clamp(-1, 1)
+
+
+def baseline(images: torch.Tensor, kind: str, *, sigma: float = 10.0,
+             generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """A reference input for Integrated Gradients, same shape as ``images``.
+
+    Args:
+        images: Inputs in pixel space ``[0, 1]``.
+        kind: ``black`` (zeros), ``blur`` (Gaussian blur of the image, ``sigma`` pixels: keeps
+            colours and coarse layout, removes detail) or ``uniform`` (uniform noise in ``[0, 1]``).
+        sigma: Blur strength for ``blur``.
+        generator: Seeded generator for ``uniform``.
+    """
+    if kind == "black":
+        return torch.zeros_like(images)
+    if kind == "blur":
+        size = int(2 * round(3 * sigma) + 1)
+        return gaussian_blur(images, kernel_size=[size, size], sigma=[sigma, sigma])
+    if kind == "uniform":
+        return torch.rand(images.shape, generator=generator).to(images)
+    raise ValueError(f"kind must be 'black', 'blur' or 'uniform', got '{kind}'")
+
+
+def region_sums(pixel_map: torch.Tensor, segments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Aggregate a per-pixel map ``(H, W)`` over the regions of a label image ``(H, W)``.
+
+    Returns:
+        ``(labels, sums)``: the sorted region labels and the sum of the map within each region.
+        :func:`paint_regions` paints such values back into an image.
+    """
+    values = pixel_map.detach().cpu().numpy().astype(np.float64)
+    labels, inverse = np.unique(segments, return_inverse=True)
+    sums = np.bincount(inverse.ravel(), weights=values.ravel(), minlength=len(labels))
+    return labels, sums
+
+
+def paint_regions(segments: np.ndarray, labels: Iterable[int], values: Iterable[float]) -> np.ndarray:
+    """An ``(H, W)`` map in which every pixel carries its region's value."""
+    labels = np.asarray(list(labels))
+    order = np.argsort(labels)
+    positions = order[np.searchsorted(labels, segments, sorter=order)]
+    return np.asarray(list(values), dtype=np.float64)[positions]

@@ -1,0 +1,129 @@
+"""The book's own training loop for the small models it trains (pollen CNN, CIFAR CNNs).
+
+Small data sets are held in memory as one uint8 tensor, augmented on the fly with batched tensor
+operations, and trained with a seeded generator, so a training run is one reproducible command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def flips_and_rotations(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random horizontal/vertical flips and quarter turns, per image.
+
+    Suited to microscope images, which have no canonical orientation. Square images only.
+    """
+    batch = images.shape[0]
+    flip_h = torch.rand(batch, generator=generator) < 0.5
+    flip_v = torch.rand(batch, generator=generator) < 0.5
+    turns = torch.randint(0, 4, (batch,), generator=generator)
+    images = torch.where(flip_h.view(-1, 1, 1, 1), images.flip(-1), images)
+    images = torch.where(flip_v.view(-1, 1, 1, 1), images.flip(-2), images)
+    rotated = [torch.rot90(images, k, dims=(-2, -1)) for k in range(4)]
+    choice = turns.view(-1, 1, 1, 1)
+    return sum(torch.where(choice == k, rotated[k], torch.zeros_like(images)) for k in range(4))
+
+
+@dataclass
+class History:
+    """Per-epoch training loss and validation accuracy."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 ``(N, C, H, W)`` in ``[0, 255]`` -> float in ``[0, 1]`` (float input is returned as is)."""
+    return images.float().div_(255) if images.dtype == torch.uint8 else images
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Softmax probabilities of ``model`` (put in eval mode) for a tensor of images, in batches."""
+    model.eval()
+    outputs = [model(to_float(images[i:i + batch_size])).softmax(dim=1)
+               for i in range(0, len(images), batch_size)]
+    return torch.cat(outputs)
+
+
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Top-1 accuracy of ``model`` on ``images``."""
+    return (predict_proba(model, images).argmax(dim=1) == labels).float().mean().item()
+
+
+def fit(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    learning_rate: float = 2e-3,
+    weight_decay: float = 5e-4,
+    augment: Optional[Augment] = None,
+    validation: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> History:
+    """Train ``model`` with AdamW and a one-cycle learning-rate schedule.
+
+    Args:
+        model: The network (trained in place).
+        images: Training images, uint8 or float ``(N, C, H, W)``.
+        labels: ``(N,)`` class indices.
+        epochs: Passes over the training set.
+        batch_size: Images per step.
+        learning_rate: Peak learning rate.
+        weight_decay: AdamW weight decay.
+        augment: Batched augmentation ``(images, generator) -> images``.
+        validation: ``(images, labels)`` evaluated after every epoch.
+        seed: Seeds the shuffling, the augmentation and dropout.
+        progress: Show a tqdm bar over epochs.
+
+    Returns:
+        The :class:`History` of the run.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    steps_per_epoch = (len(images) + batch_size - 1) // batch_size
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=learning_rate, total_steps=epochs * steps_per_epoch
+    )
+    history = History()
+    bar = tqdm(range(epochs), desc="epochs", disable=not progress)
+    for _ in bar:
+        model.train()
+        order = torch.randperm(len(images), generator=generator)
+        total = 0.0
+        for start in range(0, len(images), batch_size):
+            index = order[start:start + batch_size]
+            batch = to_float(images[index])
+            if augment is not None:
+                batch = augment(batch, generator)
+            loss = F.cross_entropy(model(batch), labels[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total += loss.item() * len(index)
+        history.train_loss.append(total / len(images))
+        if validation is not None:
+            history.val_accuracy.append(accuracy(model, *validation))
+            bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", val=f"{history.val_accuracy[-1]:.3f}")
+    model.eval()
+    return history
+
+
+def confusion_matrix(predicted: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
+    """``(classes, classes)`` counts; row = true class, column = predicted class."""
+    return torch.bincount(labels * classes + predicted, minlength=classes * classes).view(classes, classes)
