@@ -146,9 +146,10 @@ for index in pick:
 # - A saliency map is the gradient of the class score with respect to the input, reduced over
 #   colour channels by the maximum absolute value; it costs one backward pass.
 # - Capping at a high percentile is needed for display: a few pixels carry most of the gradient.
-# - On the pollen test set, the share of saliency on the grain compared with its area shows
-#   whether the model's sensitivity sits on the grain or on the background, for correct and for
-#   wrong predictions alike.
+# - On the pollen test set the share of saliency on the grain is only a little larger than the
+#   grain's share of the image (the printed ratio is close to 1), for correct and wrong
+#   predictions alike: the gradient is spread over grain and background, so a saliency map alone
+#   cannot tell a right decision from a wrong one here.
 # - Gradients are noisy and local; they show sensitivity, not contribution.
 #
 # ## Exercises
