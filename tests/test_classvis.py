@@ -1,0 +1,77 @@
+"""Class-model visualisation: the score rises, blur smooths, the spectrum measure is right."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from xaihelpers import classvis
+
+
+def _tiny_classifier() -> nn.Module:
+    """A random conv net whose logits span a few units, like a trained classifier's."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(128, 5))
+    with torch.no_grad():
+        model[-1].weight.mul_(100)
+    return model
+
+
+def test_class_scores_rise_over_the_iterations():
+    model = _tiny_classifier()
+    result = classvis.class_model(model, [0, 3], steps=40, size=24)
+    assert result.images.shape == (2, 3, 24, 24)
+    assert result.scores.shape == (41, 2)
+    assert torch.all(result.scores[-1] > result.scores[0] + 1.0)
+    assert (result.scores.diff(dim=0) > 0).float().mean() > 0.9
+    assert result.images.min() >= 0 and result.images.max() <= 1
+    assert torch.all((result.probabilities > 0) & (result.probabilities <= 1))
+
+
+def test_blur_every_k_steps_gives_a_smoother_image():
+    model = _tiny_classifier()
+    sharp = classvis.class_model(model, [1], steps=30, size=32, step_size=0.05)
+    smooth = classvis.class_model(model, [1], steps=30, size=32, step_size=0.05, blur_every=3, blur_sigma=1.0)
+    assert classvis.high_frequency_energy(smooth.images) < 0.5 * classvis.high_frequency_energy(sharp.images)
+
+
+def test_result_is_deterministic_with_jitter_and_the_model_mode_is_restored():
+    model = _tiny_classifier().train()
+    first = classvis.class_model(model, [2], steps=10, size=16, jitter=2, seed=3)
+    second = classvis.class_model(model, [2], steps=10, size=16, jitter=2, seed=3)
+    assert torch.equal(first.images, second.images)
+    assert model.training
+
+
+def test_high_frequency_energy_known_answers():
+    constant = torch.full((1, 3, 16, 16), 0.3)
+    rows = torch.arange(16.0)
+    checkerboard = ((rows[:, None] + rows[None, :]) % 2).expand(1, 3, 16, 16)
+    slow_wave = torch.sin(2 * torch.pi * rows / 16)[None, :].expand(1, 3, 16, 16)
+    assert classvis.high_frequency_energy(constant).item() == 0
+    assert classvis.high_frequency_energy(checkerboard).item() == pytest.approx(1.0)
+    assert classvis.high_frequency_energy(slow_wave).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_blur_with_zero_sigma_is_the_identity_and_blur_keeps_the_mean():
+    images = torch.rand(2, 3, 20, 20)
+    assert torch.equal(classvis.blur(images, 0.0), images)
+    blurred = classvis.blur(images, 1.5)
+    assert blurred.shape == images.shape
+    assert blurred.mean().item() == pytest.approx(images.mean().item(), abs=0.01)
+
+
+def test_for_display_stretches_each_image():
+    images = torch.rand(2, 3, 8, 8) * 0.1 + 0.45
+    shown = classvis.for_display(images, percentile=0)
+    assert shown.shape == (2, 8, 8, 3)
+    assert shown.amin(dim=(1, 2, 3)).tolist() == [0, 0] and shown.amax(dim=(1, 2, 3)).tolist() == [1, 1]
+
+
+def test_bad_arguments_are_refused_by_name():
+    with pytest.raises(ValueError, match="classes is empty"):
+        classvis.class_model(_tiny_classifier(), [], steps=1)
+    with pytest.raises(ValueError, match="steps"):
+        classvis.class_model(_tiny_classifier(), [0], steps=0)
