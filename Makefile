@@ -4,7 +4,8 @@
 #   make test        set up .venv if needed, run unit tests + nbval over every chapter + book build
 #   make notebooks   re-execute every chapter and store its outputs (after changing a chapter)
 #   make sync        pair/sync every notebook with its jupytext py:percent script
-#   make bench       print chapter times and peak memory, and the attribution-cost ratios
+#   make bench       print chapter times and peak memory, the attribution-cost ratios and the
+#                    book-settings-vs-library-defaults ratios
 #   make pollen      retrain the pollen CNN (refuses to replace data/checkpoints/pollen_cnn.pt)
 #
 # Variables: XAI_DATA_ROOT (the data root, see README), XAI_IMAGENET_MODEL (resnet50 or
@@ -72,6 +73,7 @@ bench: export XAI_IMAGENET_MODEL ?= $(REFERENCE_MODEL)
 bench: setup
 	$(BIN)/python scripts/run_notebooks.py notebooks/*.ipynb
 	$(BIN)/python benchmarks/attribution_cost.py
+	$(BIN)/python benchmarks/evaluation_speed.py
 
 pollen: setup
 	$(BIN)/python -m xaihelpers.pollen train

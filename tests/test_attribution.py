@@ -124,3 +124,9 @@ def test_region_sums_add_up_and_paint_back():
     assert sums.sum() == pytest.approx(pixel_map.sum().item())
     painted = attribution.paint_regions(segments, labels, sums)
     assert painted[0, 0] == sums[0] and painted[3, 3] == sums[1]
+
+
+def test_guided_backprop_ready_returns_a_relu_model_unchanged():
+    model = nn.Sequential(nn.Conv2d(3, 2, 3), nn.ReLU())
+    assert attribution.guided_backprop_ready(model) is model
+    assert attribution.guided_backprop_ready(SharedReLU6Net()) is not None

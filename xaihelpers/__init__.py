@@ -14,6 +14,8 @@ One module per concern:
 - :mod:`xaihelpers.pollen` -- the pollen data split, CNN, training command and checkpoint.
 - :mod:`xaihelpers.classvis` -- class-model visualisation (gradient ascent with L2, blur, jitter).
 - :mod:`xaihelpers.uncertainty` -- Monte-Carlo dropout and its uncertainty measures.
+- :mod:`xaihelpers.explainers` -- LIME and SHAP for torch models, maps shaped like the others'.
+- :mod:`xaihelpers.evaluation` -- deletion/insertion, cascading randomisation, pass counting.
 - :mod:`xaihelpers.plotting` -- overlays, image grids and the book's colour maps.
 """
 

@@ -46,8 +46,11 @@ def guided_backprop_ready(model: nn.Module) -> nn.Module:
     """A copy of ``model`` whose ``nn.ReLU6`` modules are :class:`GuidedReLU6`.
 
     Without this, captum's ``GuidedBackprop`` silently leaves ReLU6 networks (EfficientNet-Lite0)
-    unguided and returns the plain gradient. The copy computes exactly the same outputs.
+    unguided and returns the plain gradient. The copy computes exactly the same outputs. A model
+    without ReLU6 (ResNet-50, the pollen CNN) is returned as it is: nothing needs changing.
     """
+    if not any(isinstance(module, nn.ReLU6) for module in model.modules()):
+        return model
     ready = copy.deepcopy(model)
     replaced: dict[int, nn.Module] = {}
     for parent in list(ready.modules()):

@@ -1,0 +1,63 @@
+"""LIME and SHAP wrappers: input formats, probabilities, shapes, reproducibility."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from xaihelpers import explainers
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+def test_lime_prediction_function_accepts_lime_input_and_returns_probabilities(tiny_cnn, dtype):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (7, 16, 16, 3)).astype(dtype)
+    if dtype != np.uint8:
+        images = images / 255
+    probabilities = explainers.lime_predict_fn(tiny_cnn, batch_size=3)(images)
+    assert probabilities.shape == (7, 3)
+    assert np.allclose(probabilities.sum(axis=1), 1.0)
+    uint8 = explainers.lime_predict_fn(tiny_cnn)(rng.integers(0, 256, (2, 16, 16, 3)).astype(np.uint8))
+    assert np.all((uint8 >= 0) & (uint8 <= 1))
+
+
+def test_lime_prediction_function_refuses_channels_first(tiny_cnn):
+    with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
+        explainers.lime_predict_fn(tiny_cnn)(np.zeros((2, 3, 16, 16), dtype=np.float32))
+
+
+def test_lime_maps_are_per_superpixel_reproducible_and_silent(tiny_cnn, capfd):
+    images = torch.rand(2, 3, 24, 24, generator=torch.Generator().manual_seed(0)) * 0.1
+    images[:, 0, :12] += 0.8  # coloured blocks, so that SLIC finds several superpixels
+    images[:, 1, :, :12] += 0.8
+    target = torch.tensor([0, 2])
+    first = explainers.lime_maps(tiny_cnn, images, target, num_samples=40, segmentation=explainers.slic_segmentation(8))
+    second = explainers.lime_maps(tiny_cnn, images, target, num_samples=40, segmentation=explainers.slic_segmentation(8))
+    assert first.shape == (2, 24, 24)
+    assert torch.equal(first, second)
+    assert 1 < len(torch.unique(first[0])) <= 8 + 1  # one value per superpixel
+    assert capfd.readouterr().err == ""  # no progress bar
+
+
+def test_gradient_shap_explains_the_top_class(tiny_cnn):
+    images = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    background = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    maps, classes = explainers.gradient_shap_maps(tiny_cnn, images, background, nsamples=8)
+    again, _ = explainers.gradient_shap_maps(tiny_cnn, images, background, nsamples=8)
+    assert maps.shape == (3, 16, 16)
+    assert torch.equal(classes, tiny_cnn(images).argmax(dim=1))
+    assert torch.equal(maps, again)
+
+
+def test_gradient_shap_for_a_chosen_class_matches_the_top_class_route(tiny_cnn):
+    images = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    background = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    top = tiny_cnn(images).argmax(dim=1)
+    other = (top + 1) % 3
+    maps, classes = explainers.gradient_shap_maps(tiny_cnn, images, background, other, nsamples=16)
+    assert torch.equal(classes, other) and maps.shape == (3, 16, 16)
+    # Expected gradients are nearly complete: each map sums to about the logit gap to the background.
+    with torch.no_grad():
+        gap = tiny_cnn(images)[torch.arange(3), other] - tiny_cnn(background).mean(dim=0)[other]
+    assert torch.allclose(maps.flatten(1).sum(1), gap, atol=0.1 * gap.abs().max().item() + 0.05)

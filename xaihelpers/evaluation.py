@@ -1,0 +1,256 @@
+"""Measuring explanations: faithfulness, sanity checks and cost, batched and deterministic.
+
+- **Deletion and insertion** (Petsiuk et al. 2018, "RISE: Randomized Input Sampling for
+  Explanation of Black-box Models", BMVC): remove (or add) pixels in order of attribution and
+  record the class probability. A faithful map makes the probability fall fast under deletion
+  (low AUC) and rise fast under insertion (high AUC).
+- **Cascading model-parameter randomisation** (Adebayo et al. 2018, "Sanity Checks for Saliency
+  Maps", NeurIPS): re-initialise the layers from the top down and recompute the explanation. An
+  explanation of the *model* must change; one that stays the same explains the image.
+- **Cost**: forward and backward passes actually made, counted by hooks on the model, and seconds.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+from skimage.metrics import structural_similarity
+from torch import nn
+
+from xaihelpers.attribution import baseline as ig_baseline
+
+#: ``explain(model, images, target) -> maps (N, H, W)``: any attribution method, as a function.
+Explainer = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def reference_image(images: torch.Tensor, kind: str = "blur", sigma: float = 5.0) -> torch.Tensor:
+    """What a deleted pixel is replaced by: ``blur`` (the image blurred, ``sigma`` pixels) or
+    ``mean`` (each image's mean colour). Petsiuk et al. use a blurred image for insertion and a
+    constant for deletion; one stated reference for both keeps the two curves comparable."""
+    if kind == "blur":
+        # The kernel (6 sigma + 1 pixels) must fit in the image.
+        return ig_baseline(images, "blur", sigma=min(sigma, (min(images.shape[-2:]) - 1) / 6))
+    if kind == "mean":
+        return images.mean(dim=(-2, -1), keepdim=True).expand_as(images).clone()
+    raise ValueError(f"reference kind must be 'blur' or 'mean', got '{kind}'")
+
+
+def pixel_ranks(maps: torch.Tensor) -> torch.Tensor:
+    """Rank of every pixel by attribution, (N, H*W): 0 for the most important pixel.
+
+    Ties are broken by position (row-major), so equal maps give equal orders.
+    """
+    order = torch.sort(maps.flatten(1).float(), dim=1, descending=True, stable=True).indices
+    ranks = torch.empty_like(order)
+    ranks.scatter_(1, order, torch.arange(order.shape[1]).expand_as(order).contiguous())
+    return ranks
+
+
+@dataclass
+class DeletionInsertion:
+    """Curves of :func:`deletion_insertion`.
+
+    Attributes:
+        fractions: Share of pixels removed (deletion) or added (insertion) at each step, (steps + 1,).
+        deletion: Target-class probability as pixels are removed, (N, steps + 1).
+        insertion: Target-class probability as pixels are added to the reference, (N, steps + 1).
+    """
+
+    fractions: torch.Tensor
+    deletion: torch.Tensor
+    insertion: torch.Tensor
+
+    @property
+    def deletion_auc(self) -> torch.Tensor:
+        """Area under each deletion curve, (N,): lower is more faithful."""
+        return torch.trapezoid(self.deletion, self.fractions, dim=1)
+
+    @property
+    def insertion_auc(self) -> torch.Tensor:
+        """Area under each insertion curve, (N,): higher is more faithful."""
+        return torch.trapezoid(self.insertion, self.fractions, dim=1)
+
+
+@torch.no_grad()
+def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tensor, target: torch.Tensor, *,
+                       steps: int = 16, reference: str = "blur", batch_size: int = 32) -> DeletionInsertion:
+    """Deletion and insertion curves of attribution maps (Petsiuk et al. 2018).
+
+    At step k of ``steps``, the ``k / steps`` most important pixels (all channels) are replaced by
+    the reference image (deletion), or are the only ones taken from the image (insertion).
+
+    Args:
+        model: Classifier returning logits; probabilities are its softmax.
+        images: (N, C, H, W) inputs.
+        maps: (N, H, W) attributions; larger means more important.
+        target: (N,) class whose probability is recorded.
+        steps: Number of steps from 0 to all pixels.
+        reference: See :func:`reference_image`.
+        batch_size: Images per forward pass.
+
+    Cost: 2 * (steps + 1) forward passes per image, no backward pass.
+    """
+    if maps.shape != (images.shape[0], *images.shape[-2:]):
+        raise ValueError(f"maps must be (N, H, W) = {(images.shape[0], *images.shape[-2:])}, got {tuple(maps.shape)}")
+    target = torch.as_tensor(target).flatten()
+    ranks = pixel_ranks(maps).view(maps.shape)[:, None]
+    fill = reference_image(images, reference)
+    pixels = maps[0].numel()
+    counts = [round(k * pixels / steps) for k in range(steps + 1)]
+    fractions = torch.tensor([c / pixels for c in counts])
+    curves = {"deletion": [], "insertion": []}
+    for count in counts:
+        chosen = ranks < count
+        for kind, picture in (("deletion", torch.where(chosen, fill, images)),
+                              ("insertion", torch.where(chosen, images, fill))):
+            probabilities = torch.cat([model(picture[i:i + batch_size]).softmax(dim=1)
+                                       for i in range(0, len(picture), batch_size)])
+            curves[kind].append(probabilities.gather(1, target[:, None])[:, 0].cpu())
+    return DeletionInsertion(fractions, torch.stack(curves["deletion"], 1), torch.stack(curves["insertion"], 1))
+
+
+def spearman_per_image(maps_a: torch.Tensor, maps_b: torch.Tensor) -> torch.Tensor:
+    """Spearman rank correlation of the absolute values of two batches of maps, (N,).
+
+    Absolute values, as Adebayo et al. do, since some methods' signs are arbitrary. A constant map
+    has no ranking; its correlation is NaN.
+    """
+    values = []
+    for a, b in zip(maps_a.abs().flatten(1).double().numpy(), maps_b.abs().flatten(1).double().numpy()):
+        if np.ptp(a) == 0 or np.ptp(b) == 0:
+            values.append(float("nan"))
+        else:
+            values.append(float(spearmanr(a, b).statistic))
+    return torch.tensor(values)
+
+
+def ssim_per_image(maps_a: torch.Tensor, maps_b: torch.Tensor) -> torch.Tensor:
+    """Structural similarity of the absolute maps, each scaled to [0, 1] by its maximum, (N,)."""
+    def scaled(maps):
+        maps = maps.abs().double()
+        return (maps / maps.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]).numpy()
+
+    return torch.tensor([structural_similarity(a, b, data_range=1.0)
+                         for a, b in zip(scaled(maps_a), scaled(maps_b))])
+
+
+def randomize(module: nn.Module, seed: int) -> None:
+    """Re-initialise every layer inside ``module`` (in place) with its own default initialiser.
+
+    Batch-norm layers get their default parameters and statistics back, which removes what they
+    learned. The seed makes the random weights reproducible.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for layer in module.modules():
+            if hasattr(layer, "reset_parameters"):
+                layer.reset_parameters()
+
+
+@dataclass
+class Randomization:
+    """Result of :func:`cascading_randomization`: per layer (top first) and image, similarity of the
+    explanation of the progressively randomised model to the original explanation."""
+
+    layers: list[str]
+    spearman: torch.Tensor  # (layers, N)
+    ssim: torch.Tensor  # (layers, N)
+
+
+def cascading_randomization(model: nn.Module, explain: Explainer, images: torch.Tensor, target: torch.Tensor,
+                            layers: Sequence[str], *, seed: int = 0) -> Randomization:
+    """Adebayo et al.'s cascading randomisation: layers re-initialised from the top down.
+
+    Args:
+        model: The trained classifier; it is not modified (a copy is randomised).
+        explain: The method under test, ``explain(model, images, target) -> (N, H, W)``.
+        images: (N, C, H, W) inputs.
+        target: (N,) classes to explain; kept fixed (the trained model's choice) for every layer.
+        layers: Names of the layers to randomise, from the output towards the input; after step i
+            the first i + 1 of them are random.
+        seed: Seed of the random weights.
+    """
+    original = explain(model, images, target).detach()
+    randomized = copy.deepcopy(model).eval()
+    spearman, ssim = [], []
+    for position, layer in enumerate(layers):
+        randomize(randomized.get_submodule(layer), seed + position)
+        maps = explain(randomized, images, target).detach()
+        spearman.append(spearman_per_image(original, maps))
+        ssim.append(ssim_per_image(original, maps))
+    return Randomization(list(layers), torch.stack(spearman), torch.stack(ssim))
+
+
+class PassCounter:
+    """Count the forward and backward passes made through a model, per image.
+
+    A forward hook on the model counts every image that goes through it; a hook on each output
+    tensor that requires a gradient counts every image whose backward pass reaches the output.
+    Use as a context manager; the hooks are removed on exit, also after an exception::
+
+        with PassCounter(model) as counter:
+            IntegratedGradients(model).attribute(images, target=target, n_steps=16)
+        counter.per_image(len(images))   # (16.0, 16.0)
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.forward_images = 0
+        self.backward_images = 0
+        self.forward_calls = 0
+        self.backward_calls = 0
+        self._handle = None
+
+    def _on_forward(self, module, args, output) -> None:
+        batch = output.shape[0]
+        self.forward_images += batch
+        self.forward_calls += 1
+        if output.requires_grad:
+            output.register_hook(lambda grad: self._on_backward(batch))
+
+    def _on_backward(self, batch: int) -> None:
+        self.backward_images += batch
+        self.backward_calls += 1
+
+    def __enter__(self) -> "PassCounter":
+        self._handle = self.model.register_forward_hook(self._on_forward)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+
+    def per_image(self, images: int) -> tuple[float, float]:
+        """(forward, backward) passes per explained image."""
+        return self.forward_images / images, self.backward_images / images
+
+
+@dataclass
+class Cost:
+    """Passes per image (counted) and seconds per image (measured) of one method on one batch."""
+
+    forward: float
+    backward: float
+    seconds: float
+
+
+def measure_cost(model: nn.Module, run: Callable[[], torch.Tensor], images: int,
+                 counted: Optional[nn.Module] = None) -> tuple[torch.Tensor, Cost]:
+    """Run ``run()`` once, counting passes through ``counted`` (default ``model``) and timing it.
+
+    Returns:
+        ``run``'s result and the :class:`Cost` per image.
+    """
+    with PassCounter(counted if counted is not None else model) as counter:
+        start = time.perf_counter()
+        result = run()
+        seconds = time.perf_counter() - start
+    forward, backward = counter.per_image(images)
+    return result, Cost(forward, backward, seconds / images)

@@ -1,0 +1,154 @@
+"""LIME and SHAP for torch image classifiers, returning maps shaped like the other methods'.
+
+- LIME (Ribeiro et al. 2016, "Why Should I Trust You?", KDD): perturb superpixels, fit a
+  weighted linear model to the classifier's outputs; each superpixel gets the model's weight.
+  Cost: ``num_samples`` forward passes per image, no backward pass.
+- SHAP's ``GradientExplainer`` (Lundberg & Lee 2017, "A Unified Approach to Interpreting Model
+  Predictions", NeurIPS; expected gradients, Erion et al. 2021): Integrated Gradients averaged
+  over baselines drawn from a background set. Cost: ``nsamples`` forward and backward passes
+  per image (plus one forward pass to rank the outputs).
+
+Both packages work in NumPy, channels last; these wrappers take and return torch tensors,
+channels first, so every method of the book is interchangeable in the evaluation chapter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from xaihelpers.attribution import paint_regions
+
+
+def lime_predict_fn(model: nn.Module, batch_size: int = 64) -> Callable[[np.ndarray], np.ndarray]:
+    """The prediction function LIME calls: (N, H, W, 3) images in, (N, classes) probabilities out.
+
+    Accepts uint8 images (0..255) and float images in [0, 1], as LIME passes back whatever it was
+    given; the model sees float [0, 1] tensors, channels first, in chunks of ``batch_size``.
+
+    Raises:
+        ValueError: If the array is not (N, H, W, 3).
+    """
+    device = next(model.parameters()).device
+
+    @torch.no_grad()
+    def predict(images: np.ndarray) -> np.ndarray:
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise ValueError(f"LIME images must be (N, H, W, 3), got shape {images.shape}")
+        scale = 255.0 if images.dtype == np.uint8 else 1.0
+        tensor = torch.from_numpy(images.astype(np.float32) / scale).permute(0, 3, 1, 2)
+        chunks = [model(tensor[i:i + batch_size].to(device)).softmax(dim=1).cpu()
+                  for i in range(0, len(tensor), batch_size)]
+        return torch.cat(chunks).double().numpy()
+
+    return predict
+
+
+def slic_segmentation(n_segments: int = 40, compactness: float = 10.0) -> Callable[[np.ndarray], np.ndarray]:
+    """A SLIC superpixel function for LIME (Achanta et al. 2012), deterministic."""
+    from skimage.segmentation import slic
+
+    def segment(image: np.ndarray) -> np.ndarray:
+        return slic(image, n_segments=n_segments, compactness=compactness, start_label=0)
+
+    return segment
+
+
+@contextlib.contextmanager
+def _lime_without_progress_bar() -> Iterator[None]:
+    """lime 0.2.0.1 always shows a ``tqdm.auto`` bar and has no argument to turn it off; the bar
+    would land in the chapters' stored outputs. Swap it for a silent one while LIME runs."""
+    from lime import lime_image
+
+    original = lime_image.tqdm
+    lime_image.tqdm = lambda iterable, *args, **kwargs: iterable
+    try:
+        yield
+    finally:
+        lime_image.tqdm = original
+
+
+def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, num_samples: int = 300,
+              segmentation: Callable[[np.ndarray], np.ndarray] | None = None, batch_size: int = 64,
+              seed: int = 0) -> torch.Tensor:
+    """LIME explanation of each image for its target class, painted per superpixel, (N, H, W).
+
+    Args:
+        model: Classifier taking [0, 1] images and returning logits.
+        images: (N, 3, H, W) in [0, 1].
+        target: (N,) class to explain.
+        num_samples: Perturbed images per explanation (LIME's default is 1000).
+        segmentation: Superpixel function (default: :func:`slic_segmentation`).
+        batch_size: Perturbed images per forward pass (LIME's default is 10).
+        seed: LIME's random state; with it the explanation is reproducible.
+    """
+    from lime import lime_image
+
+    segment = segmentation or slic_segmentation()
+    predict = lime_predict_fn(model, batch_size)
+    maps = []
+    for image, label in zip(images, torch.as_tensor(target).flatten().tolist()):
+        picture = image.permute(1, 2, 0).double().numpy()
+        explainer = lime_image.LimeImageExplainer(random_state=seed)
+        with _lime_without_progress_bar():
+            explanation = explainer.explain_instance(picture, predict, labels=(label,), top_labels=None,
+                                                     hide_color=None, num_samples=num_samples,
+                                                     batch_size=batch_size, segmentation_fn=segment)
+        weights = dict(explanation.local_exp[label])
+        regions = np.unique(explanation.segments)
+        maps.append(paint_regions(explanation.segments, regions, [weights.get(r, 0.0) for r in regions]))
+    return torch.from_numpy(np.stack(maps)).float()
+
+
+class _OneOutput(nn.Module):
+    """The model's logit for one class, as a (N, 1) output: lets SHAP explain a chosen class."""
+
+    def __init__(self, model: nn.Module, index: int) -> None:
+        super().__init__()
+        self.model, self.index = model, index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)[:, self.index:self.index + 1]
+
+
+def gradient_shap_maps(model: nn.Module, images: torch.Tensor, background: torch.Tensor,
+                       target: torch.Tensor | None = None, *, nsamples: int = 32,
+                       seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """SHAP ``GradientExplainer`` values of each image for one class, summed over colour channels.
+
+    Args:
+        model: Classifier returning logits.
+        images: (N, C, H, W) inputs.
+        background: (B, C, H, W) reference images the baselines are drawn from.
+        target: (N,) classes to explain; ``None`` explains each image's top class (SHAP's
+            ``ranked_outputs=1``, one call for the batch). With a target each image is explained
+            through a one-output view of the model, at the same cost per image.
+        nsamples: Samples (forward and backward passes) per image.
+        seed: Seed of SHAP's sampling (NumPy's global generator, restored afterwards).
+
+    Returns:
+        ``(maps, classes)``: (N, H, W) signed maps and the (N,) explained classes.
+    """
+    import shap
+
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        if target is None:
+            values, classes = shap.GradientExplainer(model, background).shap_values(
+                images, nsamples=nsamples, ranked_outputs=1)
+            values, classes = np.asarray(values)[..., 0], torch.as_tensor(classes)[:, 0]
+        else:
+            classes = torch.as_tensor(target).flatten()
+            values = np.concatenate([
+                np.asarray(shap.GradientExplainer(_OneOutput(model, int(label)), background).shap_values(
+                    images[i:i + 1], nsamples=nsamples))[..., 0]
+                for i, label in enumerate(classes.tolist())])
+    finally:
+        np.random.set_state(state)
+    return torch.from_numpy(values).float().sum(dim=1), classes
