@@ -7,6 +7,8 @@
 #   make bench       print chapter times and peak memory, the attribution-cost ratios and the
 #                    book-settings-vs-library-defaults ratios
 #   make pollen      retrain the pollen CNN (refuses to replace data/checkpoints/pollen_cnn.pt)
+#   make explorer    start the interactive explorer (Streamlit) on http://localhost:8501
+#   make screenshot  retake the explorer screenshot the book shows (the browser test takes it)
 #
 # Variables: XAI_DATA_ROOT (the data root, see README), XAI_IMAGENET_MODEL (resnet50 or
 # efficientnet_lite0; the committed outputs are produced with efficientnet_lite0, the model the
@@ -26,7 +28,7 @@ export XAI_DATA_ROOT
 endif
 REFERENCE_MODEL := efficientnet_lite0
 
-.PHONY: book test notebooks sync bench pollen setup clean-book
+.PHONY: book test notebooks sync bench pollen explorer screenshot setup clean-book
 
 setup: $(STAMP) $(MATHJAX)
 
@@ -57,6 +59,7 @@ book: setup
 
 test: export XAI_IMAGENET_MODEL ?= $(REFERENCE_MODEL)
 test: setup
+	@scripts/install_browser.sh
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
 
@@ -77,6 +80,15 @@ bench: setup
 
 pollen: setup
 	$(BIN)/python -m xaihelpers.pollen train
+
+explorer: setup
+	$(BIN)/python -m streamlit run explorer/app.py --server.address localhost --browser.gatherUsageStats false
+
+# The book's explorer page shows this screenshot; the browser test takes it.
+screenshot: export XAI_IMAGENET_MODEL ?= $(REFERENCE_MODEL)
+screenshot: setup
+	@scripts/install_browser.sh
+	XAI_SCREENSHOT=$(CURDIR)/book/figures/explorer.png $(BIN)/python -m pytest -q tests/test_explorer_browser.py
 
 clean-book:
 	rm -rf _build

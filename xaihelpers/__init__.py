@@ -16,6 +16,7 @@ One module per concern:
 - :mod:`xaihelpers.uncertainty` -- Monte-Carlo dropout and its uncertainty measures.
 - :mod:`xaihelpers.explainers` -- LIME and SHAP for torch models, maps shaped like the others'.
 - :mod:`xaihelpers.evaluation` -- deletion/insertion, cascading randomisation, pass counting.
+- :mod:`xaihelpers.explorer` -- the logic of the interactive explorer (``explorer/app.py``).
 - :mod:`xaihelpers.plotting` -- overlays, image grids and the book's colour maps.
 """
 
