@@ -15,31 +15,17 @@ IG with all S steps in one chunk, so the book's setting is checked rather than a
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import statistics
-import time
-from pathlib import Path
-
 import warnings
 
 import torch
 from captum.attr import GuidedBackprop, IntegratedGradients, NoiseTunnel, Saliency
 
-from xaihelpers import attribution, data, models, repro
+from xaihelpers import attribution, repro
 from xaihelpers.gradcam import grad_cam
 
-OUT = data.REPO_ROOT / "data" / "benchmarks"
+import _results
 
-
-def _median_seconds(run, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+OUT = _results.OUT
 
 
 def main() -> None:
@@ -53,12 +39,8 @@ def main() -> None:
 
     repro.seed_everything()
     warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations")
-    classifier = models.load_imagenet_model()
+    classifier, images, target = _results.imagenet_batch(args.batch)
     model = classifier.model
-    samples = data.load_dataset("imagenet_samples", "all", transform=classifier.preprocess)
-    images = torch.stack([samples[i][0] for i in range(0, 1000, 1000 // args.batch)][: args.batch])
-    with torch.no_grad():
-        target = model(images).argmax(dim=1)
     guided_model = attribution.guided_backprop_ready(model)
 
     def forward_backward():
@@ -81,23 +63,19 @@ def main() -> None:
     rows = []
     for name, (passes, run) in methods.items():
         run()  # warm-up
-        baseline = _median_seconds(forward_backward, args.repeats)
-        seconds = _median_seconds(run, args.repeats)
+        baseline = _results.median_seconds(forward_backward, args.repeats)[1]
+        seconds = _results.median_seconds(run, args.repeats)[1]
         rows.append((name, passes, seconds / baseline, seconds / args.batch))
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    machine = _results.machine()
     print(f"{classifier.describe()}; batch of {args.batch} images; {machine}")
     header = f"{'method':28s} {'passes/image':>12s} {'x fwd+bwd':>10s} {'s/image':>8s}"
     print(header)
     for name, passes, ratio, per_image in rows:
         print(f"{name:28s} {passes:12d} {ratio:10.1f} {per_image:8.3f}")
     if args.write:
-        OUT.mkdir(parents=True, exist_ok=True)
-        lines = ["method,passes per image,x forward+backward,seconds per image"]
-        lines += [f"{n},{p},{r:.1f},{s:.3f}" for n, p, r, s in rows]
-        (OUT / "attribution_cost.csv").write_text("\n".join(lines) + "\n")
-        meta = {"model": classifier.name, "batch": args.batch, "machine": machine}
-        (OUT / "attribution_cost.json").write_text(json.dumps(meta, indent=1) + "\n")
-        print(f"written to {OUT}")
+        _results.write("attribution_cost", ["method", "passes per image", "x forward+backward", "seconds per image"],
+                       [(n, str(p), f"{r:.1f}", f"{s:.3f}") for n, p, r, s in rows],
+                       {"model": classifier.name, "batch": args.batch, "machine": machine})
 
 
 if __name__ == "__main__":

@@ -21,30 +21,18 @@ book's setting is faster) and how close the two outputs are:
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import statistics
-import time
 import warnings
 
 import torch
 from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
 
-from xaihelpers import data, explainers, features, models, pollen, repro, training
+from xaihelpers import explainers, features, pollen, repro, training
 from xaihelpers.gradcam import grad_cam
 from xaihelpers.hooks import get_layer
 
-OUT = data.REPO_ROOT / "data" / "benchmarks"
+import _results
 
-
-def _timed(run, repeats: int):
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    return result, statistics.median(times)
+OUT = _results.OUT
 
 
 def _similarity(a: torch.Tensor, b: torch.Tensor) -> str:
@@ -65,12 +53,8 @@ def main() -> None:
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    classifier = models.load_imagenet_model()
+    classifier, images, target = _results.imagenet_batch(args.batch)
     model = classifier.model
-    samples = data.load_dataset("imagenet_samples", "all", transform=classifier.preprocess)
-    images = torch.stack([samples[i][0] for i in range(0, 1000, 1000 // args.batch)][: args.batch])
-    with torch.no_grad():
-        target = model(images).argmax(dim=1)
 
     def smoothgrad(chunk):
         torch.manual_seed(0)
@@ -105,26 +89,23 @@ def main() -> None:
     results = []
     for name, default_label, book_label, default_run, book_run in rows:
         book_run()  # warm-up
-        default_output, default_seconds = _timed(default_run, args.repeats)
-        book_output, book_seconds = _timed(book_run, args.repeats)
+        default_output, default_seconds = _results.median_seconds(default_run, args.repeats)
+        book_output, book_seconds = _results.median_seconds(book_run, args.repeats)
         if default_output.dim() == 4:
             default_output, book_output = default_output.abs().amax(1), book_output.abs().amax(1)
         results.append((name, default_label, book_label, default_seconds, book_seconds,
                         default_seconds / book_seconds, _similarity(default_output, book_output)))
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    machine = _results.machine()
     print(f"{classifier.describe()}; batch of {args.batch} images; {machine}")
     print(f"{'method':32s} {'default':26s} {'book':26s} {'default s':>9s} {'book s':>7s} {'ratio':>6s}  output")
     for name, default_label, book_label, default_seconds, book_seconds, ratio, similar in results:
         print(f"{name:32s} {default_label:26s} {book_label:26s} {default_seconds:9.2f} {book_seconds:7.2f} "
               f"{ratio:6.2f}  {similar}")
     if args.write:
-        OUT.mkdir(parents=True, exist_ok=True)
-        lines = ["method;default;book;default seconds;book seconds;default / book;outputs"]
-        lines += [f"{n};{d};{b};{ds:.2f};{bs:.2f};{r:.2f};{s}" for n, d, b, ds, bs, r, s in results]
-        (OUT / "evaluation_speed.csv").write_text("\n".join(lines) + "\n")
-        meta = {"model": classifier.name, "batch": args.batch, "machine": machine}
-        (OUT / "evaluation_speed.json").write_text(json.dumps(meta, indent=1) + "\n")
-        print(f"written to {OUT}")
+        _results.write("evaluation_speed",
+                       ["method", "default", "book", "default seconds", "book seconds", "default / book", "outputs"],
+                       [(n, d, b, f"{ds:.2f}", f"{bs:.2f}", f"{r:.2f}", s) for n, d, b, ds, bs, r, s in results],
+                       {"model": classifier.name, "batch": args.batch, "machine": machine}, sep=";")
 
 
 if __name__ == "__main__":

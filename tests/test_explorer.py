@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from PIL import Image
 from xaihelpers import data, explorer, images
 
 APP = str(data.REPO_ROOT / "explorer" / "app.py")
+ORIGINAL_MPLBACKEND = os.environ.get("MPLBACKEND")
 
 
 def _png(mode: str, size: tuple[int, int]) -> bytes:
@@ -73,6 +75,10 @@ def test_unknown_model_is_refused():
 
 @pytest.fixture
 def app(mirror_root, offline_model, monkeypatch):
+    # Importing streamlit sets MPLBACKEND=Agg for the whole process; the notebook kernels that
+    # nbval starts later inherit the environment and would then show no figures. monkeypatch
+    # puts the variable back as it was after each test.
+    monkeypatch.setenv("MPLBACKEND", "Agg")
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -145,3 +151,9 @@ def test_odd_uploads_are_converted_with_a_note(app, model, upload, expected):
     assert not app.exception and not app.error, _texts(app.error)
     assert expected in _texts(app.info)
     assert len(app.table) == 1
+
+
+def test_the_page_tests_leave_the_environment_as_they_found_it():
+    # Runs after the AppTest tests (file order): streamlit's MPLBACKEND=Agg must not leak into
+    # the notebook kernels that nbval starts afterwards.
+    assert os.environ.get("MPLBACKEND") == ORIGINAL_MPLBACKEND
