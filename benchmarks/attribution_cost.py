@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import warnings
 
-import torch
 from captum.attr import GuidedBackprop, IntegratedGradients, NoiseTunnel, Saliency
 
 from xaihelpers import attribution, repro

@@ -57,7 +57,7 @@ import matplotlib.pyplot as plt
 import torch
 from captum.attr import GuidedBackprop, Saliency
 
-from xaihelpers import attribution, data, features, models, plotting, pollen, repro, training
+from xaihelpers import attribution, data, evaluation, features, models, plotting, pollen, repro, training
 
 repro.seed_everything()
 # captum announces each time that it hooks the ReLUs; that is what guided backprop is, not a problem.
@@ -143,8 +143,7 @@ plt.show()
 def randomized_head(model: torch.nn.Module, head: str) -> torch.nn.Module:
     """A copy of ``model`` whose layer ``head`` has freshly initialised weights."""
     changed = copy.deepcopy(model)
-    torch.manual_seed(1)
-    changed.get_submodule(head).reset_parameters()
+    evaluation.randomize(changed.get_submodule(head), seed=1)
     return changed
 
 

@@ -28,7 +28,8 @@
 # $$
 #
 # where $\sigma$ is given as a fraction of the input range ($x_{\max} - x_{\min} = 1$ here).
-# Cost: $N$ forward and backward passes per image; captum's `NoiseTunnel` around `Saliency`,
+# Cost: $N$ forward and backward passes per image; captum's `NoiseTunnel` around `Saliency`
+# (wrapped as `xaihelpers.attribution.smoothgrad`),
 # batched (`nt_samples_batch_size`).
 #
 # | Hohman question | this chapter |
@@ -52,7 +53,6 @@ if "google.colab" in sys.modules:  # Colab has no copy of the book's helpers: in
 
 import matplotlib.pyplot as plt
 import torch
-from captum.attr import NoiseTunnel, Saliency
 
 from xaihelpers import attribution, data, features, models, plotting, pollen, repro, training
 
@@ -65,16 +65,6 @@ imagenet = data.load_dataset("imagenet_samples", split="all", transform=classifi
 print(classifier.describe())
 print(f"device: {device}; pollen test images: {len(pollen_test.labels)}")
 
-
-def smoothgrad(model, images, target, sigma, samples, seed):
-    """SmoothGrad saliency (N, H, W): captum's NoiseTunnel around Saliency, seeded."""
-    torch.manual_seed(seed)
-    tunnel = NoiseTunnel(Saliency(model))
-    # About 32 noisy images per chunk: on a CPU larger chunks are slower per image (cache misses).
-    chunk = max(1, min(samples, 32 // len(images)))
-    attributions = tunnel.attribute(images.clone().requires_grad_(), nt_type="smoothgrad", nt_samples=samples,
-                                    nt_samples_batch_size=chunk, stdevs=sigma, target=target)
-    return attribution.channel_reduce(attributions, "max_abs")
 
 
 # %% [markdown]
@@ -89,13 +79,13 @@ target = training.predict_proba(pollen_model, pollen_test.images).argmax(dim=1)
 index = int((pollen_test.labels == 3).nonzero()[0])
 image, label = pollen_images[index:index + 1], target[index:index + 1]
 sigmas, counts = (0.05, 0.1, 0.2, 0.3), (5, 20, 50)
-plain = smoothgrad(pollen_model, image, label, 0.0, 1, seed=0)
+plain = attribution.smoothgrad(pollen_model, image, label, sigma=0.0, samples=1, seed=0)
 panels, titles = [], []
 for sigma in sigmas:
     panels.append(attribution.cap(plain)[0])
     titles.append("plain gradient")
     for count in counts:
-        panels.append(attribution.cap(smoothgrad(pollen_model, image, label, sigma, count, seed=0))[0])
+        panels.append(attribution.cap(attribution.smoothgrad(pollen_model, image, label, sigma=sigma, samples=count, seed=0))[0])
         titles.append(f"sigma {sigma}, N {count}")
 plotting.image_grid(panels, titles, ncols=1 + len(counts), size=2.0, cmap="gray",
                     suptitle=f"SmoothGrad on a {pollen_test.classes[pollen_test.labels[index]]} grain")
@@ -116,8 +106,8 @@ stability = {}
 for sigma in sigmas:
     row = []
     for count in counts:
-        first = smoothgrad(pollen_model, stable_images, stable_targets, sigma, count, seed=1)
-        second = smoothgrad(pollen_model, stable_images, stable_targets, sigma, count, seed=2)
+        first = attribution.smoothgrad(pollen_model, stable_images, stable_targets, sigma=sigma, samples=count, seed=1)
+        second = attribution.smoothgrad(pollen_model, stable_images, stable_targets, sigma=sigma, samples=count, seed=2)
         row.append(features.pearson_per_image(first, second).mean().item())
         stability[sigma, count] = row[-1]
     print(f"{sigma:6.2f} " + " ".join(f"{value:7.2f}" for value in row))
@@ -142,11 +132,11 @@ print(f"chosen setting: sigma = {chosen[0]}, N = {chosen[1]} "
 picture = imagenet[340][0][None]  # a zebra
 picture_target = training.predict_proba(classifier.model, picture).argmax(dim=1)
 print("predicted:", classifier.class_names[picture_target[0]])
-panels = [classifier.to_display(picture[0]), attribution.cap(smoothgrad(classifier.model, picture, picture_target, 0.0, 1, 0))[0]]
+panels = [classifier.to_display(picture[0]), attribution.cap(attribution.smoothgrad(classifier.model, picture, picture_target, sigma=0.0, samples=1))[0]]
 titles = ["image", "plain gradient"]
 for sigma in (0.1, 0.2):
     for count in (5, 25):
-        panels.append(attribution.cap(smoothgrad(classifier.model, picture, picture_target, sigma, count, 0))[0])
+        panels.append(attribution.cap(attribution.smoothgrad(classifier.model, picture, picture_target, sigma=sigma, samples=count))[0])
         titles.append(f"sigma {sigma}, N {count}")
 plotting.image_grid(panels, titles, ncols=6, size=2.2, cmap="gray")
 plt.show()

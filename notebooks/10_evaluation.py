@@ -60,7 +60,7 @@ import warnings
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from captum.attr import GuidedBackprop, IntegratedGradients, NoiseTunnel, Saliency
+from captum.attr import GuidedBackprop, IntegratedGradients, Saliency
 
 from xaihelpers import attribution, data, evaluation, explainers, features, models, plotting, pollen, repro, training
 from xaihelpers.gradcam import grad_cam
@@ -97,11 +97,7 @@ def guided_backprop(model, images, target):
 
 
 def smoothgrad(model, images, target, samples=20):
-    torch.manual_seed(0)
-    maps = NoiseTunnel(Saliency(model)).attribute(images.clone().requires_grad_(), nt_type="smoothgrad",
-                                                  nt_samples=samples, stdevs=0.1,
-                                                  nt_samples_batch_size=max(1, 32 // len(images)), target=target)
-    return attribution.channel_reduce(maps)
+    return attribution.smoothgrad(model, images, target, sigma=0.1, samples=samples)
 
 
 def integrated_gradients(model, images, target, steps=32):

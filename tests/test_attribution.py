@@ -130,3 +130,14 @@ def test_guided_backprop_ready_returns_a_relu_model_unchanged():
     model = nn.Sequential(nn.Conv2d(3, 2, 3), nn.ReLU())
     assert attribution.guided_backprop_ready(model) is model
     assert attribution.guided_backprop_ready(SharedReLU6Net()) is not None
+
+
+def test_smoothgrad_helper_is_seeded_and_equals_the_gradient_without_noise(tiny_cnn):
+    images = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    target = torch.tensor([0, 1, 2])
+    plain = attribution.channel_reduce(Saliency(tiny_cnn).attribute(images.clone().requires_grad_(), target=target))
+    assert torch.allclose(attribution.smoothgrad(tiny_cnn, images, target, sigma=0.0, samples=4), plain, atol=1e-6)
+    noisy = attribution.smoothgrad(tiny_cnn, images, target, sigma=0.2, samples=5, seed=3, images_per_chunk=6)
+    again = attribution.smoothgrad(tiny_cnn, images, target, sigma=0.2, samples=5, seed=3, images_per_chunk=6)
+    assert noisy.shape == (3, 16, 16) and torch.equal(noisy, again)
+    assert not torch.allclose(noisy, plain)
