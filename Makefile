@@ -4,9 +4,11 @@
 #   make test        set up .venv if needed, run unit tests + nbval over every chapter + book build
 #   make notebooks   re-execute every chapter and store its outputs (after changing a chapter)
 #   make sync        pair/sync every notebook with its jupytext py:percent script
-#   make bench       print chapter times and peak memory, the attribution-cost ratios and the
-#                    book-settings-vs-library-defaults ratios
+#   make bench       print chapter times and peak memory, the attribution-cost ratios, the
+#                    book-settings-vs-library-defaults ratios and the lacunarity speed-up
 #   make pollen      retrain the pollen CNN (refuses to replace data/checkpoints/pollen_cnn.pt)
+#   make cifar       retrain the three CIFAR-10 CNNs (about 8 minutes each; refuses to replace)
+#   make continual   retrain the continual learners, three strategies (about 15 minutes; refuses)
 #   make explorer    start the interactive explorer (Streamlit) on http://localhost:8501
 #   make screenshot  retake the explorer screenshot the book shows (the browser test takes it)
 #
@@ -28,7 +30,7 @@ export XAI_DATA_ROOT
 endif
 REFERENCE_MODEL := efficientnet_lite0
 
-.PHONY: book test notebooks sync bench pollen explorer screenshot setup clean-book
+.PHONY: book test notebooks sync bench pollen cifar continual explorer screenshot setup clean-book
 
 setup: $(STAMP) $(MATHJAX)
 
@@ -77,9 +79,16 @@ bench: setup
 	$(BIN)/python scripts/run_notebooks.py notebooks/*.ipynb
 	$(BIN)/python benchmarks/attribution_cost.py
 	$(BIN)/python benchmarks/evaluation_speed.py
+	$(BIN)/python benchmarks/lacunarity_speed.py
 
 pollen: setup
 	$(BIN)/python -m xaihelpers.pollen train
+
+cifar: setup
+	$(BIN)/python -m xaihelpers.cifar train --arch all
+
+continual: setup
+	$(BIN)/python -m xaihelpers.continual train
 
 explorer: setup
 	$(BIN)/python -m streamlit run explorer/app.py --server.address localhost --browser.gatherUsageStats false

@@ -157,3 +157,18 @@ def test_the_page_tests_leave_the_environment_as_they_found_it():
     # Runs after the AppTest tests (file order): streamlit's MPLBACKEND=Agg must not leak into
     # the notebook kernels that nbval starts afterwards.
     assert os.environ.get("MPLBACKEND") == ORIGINAL_MPLBACKEND
+
+
+def test_cifar_models_are_offered_once_trained(mirror_root):
+    choices = explorer.model_choices()
+    assert {f"cifar10_{arch}" for arch in ("plain", "gap", "allconv")} <= set(choices)
+    model = explorer.load_model("cifar10_gap")
+    assert model.input_size == 32 and len(model.class_names) == 10
+    samples = explorer.sample_images("cifar10_gap", mirror_root)
+    assert sorted(samples) == sorted(model.class_names)
+    prepared = explorer.prepare_image(samples["cat"], model)
+    top = explorer.predict(model, prepared, k=3)
+    assert len(top) == 3
+    assert explorer.grad_cam_map(model, prepared, model.default_layer, top[0][0]).shape == (32, 32)
+    upscaled = explorer.prepare_image(_png("RGB", (96, 64)), model)
+    assert any("resized from 96x64 to the 32x32" in note for note in upscaled.notes)

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from xaihelpers import hooks
 from xaihelpers.hooks import LayerRecorder, count_hooks, get_layer, layer_name
 
 
@@ -52,3 +53,35 @@ def test_a_recorder_cannot_be_entered_twice(tiny_cnn):
         with pytest.raises(RuntimeError, match="already"):
             recorder.__enter__()
     assert count_hooks(tiny_cnn) == 0
+
+
+def test_replace_output_edits_and_is_removed(tiny_cnn):
+    x = torch.rand(2, 3, 8, 8)
+    with hooks.ReplaceOutput(tiny_cnn, "conv2", lambda out: torch.zeros_like(out)):
+        edited = tiny_cnn(x)
+    # With conv2 zeroed the output is the head's bias alone.
+    assert torch.allclose(edited, tiny_cnn.fc.bias.expand(2, -1))
+    assert hooks.count_hooks(tiny_cnn) == 0
+    assert not torch.allclose(tiny_cnn(x), edited)
+
+
+def test_occlusion_by_position_sums_effects(tiny_cnn):
+    x = torch.rand(2, 3, 8, 8)
+    target = torch.tensor([0, 2])
+    drops = hooks.occlusion_by_position(tiny_cnn, "conv2", x, target)
+    assert drops.shape == (2, 8, 8)
+    # After conv2 come a ReLU, average pooling over 64 positions and a linear head: zeroing one
+    # position removes exactly that position's share of the logit.
+    with hooks.LayerRecorder(tiny_cnn, ["relu"]) as recorder:  # the shared ReLU: its last call
+        tiny_cnn(x)
+    share = torch.einsum("nk,nkhw->nhw", tiny_cnn.fc.weight[target], recorder.activations["relu"]) / 64
+    assert torch.allclose(drops, share, atol=1e-6)
+    assert hooks.count_hooks(tiny_cnn) == 0
+
+
+def test_active_fraction_counts_positive_outputs(tiny_cnn):
+    with hooks.ActiveFraction(tiny_cnn) as watcher:
+        tiny_cnn(torch.rand(4, 3, 8, 8))
+    assert list(watcher.fractions) == ["relu"]
+    assert 0.0 <= watcher.fractions["relu"] <= 1.0
+    assert hooks.count_hooks(tiny_cnn) == 0

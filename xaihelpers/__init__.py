@@ -12,6 +12,10 @@ One module per concern:
 - :mod:`xaihelpers.features` -- summaries of filters and feature maps.
 - :mod:`xaihelpers.training` -- the training loop for the models the book trains.
 - :mod:`xaihelpers.pollen` -- the pollen data split, CNN, training command and checkpoint.
+- :mod:`xaihelpers.cifar` -- CIFAR-10 in memory; the three CNN architectures the book compares.
+- :mod:`xaihelpers.continual` -- task-incremental learning: tasks, multi-head CNN, EWC, replay.
+- :mod:`xaihelpers.heatmaps` -- texture of heat maps: gliding-box lacunarity, colour groups.
+- :mod:`xaihelpers.tables` -- result tables as CSV and Excel, never replacing another file.
 - :mod:`xaihelpers.classvis` -- class-model visualisation (gradient ascent with L2, blur, jitter).
 - :mod:`xaihelpers.uncertainty` -- Monte-Carlo dropout and its uncertainty measures.
 - :mod:`xaihelpers.explainers` -- LIME and SHAP for torch models, maps shaped like the others'.

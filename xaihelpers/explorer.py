@@ -19,7 +19,7 @@ from PIL import Image
 from torch import nn
 from torchvision import transforms
 
-from xaihelpers import attribution, data, features, gradcam, hooks, images, models, pollen
+from xaihelpers import attribution, cifar, data, features, gradcam, hooks, images, models, pollen
 
 #: Uploads with a longer side are scaled down first (they gain nothing at 224 pixels).
 MAX_SIDE = 2048
@@ -34,7 +34,7 @@ class ExplorerModel:
     """A model as the explorer uses it.
 
     Attributes:
-        key: ``imagenet`` or ``pollen``.
+        key: ``imagenet``, ``pollen`` or ``cifar10_<architecture>``.
         label: What the page shows.
         model: Eval-mode classifier taking (N, 3, S, S) images in [0, 1].
         class_names: Output order.
@@ -58,8 +58,12 @@ class ExplorerModel:
 
 def model_choices() -> dict[str, str]:
     """Key -> label of the models the explorer offers (the ImageNet entry follows the switch)."""
-    return {"imagenet": f"ImageNet classifier ({models.imagenet_model_name()})",
-            "pollen": "pollen CNN (23 classes, trained by the book)"}
+    choices = {"imagenet": f"ImageNet classifier ({models.imagenet_model_name()})",
+               "pollen": "pollen CNN (23 classes, trained by the book)"}
+    for arch, (_, design, _) in cifar.ARCHITECTURES.items():
+        if cifar.checkpoint_path(arch).is_file():  # offered once trained (python -m xaihelpers.cifar train)
+            choices[f"cifar10_{arch}"] = f"CIFAR-10 CNN '{arch}' ({design})"
+    return choices
 
 
 def load_model(key: str) -> ExplorerModel:
@@ -88,6 +92,18 @@ def load_model(key: str) -> ExplorerModel:
         note = f", validation accuracy {accuracy:.3f}" if isinstance(accuracy, float) else ""
         return ExplorerModel(key, model_choices()[key], model, classes, layers, "block 4", size, to_tensor,
                              f"pollen CNN ({pollen.CHECKPOINT.name}{note})")
+    if key.startswith("cifar10_") and key in model_choices():
+        arch = key.removeprefix("cifar10_")
+        model, meta = cifar.load_model(arch)
+        layers = {f"block {i + 1}": name for i, name in enumerate(model.conv_blocks)}
+        layers["last 8x8 conv"] = model.last_conv
+        to_tensor = transforms.Compose([transforms.Resize((cifar.IMAGE_SIZE, cifar.IMAGE_SIZE),
+                                                          interpolation=transforms.InterpolationMode.BICUBIC),
+                                        transforms.ToTensor()])
+        accuracy = meta.get("test_accuracy")
+        note = f", test accuracy {accuracy:.3f}" if isinstance(accuracy, float) else ""
+        return ExplorerModel(key, model_choices()[key], model, list(meta["classes"]), layers, "last 8x8 conv",
+                             cifar.IMAGE_SIZE, to_tensor, f"CIFAR-10 '{arch}' ({cifar.checkpoint_path(arch).name}{note})")
     raise ValueError(f"unknown model '{key}'; choose one of {sorted(model_choices())}")
 
 
@@ -110,6 +126,16 @@ def sample_images(key: str, root: Optional[Path] = None) -> dict[str, Path]:
             if split == "test" and label not in chosen:
                 chosen[label] = folder / file
         return dict(sorted(chosen.items())[:8])
+    if key.startswith("cifar10_"):
+        folder = data.dataset_dir("cifar10", root)
+        test = data.load_dataset("cifar10", "test", root=root)
+        if hasattr(test, "samples"):  # class folders: the first test image of each class
+            first: dict[str, Path] = {}
+            for path, label in test.samples:
+                first.setdefault(test.classes[label], Path(path))
+            return first
+        raise ValueError(f"The explorer's CIFAR samples need the class-folder layout under {folder}; "
+                         "upload an image instead.")
     raise ValueError(f"unknown model '{key}'")
 
 

@@ -123,3 +123,87 @@ class LayerRecorder:
 
     def __exit__(self, *exc_info) -> None:
         self.remove()
+
+
+class ReplaceOutput:
+    """Edit a layer's output during the forward pass: ``function(output) -> new output``.
+
+    A forward hook that returns a tensor replaces the layer's output; this context manager owns
+    such a hook and removes it on exit::
+
+        with ReplaceOutput(model, "features.2", lambda out: out * 0):
+            model(x)   # as if features.2 produced zeros
+    """
+
+    def __init__(self, model: nn.Module, layer: LayerRef, function) -> None:
+        self.module = get_layer(model, layer)
+        self.function = function
+        self._handle: RemovableHandle | None = None
+
+    def __enter__(self) -> "ReplaceOutput":
+        self._handle = self.module.register_forward_hook(lambda module, inputs, output: self.function(output))
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+
+
+@torch.no_grad()
+def occlusion_by_position(model: nn.Module, layer: LayerRef, images: torch.Tensor,
+                          target: torch.Tensor) -> torch.Tensor:
+    """Drop of the ``target`` logit when a layer's activations at one position are set to zero.
+
+    Returns ``(N, h, w)`` for a layer with ``(N, C, h, w)`` output: one forward pass per position.
+    """
+    rows = torch.arange(len(images))
+    reference = model(images)[rows, target]
+    with LayerRecorder(model, [layer]) as recorder:
+        model(images[:1])
+    height, width = recorder.activations[layer_name(model, layer)].shape[-2:]
+    drops = torch.zeros(len(images), height, width)
+    for row in range(height):
+        for column in range(width):
+            def zero(output: torch.Tensor, row=row, column=column) -> torch.Tensor:
+                output = output.clone()
+                output[:, :, row, column] = 0
+                return output
+
+            with ReplaceOutput(model, layer, zero):
+                drops[:, row, column] = reference - model(images)[rows, target]
+    return drops
+
+
+class ActiveFraction:
+    """Forward hooks on every ``nn.ReLU`` that count the fraction of positive outputs.
+
+    ``fractions`` maps each ReLU's name to positive / total over all passes made inside the block.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.counts: dict[str, tuple[int, int]] = {}
+        self._handles: list[RemovableHandle] = []
+
+    def _hook(self, name: str):
+        def hook(module: nn.Module, inputs, output: torch.Tensor) -> None:
+            positive, total = self.counts.get(name, (0, 0))
+            self.counts[name] = (positive + int((output > 0).sum()), total + output.numel())
+
+        return hook
+
+    def __enter__(self) -> "ActiveFraction":
+        for name, module in self.model.named_modules():
+            if isinstance(module, nn.ReLU):
+                self._handles.append(module.register_forward_hook(self._hook(name)))
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    @property
+    def fractions(self) -> dict[str, float]:
+        return {name: positive / total for name, (positive, total) in self.counts.items()}

@@ -131,3 +131,9 @@ def filter_grid(weights: torch.Tensor, *, ncols: int = 8, size: float = 1.0) -> 
         raise ValueError(f"Expected RGB filters (out, 3, k, k), got {tuple(weights.shape)}")
     images = [rescale(to_numpy(w)) for w in weights]
     return image_grid(images, ncols=ncols, size=size)
+
+
+def signed_rgb(signed_map, cmap: str = SIGNED_CMAP) -> np.ndarray:
+    """Colour a signed map already scaled to ``[-1, 1]`` (0 = white, +1 = red, -1 = blue): ``(H, W, 3)``."""
+    values = np.clip(to_numpy(signed_map), -1.0, 1.0)
+    return colormaps[cmap]((values + 1) / 2)[..., :3]

@@ -17,6 +17,22 @@ from tqdm import tqdm
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
+def crops_and_flips(images: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
+    """Random crops of the reflect-padded images (shifts of up to ``padding`` pixels) and random
+    horizontal flips, per image: the usual augmentation for CIFAR photographs.
+    """
+    batch, _, height, width = images.shape
+    padded = F.pad(images, (padding,) * 4, mode="reflect")
+    top = torch.randint(0, 2 * padding + 1, (batch,), generator=generator)
+    left = torch.randint(0, 2 * padding + 1, (batch,), generator=generator)
+    rows = (top[:, None] + torch.arange(height))[:, None, :, None]
+    cols = (left[:, None] + torch.arange(width))[:, None, None, :]
+    cropped = padded[torch.arange(batch)[:, None, None, None], torch.arange(images.shape[1])[None, :, None, None],
+                     rows, cols]
+    flip = torch.rand(batch, generator=generator) < 0.5
+    return torch.where(flip.view(-1, 1, 1, 1), cropped.flip(-1), cropped)
+
+
 def flips_and_rotations(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Random horizontal/vertical flips and quarter turns, per image.
 
@@ -47,17 +63,22 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Softmax probabilities of ``model`` (put in eval mode) for a tensor of images, in batches."""
+def predict_proba(model: nn.Module, images: torch.Tensor, batch_size: int = 256,
+                  device: Optional[torch.device | str] = None) -> torch.Tensor:
+    """Softmax probabilities of ``model`` (put in eval mode) for a tensor of images, in batches.
+
+    ``device`` is where ``model`` already is (the CPU by default); the result is on the CPU.
+    """
     model.eval()
-    outputs = [model(to_float(images[i:i + batch_size])).softmax(dim=1)
+    outputs = [model(to_float(images[i:i + batch_size]).to(device or "cpu")).softmax(dim=1).cpu()
                for i in range(0, len(images), batch_size)]
     return torch.cat(outputs)
 
 
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+             device: Optional[torch.device | str] = None) -> float:
     """Top-1 accuracy of ``model`` on ``images``."""
-    return (predict_proba(model, images).argmax(dim=1) == labels).float().mean().item()
+    return (predict_proba(model, images, device=device).argmax(dim=1) == labels).float().mean().item()
 
 
 def fit(
@@ -73,6 +94,7 @@ def fit(
     validation: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
     seed: int = 0,
     progress: bool = True,
+    device: Optional[torch.device | str] = None,
 ) -> History:
     """Train ``model`` with AdamW and a one-cycle learning-rate schedule.
 
@@ -88,20 +110,25 @@ def fit(
         validation: ``(images, labels)`` evaluated after every epoch.
         seed: Seeds the shuffling, the augmentation and dropout.
         progress: Show a tqdm bar over epochs.
+        device: Where the model runs (it is moved there and back to the CPU at the end); the data
+            stay on the CPU and each augmented batch is moved. Defaults to the CPU.
 
     Returns:
         The :class:`History` of the run.
     """
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
+    device = torch.device(device or "cpu")
+    model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     steps_per_epoch = (len(images) + batch_size - 1) // batch_size
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=learning_rate, total_steps=epochs * steps_per_epoch
     )
     history = History()
-    bar = tqdm(range(epochs), desc="epochs", disable=not progress)
-    for _ in bar:
+    bar = tqdm(total=epochs * steps_per_epoch, unit="step", disable=not progress)
+    for epoch in range(epochs):
+        bar.set_description(f"epoch {epoch + 1}/{epochs}")
         model.train()
         order = torch.randperm(len(images), generator=generator)
         total = 0.0
@@ -110,17 +137,21 @@ def fit(
             batch = to_float(images[index])
             if augment is not None:
                 batch = augment(batch, generator)
-            loss = F.cross_entropy(model(batch), labels[index])
+            loss = F.cross_entropy(model(batch.to(device)), labels[index].to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
             total += loss.item() * len(index)
+            bar.update()
         history.train_loss.append(total / len(images))
         if validation is not None:
-            history.val_accuracy.append(accuracy(model, *validation))
+            history.val_accuracy.append(accuracy(model, *validation, device=device))
             bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", val=f"{history.val_accuracy[-1]:.3f}")
-    model.eval()
+        else:
+            bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
+    bar.close()
+    model.to("cpu").eval()
     return history
 
 
