@@ -28,7 +28,7 @@
 #   *flattened* into a dense layer of 256 units. The dense layer knows *where* each feature is.
 # - **gap**: the same stack, then **global average pooling** and one linear layer
 #   {cite}`lin2014nin`: position is averaged away, and the classifier reads one number per channel
-#   (the network class-activation maps were invented for {cite}`zhou2016cam`).
+#   (the design for which class activation maps were introduced {cite}`zhou2016cam`).
 # - **allconv**: no pooling layers at all: strided convolutions downsample, and a 1x1
 #   convolution writes one *evidence map per class*, averaged into the logits
 #   {cite}`springenberg2014striving`.

@@ -259,14 +259,7 @@ def train(arch: str, epochs: Optional[int] = None, seed: int = 0, batch_size: in
 
 def save_checkpoint(model: CifarCNN, meta: dict, path: Path, overwrite: bool = False) -> Path:
     """Save weights and metadata atomically; refuses to replace an existing file unless ``overwrite``."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass --force (overwrite=True) to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    torch.save({"state_dict": model.state_dict(), "meta": meta}, temporary)
-    temporary.replace(path)
-    return path
+    return training.save_checkpoint({"state_dict": model.state_dict(), "meta": meta}, path, overwrite)
 
 
 def load_model(arch: str, path: Optional[Path] = None) -> tuple[CifarCNN, dict]:

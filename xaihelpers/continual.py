@@ -412,16 +412,9 @@ def checkpoint_path(strategy: str) -> Path:
 def save_run(run: Run, meta: dict, path: Path, overwrite: bool = False) -> Path:
     """Save the weights after every task and the metrics, atomically; never replaces a file unless
     ``overwrite``."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass --force (overwrite=True) to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = {**meta, "strategy": run.strategy, "accuracy": run.accuracy, "class_accuracy": run.class_accuracy,
             "train_seconds": run.seconds}
-    temporary = path.with_suffix(".tmp")
-    torch.save({"states": run.states, "meta": meta}, temporary)
-    temporary.replace(path)
-    return path
+    return training.save_checkpoint({"states": run.states, "meta": meta}, path, overwrite)
 
 
 def load_run(strategy: str, path: Optional[Path] = None) -> tuple[list[MultiHeadCNN], dict]:

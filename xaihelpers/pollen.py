@@ -178,14 +178,8 @@ def train(epochs: int = 60, seed: int = 0, progress: bool = True,
 
 
 def save_checkpoint(model: PollenCNN, meta: dict, path: Path = CHECKPOINT, overwrite: bool = False) -> Path:
-    """Save weights and metadata; refuses to replace an existing file unless ``overwrite``."""
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass --force (overwrite=True) to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    torch.save({"state_dict": model.state_dict(), "meta": meta}, temporary)
-    temporary.replace(path)
-    return path
+    """Save weights and metadata atomically; refuses to replace an existing file unless ``overwrite``."""
+    return training.save_checkpoint({"state_dict": model.state_dict(), "meta": meta}, path, overwrite)
 
 
 def load_model(path: Path = CHECKPOINT) -> tuple[PollenCNN, dict]:

@@ -7,6 +7,7 @@ operations, and trained with a seeded generator, so a training run is one reprod
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Optional
 
 import torch
@@ -153,6 +154,21 @@ def fit(
     bar.close()
     model.to("cpu").eval()
     return history
+
+
+def save_checkpoint(payload: dict, path: Path, overwrite: bool = False) -> Path:
+    """``torch.save`` a checkpoint dictionary (tensors, lists, numbers, strings: loadable with
+    ``weights_only=True``) through a temporary file, so a crash never leaves half a file; refuses
+    to replace an existing file unless ``overwrite``.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass --force (overwrite=True) to replace it.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    torch.save(payload, temporary)
+    temporary.replace(path)
+    return path
 
 
 def confusion_matrix(predicted: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
