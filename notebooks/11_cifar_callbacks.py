@@ -106,11 +106,11 @@ plt.show()
 # forward pass; afterwards no hook is left on any network.
 
 # %%
-recordings = {}
+recordings, logits = {}, {}
 for arch, model in models.items():
     layers = [*model.conv_blocks, model.dense_layer]
     with hooks.LayerRecorder(model, layers) as recorder, torch.no_grad():
-        logits = model(images)
+        logits[arch] = model(images)
     recordings[arch] = dict(recorder.activations)
     shapes = ", ".join(f"{name} {tuple(value.shape[1:])}" for name, value in recorder.activations.items())
     print(f"{arch:8s} {shapes}")
@@ -158,11 +158,9 @@ for arch, recording in recordings.items():
 # %%
 rows = []
 for arch, model in models.items():
-    with torch.no_grad():
-        logits = model(images)
-    labels = logits.argmax(dim=1)
+    labels = logits[arch].argmax(dim=1)
     parts, bias = model.logit_parts(recordings[arch][model.dense_layer], labels)
-    chosen = logits[torch.arange(len(labels)), labels]
+    chosen = logits[arch][torch.arange(len(labels)), labels]
     error = (parts.sum(dim=1) + bias - chosen).abs().max().item()
     positive = parts.clamp(min=0)
     for image, label in enumerate(labels.tolist()):
@@ -191,8 +189,7 @@ print(pd.DataFrame(rows).to_string(index=False))
 # %%
 panels, titles = [], []
 for arch, model in models.items():
-    with torch.no_grad():
-        labels = model(images).argmax(dim=1)
+    labels = logits[arch].argmax(dim=1)
     recording = recordings[arch]
     if arch == "plain":
         maps = hooks.occlusion_by_position(model, model.conv_blocks[-1], images, labels)

@@ -135,9 +135,10 @@ rows_index = torch.arange(len(images))
 with torch.no_grad():
     for arch, model in models.items():
         target = predicted[arch]
-        probability = model(images).softmax(dim=1)[rows_index, target]
+        outputs = model(images)
+        probability = outputs.softmax(dim=1)[rows_index, target]
         masked = model(blurred(images)).softmax(dim=1)[rows_index, target]
-        logit = model(images)[rows_index, target]
+        logit = outputs[rows_index, target]
         background_logit = model(background)[:, target].mean(dim=0)
         partition_error = partition_maps[arch].sum(dim=(1, 2)).sub(probability - masked).abs().max().item()
         gradient_gap = logit - background_logit

@@ -280,11 +280,6 @@ def load_model(arch: str, path: Optional[Path] = None) -> tuple[CifarCNN, dict]:
     return model.eval(), meta
 
 
-def load_models(archs: Sequence[str] = tuple(ARCHITECTURES)) -> dict[str, CifarCNN]:
-    """The committed networks by name, in eval mode."""
-    return {arch: load_model(arch)[0] for arch in archs}
-
-
 #: How many fixed test images of each kind the chapters compare the models on.
 EXAMPLE_KINDS = {"all_right": 2, "all_wrong": 1, "disagree": 2}
 
