@@ -60,10 +60,13 @@ book: setup
 		$(BIN)/python -m webbrowser -t "file://$(CURDIR)/_build/html/index.html" >/dev/null 2>&1 || true; fi
 
 test: export XAI_IMAGENET_MODEL ?= $(REFERENCE_MODEL)
+# The wall time of the tests goes to .cache/make-test-seconds, where `make bench` reads it.
 test: setup
 	@scripts/install_browser.sh
+	@mkdir -p .cache; start=$$(date +%s); status=0; \
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
+		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 || status=$$?; \
+	echo "$$(( $$(date +%s) - start ))" > .cache/make-test-seconds; exit $$status
 
 notebooks: export XAI_IMAGENET_MODEL ?= $(REFERENCE_MODEL)
 notebooks: setup

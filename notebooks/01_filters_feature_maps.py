@@ -48,7 +48,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from xaihelpers import data, features, models, plotting, repro
+from xaihelpers import data, features, hooks, models, plotting, repro
 from xaihelpers.hooks import LayerRecorder
 
 repro.seed_everything()
@@ -160,12 +160,23 @@ plt.show()
 # %%
 subset = list(range(0, 1000, 10))
 batch = torch.stack([imagenet[i][0] for i in subset])
-with torch.no_grad(), LayerRecorder(model, stage_layers) as recorder_100:
-    model(batch.to(device))
+deepest = stage_layers[-1]
+
+
+def edges_and_means(layer, activations, chunk):
+    """Per image: the edge alignment of every stage and, for the deepest, each channel's mean."""
+    if layer == deepest:
+        return torch.cat([features.edge_alignment(activations.cpu(), chunk.cpu())[:, None],
+                          activations.mean(dim=(2, 3)).cpu()], dim=1)
+    return features.edge_alignment(activations.cpu(), chunk.cpu())[:, None]
+
+
+# 20 images per pass: the early feature maps of 100 images at once would need gigabytes.
+reduced = hooks.reduce_activations(model, stage_layers, batch.to(device), edges_and_means, batch_size=20)
 print(f"{'stage':8s} {'edge correlation':>16s}  (mean +- std over {len(subset)} images)")
 alignment = {}
 for stage, layer in classifier.conv_stages.items():
-    values = features.edge_alignment(recorder_100.activations[layer].cpu(), batch)
+    values = reduced[layer][:, 0]
     alignment[stage] = values
     print(f"{stage:8s} {values.mean():16.2f}  +- {values.std():.2f}")
 
@@ -186,7 +197,7 @@ plt.show()
 # average one.
 
 # %%
-deep = recorder_100.activations[classifier.conv_stages[list(classifier.conv_stages)[-1]]].mean(dim=(2, 3))
+deep = reduced[deepest][:, 1:]  # each channel's mean activation per image
 selective = (deep.max(dim=0).values / deep.mean(dim=0).abs().clamp_min(1e-6)).topk(2).indices.tolist()
 top_panels, top_titles = [], []
 for channel in selective:

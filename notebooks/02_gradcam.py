@@ -54,7 +54,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from xaihelpers import data, features, models, plotting, repro
+from xaihelpers import data, features, models, plotting, repro, training
 from xaihelpers.gradcam import grad_cam, grad_cam_layers
 
 repro.seed_everything()
@@ -75,8 +75,8 @@ print(f"device: {device}; Grad-CAM layer: {classifier.target_layer}")
 subset = list(range(0, 1000, 10))
 images = torch.stack([imagenet[i][0] for i in subset]).to(device)
 labels = torch.tensor([imagenet.targets[i] for i in subset], device=device)
-with torch.no_grad():
-    probabilities = model(images).softmax(dim=1)
+# 20 images per pass keep the kernel's memory small; the probabilities are the same.
+probabilities = training.predict_proba(model, images, batch_size=20, device=device).to(device)
 top5 = probabilities.topk(5, dim=1).indices
 correct = top5[:, 0] == labels
 print(f"top-1 accuracy on these {len(subset)} images: {correct.float().mean():.2f}; "

@@ -171,7 +171,7 @@ print(f"{'baseline':9s} {'F(x) - F(baseline)':>19s} {'|delta|, 32 steps':>18s}")
 for kind in kinds:
     reference = attribution.baseline(picture, kind, sigma=10.0, generator=torch.Generator().manual_seed(0))
     ig, delta = imagenet_ig.attribute(picture, baselines=reference, target=picture_target, n_steps=32,
-                                      internal_batch_size=8, return_convergence_delta=True)
+                                      internal_batch_size=4, return_convergence_delta=True)
     with torch.no_grad():
         gap = (classifier.model(picture) - classifier.model(reference))[0, picture_target].item()
     print(f"{kind:9s} {gap:19.2f} {abs(delta.item()):18.3f}")

@@ -185,7 +185,8 @@ plt.show()
 
 # %%
 layers = ["classifier", "features.3", "features.2", "features.1", "features.0"]
-randomization = {name: evaluation.cascading_randomization(pollen_model, explain, images[:8], target[:8], layers)
+randomization = {name: evaluation.cascading_randomization(pollen_model, explain, images[:8], target[:8], layers,
+                                                         original=maps[name][:8])  # the maps above, not recomputed
                  for name, explain in pollen_methods.items()}
 figure, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
 for name, result in randomization.items():
@@ -243,6 +244,9 @@ imagenet_guided = attribution.guided_backprop_ready(classifier.model)
 imagenet_methods["guided backprop"] = lambda model, x, t: guided_backprop(imagenet_guided, x, t)
 imagenet_methods["SmoothGrad"] = lambda model, x, t: smoothgrad(model, x, t, samples=10)
 imagenet_methods["Grad-CAM"] = lambda model, x, t: grad_cam(model, classifier.target_layer, x, t)
+# Four 224x224 images per backward pass keep the kernel within a reader's memory (Binder: 2 GB).
+for name in ("saliency", "Integrated Gradients", "guided backprop", "SmoothGrad", "Grad-CAM"):
+    imagenet_methods[name] = evaluation.in_chunks(imagenet_methods[name], 4)
 picture_ids = list(range(0, 1000, 125))
 pictures = torch.stack([imagenet[i][0] for i in picture_ids])
 picture_target = training.predict_proba(classifier.model, pictures, batch_size=8).argmax(dim=1)

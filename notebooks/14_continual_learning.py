@@ -66,7 +66,7 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from xaihelpers import cifar, continual, data, features, gradcam, heatmaps, plotting, repro, tables
+from xaihelpers import cifar, continual, features, gradcam, heatmaps, plotting, repro, tables
 
 repro.seed_everything()
 device = torch.device("cpu")
@@ -76,7 +76,7 @@ for strategy in continual.STRATEGIES:
 meta = metas["baseline"]
 test = cifar.load_cifar(meta["dataset"], "test")  # from $XAI_DATA_ROOT
 tasks = continual.test_tasks(test, meta["classes_per_task"])
-results_dir = data.REPO_ROOT / "results" / "continual_learning"
+results_dir = tables.results_dir("continual_learning")  # results/, or $XAI_RESULTS_DIR
 available, _ = continual.choose_dataset()
 print(f"device: {device}; data set: {meta['dataset']}, {meta['tasks']} tasks of {meta['classes_per_task']} classes"
       f" (the data root {'has' if available == 'cifar100' else 'has no'} CIFAR-100)")

@@ -1,21 +1,58 @@
-"""Execute chapter notebooks one by one and print each one's wall time and peak memory.
+"""Execute chapter notebooks one by one and print each one's wall time and peak memory, then
+the book's budgets against what was measured.
 
     python scripts/run_notebooks.py notebooks/*.ipynb            # measure only (make bench)
     python scripts/run_notebooks.py --write notebooks/*.ipynb    # store the outputs (make notebooks)
 
 Each notebook runs in a fresh child process with its own kernel, so the peak resident memory
 reported (of the kernel, the child's child) belongs to that chapter alone.
+
+Budgets (a reader's machine: a free Binder instance has about 2 GB): every chapter's kernel at
+most 1.8 GB peak; all chapters together at most 10 minutes on a 2-core machine; ``make test`` at
+most 12 minutes once the environment exists (``make test`` records its own wall time in
+``.cache/make-test-seconds``; the table shows the last such run).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+#: Peak resident memory of one chapter's kernel: 1.8 GB (decimal), in MiB.
+CHAPTER_PEAK_MIB = 1.8e9 / 2**20
+#: All chapters, executed one after another.
+ALL_CHAPTERS_SECONDS = 600
+#: ``make test`` on a clean clone once the environment exists.
+MAKE_TEST_SECONDS = 720
+MAKE_TEST_RECORD = Path(__file__).resolve().parents[1] / ".cache" / "make-test-seconds"
+
+
+def budget_table(stats: dict[str, dict]) -> list[tuple[str, str, str, str]]:
+    """Rows (budget, measured, limit, verdict) for the measured chapters and the last make test."""
+    rows = []
+    if stats:
+        name, worst = max(stats.items(), key=lambda item: item[1]["peak_mib"])
+        rows.append(("peak memory of each chapter's kernel", f"{worst['peak_mib']:.0f} MiB (max: {name})",
+                     f"{CHAPTER_PEAK_MIB:.0f} MiB (1.8 GB)",
+                     "within" if worst["peak_mib"] <= CHAPTER_PEAK_MIB else "OVER"))
+        total = sum(s["seconds"] for s in stats.values())
+        rows.append((f"all {len(stats)} chapters, one after another", f"{total:.0f} s", f"{ALL_CHAPTERS_SECONDS} s",
+                     "within" if total <= ALL_CHAPTERS_SECONDS else "OVER"))
+    if MAKE_TEST_RECORD.is_file():
+        seconds = float(MAKE_TEST_RECORD.read_text().split()[0])
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(MAKE_TEST_RECORD.stat().st_mtime))
+        rows.append((f"make test (last run here, {when})", f"{seconds:.0f} s", f"{MAKE_TEST_SECONDS} s",
+                     "within" if seconds <= MAKE_TEST_SECONDS else "OVER"))
+    else:
+        rows.append(("make test", "not measured yet: run make test", f"{MAKE_TEST_SECONDS} s", "-"))
+    return rows
 
 
 def _execute(path: Path, write: bool) -> None:
@@ -45,15 +82,27 @@ def main() -> int:
         return 0
     print(f"{'chapter':40s} {'seconds':>8s} {'peak MiB':>9s}")
     failed = 0
+    measured = {}
+    # A fresh cache, as on a clean clone: results the chapters share are computed once in this run.
+    # A measuring run also keeps the chapters' result tables out of results/.
+    scratch = tempfile.TemporaryDirectory(prefix="run-notebooks-")
+    env = dict(os.environ, XAI_CACHE_DIR=str(Path(scratch.name) / "cache"))
+    if not args.write:
+        env["XAI_RESULTS_DIR"] = str(Path(scratch.name) / "results")
     for path in args.notebooks:
         command = [sys.executable, __file__, "--child", str(path)] + (["--write"] if args.write else [])
-        result = subprocess.run(command, capture_output=True, text=True)
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
         if result.returncode != 0:
             failed += 1
             print(f"{path.name:40s} FAILED\n{result.stderr[-3000:]}")
             continue
         stats = json.loads(result.stdout.strip().splitlines()[-1])
-        print(f"{path.name:40s} {stats['seconds']:8.1f} {stats['peak_mib']:9.0f}")
+        measured[path.stem] = stats
+        print(f"{path.name:40s} {stats['seconds']:8.1f} {stats['peak_mib']:9.0f}", flush=True)
+    print(f"\nBudgets ({os.cpu_count()} cores; limits from the developers' guide)")
+    print(f"{'budget':46s} {'measured':>28s} {'limit':>20s}  verdict")
+    for budget, value, limit, verdict in budget_table(measured):
+        print(f"{budget:46s} {value:>28s} {limit:>20s}  {verdict}")
     return 1 if failed else 0
 
 

@@ -1,30 +1,147 @@
-"""The book builds with warnings treated as errors and reads offline (local MathJax)."""
+"""The book builds with warnings treated as errors, reads offline, and every page works in a real
+browser: images decode, formulas are typeset by the local MathJax, internal links resolve and the
+console stays free of errors."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
+import time
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_book_builds_without_warnings(tmp_path):
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory) -> Path:
     assert (ROOT / "book/_static/mathjax/tex-chtml.js").is_file(), "MathJax is missing: run make setup"
+    output = tmp_path_factory.mktemp("book")
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run(
-        [str(jupyter_book), "build", str(ROOT), "--path-output", str(tmp_path),
+        [str(jupyter_book), "build", str(ROOT), "--path-output", str(output),
          "--warningiserror", "--nitpick", "--keep-going"],
         capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    html = tmp_path / "_build" / "html"
-    index = (html / "index.html").read_text() if (html / "index.html").exists() else ""
-    assert index, "no index.html"
+    yield output / "_build" / "html"
+    shutil.rmtree(output / "_build", ignore_errors=True)
+
+
+def _pages(html: Path) -> list[Path]:
+    return sorted(p for p in html.rglob("*.html") if "_static" not in p.parts and "_sources" not in p.parts)
+
+
+def test_book_builds_without_warnings_and_reads_offline(built_book):
+    html = built_book
+    assert (html / "index.html").read_text(), "no index.html"
     chapter = (html / "notebooks" / "02_gradcam.html").read_text()
     assert "_static/mathjax/tex-chtml.js" in chapter
     assert "cdn.jsdelivr.net/npm/mathjax" not in chapter
     assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file()
     assert "Grad-CAM" in chapter and "Bibliography" in (html / "book" / "bibliography.html").read_text()
-    shutil.rmtree(tmp_path / "_build", ignore_errors=True)
+    for page in _pages(html):
+        text = page.read_text()
+        for remote in ("colab.research.google.com/assets/colab-badge.svg", "mybinder.org/badge_logo.svg"):
+            assert remote not in text, f"{page.name} shows the badge {remote} from the network"
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if attributes.get("id"):
+            self.ids.add(attributes["id"])
+        if tag == "a" and attributes.get("href"):
+            self.links.append(attributes["href"])
+
+
+def _parse(page: Path) -> _Links:
+    parser = _Links()
+    parser.feed(page.read_text())
+    return parser
+
+
+def test_every_internal_link_resolves(built_book):
+    parsed = {page: _parse(page) for page in _pages(built_book)}
+    broken = []
+    for page, links in parsed.items():
+        for href in links.links:
+            parts = urlsplit(href)
+            if parts.scheme or parts.netloc or href.startswith(("mailto:", "javascript:")):
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{page.relative_to(built_book)}: {href} (no file)")
+            elif parts.fragment and target.suffix == ".html":
+                ids = parsed[target].ids if target in parsed else _parse(target).ids
+                if unquote(parts.fragment) not in ids:
+                    broken.append(f"{page.relative_to(built_book)}: {href} (no anchor)")
+    assert not broken, "broken internal links:\n" + "\n".join(broken[:30])
+
+
+_IMAGES_DECODE = """
+const done = arguments[arguments.length - 1];
+const images = Array.from(document.images);
+images.forEach(i => { i.loading = 'eager'; });
+Promise.all(images.map(i => i.decode().then(() => null, () => i.currentSrc || i.src)))
+  .then(failed => done({count: images.length, failed: failed.filter(x => x)}));
+"""
+
+_MATH_TYPESET = """
+const done = arguments[arguments.length - 1];
+const report = () => {
+  const math = Array.from(document.querySelectorAll('.math'));
+  done({
+    math: math.length,
+    untypeset: math.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 60)),
+    errors: document.querySelectorAll('mjx-merror').length,
+    mathjax: Array.from(document.scripts).map(s => s.src).filter(s => s.includes('mathjax')),
+  });
+};
+if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+  MathJax.startup.promise.then(report, report);
+} else {
+  report();
+}
+"""
+
+
+def test_every_page_in_a_real_browser(built_book):
+    from browser import chrome
+
+    browser = chrome()
+    browser.set_script_timeout(60)
+    problems, typeset_pages = [], 0
+    try:
+        for page in _pages(built_book):
+            name = str(page.relative_to(built_book))
+            browser.get_log("browser")  # drop what the previous page left
+            browser.get(page.as_uri())
+            images = browser.execute_async_script(_IMAGES_DECODE)
+            problems += [f"{name}: image does not decode: {src}" for src in images["failed"]]
+            math = browser.execute_async_script(_MATH_TYPESET)
+            if math["math"]:
+                typeset_pages += 1
+                problems += [f"{name}: formula not typeset: {text!r}" for text in math["untypeset"]]
+                if math["errors"]:
+                    problems.append(f"{name}: {math['errors']} MathJax error(s)")
+                if not math["mathjax"] or any("_static/mathjax/" not in src for src in math["mathjax"]):
+                    problems.append(f"{name}: MathJax is not the book's local copy: {math['mathjax']}")
+            time.sleep(0.2)  # let late console messages arrive
+            problems += [f"{name}: console {entry['level']}: {entry['message']}"
+                         for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    finally:
+        browser.quit()
+    assert typeset_pages >= 3, "expected formulas on several chapters"
+    assert not problems, "\n".join(problems[:40])

@@ -127,3 +127,21 @@ def test_measure_cost_returns_the_result_and_the_passes(tiny_cnn):
     maps, cost = evaluation.measure_cost(tiny_cnn, lambda: _saliency(tiny_cnn, images, torch.zeros(4, dtype=torch.long)), 4)
     assert maps.shape == (4, 16, 16)
     assert (cost.forward, cost.backward) == (1.0, 1.0) and cost.seconds > 0
+
+
+def test_in_chunks_gives_each_image_the_same_map(tiny_cnn):
+    images = torch.rand(5, 3, 12, 12, generator=torch.Generator().manual_seed(0))
+    target = torch.tensor([0, 1, 2, 0, 1])
+    sizes = []
+
+    def explain(model, x, t):
+        sizes.append(len(x))
+        return grad_cam(model, "conv2", x, t)
+
+    whole = explain(tiny_cnn, images, target)
+    sizes.clear()
+    chunked = evaluation.in_chunks(explain, 2)(tiny_cnn, images, target)
+    assert sizes == [2, 2, 1]
+    assert torch.allclose(chunked, whole, atol=1e-6)
+    one_class = evaluation.in_chunks(explain, 2)(tiny_cnn, images, 1)
+    assert torch.allclose(one_class, explain(tiny_cnn, images, 1), atol=1e-6)

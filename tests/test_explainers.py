@@ -61,3 +61,21 @@ def test_gradient_shap_for_a_chosen_class_matches_the_top_class_route(tiny_cnn):
     with torch.no_grad():
         gap = tiny_cnn(images)[torch.arange(3), other] - tiny_cnn(background).mean(dim=0)[other]
     assert torch.allclose(maps.flatten(1).sum(1), gap, atol=0.1 * gap.abs().max().item() + 0.05)
+
+
+def test_partition_shap_values_add_up_to_the_probability_gap(tiny_cnn):
+    images = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    target = torch.tensor([0, 2])
+    maps = explainers.partition_shap_maps(tiny_cnn, images, target, max_evals=64, masker="blur(4,4)", batch_size=16)
+    again = explainers.partition_shap_maps(tiny_cnn, images, target, max_evals=64, masker="blur(4,4)", batch_size=16)
+    assert maps.shape == (2, 16, 16) and torch.equal(maps, again)
+    # Owen values are exact for their hierarchy: each map sums to f(image) - f(fully masked image).
+    import shap
+
+    predict = explainers.lime_predict_fn(tiny_cnn)
+    for index, label in enumerate(target.tolist()):
+        picture = images[index].permute(1, 2, 0).double().numpy()
+        masker = shap.maskers.Image("blur(4,4)", picture.shape)
+        masked = masker(np.zeros(picture.size, dtype=bool), picture)[0]
+        gap = predict(picture[None])[0, label] - predict(np.asarray(masked).reshape(1, *picture.shape))[0, label]
+        assert maps[index].sum().item() == pytest.approx(gap, abs=1e-4)

@@ -3,6 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from xaihelpers import models
 from xaihelpers.gradcam import grad_cam, grad_cam_layers, normalize_maps
@@ -13,8 +14,18 @@ def test_output_shape_and_range(tiny_cnn):
     maps = grad_cam(tiny_cnn, "conv2", torch.rand(3, 3, 16, 16), target=0)
     assert maps.shape == (3, 16, 16)
     assert maps.min() >= 0 and maps.max() <= 1
-    native = grad_cam(tiny_cnn, "conv2", torch.rand(3, 3, 16, 16), 0, upsample=False, normalize=False)
-    assert native.shape == (3, 16, 16)
+
+
+def test_upsample_false_keeps_the_layer_resolution():
+    torch.manual_seed(0)
+    strided = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                            nn.Flatten(), nn.Linear(4, 3)).eval()
+    images = torch.rand(2, 3, 16, 16)
+    native = grad_cam(strided, "1", images, 0, upsample=False, normalize=False)
+    upsampled = grad_cam(strided, "1", images, 0, normalize=False)
+    assert native.shape == (2, 8, 8) and upsampled.shape == (2, 16, 16)
+    layers = grad_cam_layers(strided, ["1"], images, 0, upsample=False, normalize=False)
+    assert torch.allclose(layers["1"], native, atol=1e-6)
 
 
 def test_matches_the_definition(tiny_cnn):
@@ -47,7 +58,7 @@ def test_one_pass_route_equals_captum_and_removes_hooks(tiny_cnn):
 
 
 def test_target_count_must_match_batch(tiny_cnn):
-    with pytest.raises(ValueError, match="targets"):
+    with pytest.raises(ValueError, match="one per image"):
         grad_cam(tiny_cnn, "conv2", torch.rand(3, 3, 8, 8), [0, 1])
 
 

@@ -82,3 +82,24 @@ def test_group_thresholds_name_the_colours_they_say():
     assert red == 1 and 0.4 < green < 0.6 and blue == 0  # orange
     red, green, blue = jet(0.65)[:3]
     assert red > 0.9 and green > 0.9 and blue < 0.05  # yellow
+
+
+def test_reading_colours_back_equals_the_nearest_colour_of_the_table():
+    # values_from_colours searches each distinct colour once; the answer must be the brute-force one.
+    table = colormaps["jet"](np.linspace(0, 1, 256))[:, :3]
+    rng = np.random.default_rng(4)
+    for rgb in (heatmaps.render(rng.random((9, 11))), rng.random((5, 7, 3))):
+        colours = rgb.astype(np.float64) / (255.0 if rgb.dtype == np.uint8 else 1.0)
+        brute = ((colours.reshape(-1, 1, 3) - table[None]) ** 2).sum(-1).argmin(1).reshape(rgb.shape[:2]) / 255
+        assert np.array_equal(heatmaps.values_from_colours(rgb), brute)
+
+
+def test_render_gives_the_reader_colours_and_describe_reads_them_back():
+    values = np.array([[0.0, 0.65, 0.8, 1.0]])
+    rgb = heatmaps.render(values)
+    assert rgb.dtype == np.uint8 and rgb.shape == (1, 4, 3)
+    assert tuple(rgb[0, 0]) == tuple((np.array(colormaps["jet"](0.0)[:3]) * 255).round().astype(int))
+    tiled = np.tile(values, (8, 2))  # 8x8: a quarter of the pixels in each colour group
+    table = heatmaps.describe(np.stack([tiled, tiled[:, ::-1]]))
+    assert list(table["red"]) == [0.25, 0.25] and list(table["yellow"]) == [0.25, 0.25]
+    assert list(table["orange"]) == [0.25, 0.25] and list(table["other"]) == [0.25, 0.25]

@@ -85,3 +85,23 @@ def test_active_fraction_counts_positive_outputs(tiny_cnn):
     assert list(watcher.fractions) == ["relu"]
     assert 0.0 <= watcher.fractions["relu"] <= 1.0
     assert hooks.count_hooks(tiny_cnn) == 0
+
+
+def test_reduce_activations_equals_one_big_recording_and_leaves_no_hooks(tiny_cnn):
+    images = torch.rand(7, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(), LayerRecorder(tiny_cnn, ["conv1", "conv2"]) as recorder:
+        tiny_cnn(images)
+    seen = []
+
+    def channel_means(name, activations, chunk):
+        seen.append((name, len(chunk)))
+        assert len(activations) == len(chunk)
+        return activations.mean(dim=(2, 3))
+
+    reduced = hooks.reduce_activations(tiny_cnn, ["conv1", tiny_cnn.conv2], images, channel_means, batch_size=3)
+    assert [n for _, n in seen] == [3, 3, 3, 3, 1, 1]
+    for name in ("conv1", "conv2"):
+        assert torch.allclose(reduced[name], recorder.activations[name].mean(dim=(2, 3)), atol=1e-6)
+    assert count_hooks(tiny_cnn) == 0
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        hooks.reduce_activations(tiny_cnn, ["conv1"], images, channel_means, batch_size=0)

@@ -52,3 +52,14 @@ def test_filter_grid_needs_rgb_filters():
 
 def test_rescale_constant_is_zero():
     assert np.array_equal(plotting.rescale(np.full((2, 2), 7.0)), np.zeros((2, 2)))
+
+
+def test_signed_rgb_maps_signs_to_the_diverging_colours():
+    signed = torch.tensor([[-1.0, 0.0, 1.0, 5.0]])
+    rgb = plotting.signed_rgb(signed)
+    assert rgb.shape == (1, 4, 3) and 0 <= rgb.min() and rgb.max() <= 1
+    negative, zero, positive, clipped = rgb[0]
+    assert negative[2] > negative[0]  # blue
+    assert positive[0] > positive[2]  # red
+    assert np.allclose(zero, 1.0, atol=0.05)  # white
+    assert np.allclose(clipped, positive)  # values beyond 1 are clipped, not wrapped

@@ -15,6 +15,8 @@ One module per concern:
 - :mod:`xaihelpers.cifar` -- CIFAR-10 in memory; the three CNN architectures the book compares.
 - :mod:`xaihelpers.continual` -- task-incremental learning: tasks, multi-head CNN, EWC, replay.
 - :mod:`xaihelpers.heatmaps` -- texture of heat maps: gliding-box lacunarity, colour groups.
+- :mod:`xaihelpers.cache` -- results several chapters share, computed once (keyed by content hashes).
+- :mod:`xaihelpers.checks` -- argument checks with errors that name the argument and what is allowed.
 - :mod:`xaihelpers.tables` -- result tables as CSV and Excel, never replacing another file.
 - :mod:`xaihelpers.classvis` -- class-model visualisation (gradient ascent with L2, blur, jitter).
 - :mod:`xaihelpers.uncertainty` -- Monte-Carlo dropout and its uncertainty measures.

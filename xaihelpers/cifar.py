@@ -35,8 +35,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from xaihelpers import data, repro, training
-from xaihelpers.models import Normalize
+from xaihelpers import cache, data, repro, training
+from xaihelpers.models import Normalize, channels_last
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGE_SIZE = 32
@@ -268,16 +268,16 @@ def load_model(arch: str, path: Optional[Path] = None) -> tuple[CifarCNN, dict]:
     Raises:
         ValueError: For an unknown architecture.
         FileNotFoundError: If there is no checkpoint; the message gives the training command.
+        training.CheckpointError: If the file is truncated, corrupt or of another architecture.
     """
     build(arch)  # validates the name
     path = Path(path or checkpoint_path(arch))
-    if not path.is_file():
-        raise FileNotFoundError(f"No CIFAR-10 checkpoint at {path}. Train it with: {TRAIN_COMMAND.format(arch=arch)}")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    retrain = TRAIN_COMMAND.format(arch=arch)
+    checkpoint = training.load_checkpoint(path, ("state_dict", "meta"), retrain)
     meta = checkpoint["meta"]
     model = build(arch, classes=len(meta["classes"]), mean=meta["mean"], std=meta["std"])
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval(), meta
+    training.load_weights(model, checkpoint["state_dict"], path, retrain)
+    return channels_last(model).eval(), meta
 
 
 #: How many fixed test images of each kind the chapters compare the models on.
@@ -391,8 +391,14 @@ def compare_models(archs: Sequence[str] = tuple(ARCHITECTURES), root: Optional[P
     """
     loaded = {arch: load_model(arch) for arch in archs}
     test = load_cifar("cifar10", "test", root=root)
-    probabilities = {arch: training.predict_proba(model, test.images, batch_size=500)
-                     for arch, (model, _) in loaded.items()}
+    # The three CIFAR chapters share these predictions: computed once, then read from the cache.
+    images_digest = cache.tensor_digest(test.images)
+    probabilities = {
+        arch: cache.memoize_tensor(
+            "cifar10-test-probabilities",
+            {"checkpoint": cache.file_digest(checkpoint_path(arch)), "images": images_digest, "batch_size": 500},
+            lambda model=model: training.predict_proba(model, test.images, batch_size=500))
+        for arch, (model, _) in loaded.items()}
     # Picked in a fixed shuffled order: in file order the first thousand images are all airplanes.
     order = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))
     picked = pick_examples({a: p.argmax(dim=1)[order] for a, p in probabilities.items()}, test.labels[order], counts)

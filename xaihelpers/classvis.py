@@ -20,6 +20,8 @@ from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 from tqdm import tqdm
 
+from xaihelpers import checks
+
 #: Grey level of the neutral starting image (the middle of the [0, 1] pixel range).
 NEUTRAL = 0.5
 
@@ -115,8 +117,16 @@ def class_model(
     """
     if len(classes) == 0:
         raise ValueError("classes is empty: give at least one class index")
-    if steps < 1 or size < 1:
-        raise ValueError(f"steps and size must be positive, got steps={steps}, size={size}")
+    checks.positive_int(steps, "steps")
+    checks.positive_int(size, "size")
+    checks.positive(step_size, "step_size")
+    checks.non_negative(l2, "l2")
+    if blur_every is not None:
+        checks.positive_int(blur_every, "blur_every")
+        checks.positive(blur_sigma, "blur_sigma")
+    if isinstance(jitter, bool) or not isinstance(jitter, int) or jitter < 0:
+        raise ValueError(f"jitter must be a whole number of pixels, 0 or more, got {jitter!r}.")
+    checks.targets(list(classes), len(classes), "classes")
     was_training = model.training
     model.eval()
     generator = torch.Generator().manual_seed(seed)
@@ -133,6 +143,8 @@ def class_model(
                 shift = tuple(int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=generator))
             image.requires_grad_(True)
             logits = model(torch.roll(image, shifts=shift, dims=(-2, -1)))
+            if step == 0:
+                checks.targets(target, len(target), "classes", classes=logits.shape[1])
             score = logits[rows, target]
             scores.append(score.detach().cpu())
             if step == steps:

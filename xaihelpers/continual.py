@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from xaihelpers import data, repro, training
 from xaihelpers.cifar import CifarData, load_cifar
-from xaihelpers.models import Normalize
+from xaihelpers.models import Normalize, channels_last
 
 STRATEGIES = ("baseline", "ewc", "replay")
 CHECKPOINT_DIR = data.REPO_ROOT / "data" / "checkpoints"
@@ -423,19 +423,17 @@ def load_run(strategy: str, path: Optional[Path] = None) -> tuple[list[MultiHead
     Raises:
         ValueError: For an unknown strategy.
         FileNotFoundError: If the checkpoint is missing; the message gives the training command.
+        training.CheckpointError: If the file is truncated, corrupt or of another architecture.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"Unknown strategy '{strategy}'; choose one of {STRATEGIES}.")
     path = Path(path or checkpoint_path(strategy))
-    if not path.is_file():
-        raise FileNotFoundError(f"No continual-learning checkpoint at {path}. Train with: {TRAIN_COMMAND}")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint = training.load_checkpoint(path, ("states", "meta"), TRAIN_COMMAND)
     meta = checkpoint["meta"]
     models = []
     for state in checkpoint["states"]:
         model = MultiHeadCNN(meta["tasks"], meta["classes_per_task"], meta["mean"], meta["std"])
-        model.load_state_dict(state)
-        models.append(model.eval())
+        models.append(channels_last(training.load_weights(model, state, path, TRAIN_COMMAND)).eval())
     return models, meta
 
 

@@ -23,10 +23,34 @@ from scipy.stats import spearmanr
 from skimage.metrics import structural_similarity
 from torch import nn
 
+from xaihelpers import checks
 from xaihelpers.attribution import baseline as ig_baseline
+from xaihelpers.hooks import get_layer
 
 #: ``explain(model, images, target) -> maps (N, H, W)``: any attribution method, as a function.
 Explainer = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def in_chunks(explain: Explainer, size: int) -> Explainer:
+    """``explain`` applied to at most ``size`` images at a time, the maps concatenated.
+
+    A gradient method's backward pass holds every activation of its batch: about 90 MB per
+    224x224 image for EfficientNet-Lite0. Chunks bound that memory; each image's map is the same
+    (per-image methods do not mix the images of a batch).
+
+    Raises:
+        ValueError: If ``size`` is not positive.
+    """
+    size = checks.positive_int(size, "size (images per chunk)")
+
+    def chunked(model: nn.Module, images: torch.Tensor, target) -> torch.Tensor:
+        targets = target if isinstance(target, torch.Tensor) and target.dim() > 0 else None
+        return torch.cat([
+            explain(model, images[first:first + size],
+                    targets[first:first + size] if targets is not None else target)
+            for first in range(0, len(images), size)])
+
+    return chunked
 
 
 def reference_image(images: torch.Tensor, kind: str = "blur", sigma: float = 5.0) -> torch.Tensor:
@@ -96,9 +120,15 @@ def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tenso
 
     Cost: 2 * (steps + 1) forward passes per image, no backward pass.
     """
-    if maps.shape != (images.shape[0], *images.shape[-2:]):
-        raise ValueError(f"maps must be (N, H, W) = {(images.shape[0], *images.shape[-2:])}, got {tuple(maps.shape)}")
-    target = torch.as_tensor(target).flatten()
+    checks.images(images)
+    if not isinstance(maps, torch.Tensor) or maps.shape != (images.shape[0], *images.shape[-2:]):
+        shape = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
+        raise ValueError(f"maps must be (N, H, W) = {(images.shape[0], *images.shape[-2:])}, got {shape}")
+    if not bool(torch.isfinite(maps).all()):
+        raise ValueError("maps contains NaN or infinite values: pixels cannot be ranked by them.")
+    checks.positive_int(steps, "steps")
+    checks.positive_int(batch_size, "batch_size")
+    target = checks.targets(target, len(images))
     ranks = pixel_ranks(maps).view(maps.shape)[:, None]
     fill = reference_image(images, reference)
     pixels = maps[0].numel()
@@ -111,7 +141,8 @@ def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tenso
                               ("insertion", torch.where(chosen, images, fill))):
             probabilities = torch.cat([model(picture[i:i + batch_size]).softmax(dim=1)
                                        for i in range(0, len(picture), batch_size)])
-            curves[kind].append(probabilities.gather(1, target[:, None])[:, 0].cpu())
+            target = checks.targets(target, len(images), classes=probabilities.shape[1])
+            curves[kind].append(probabilities.gather(1, target[:, None].to(probabilities.device))[:, 0].cpu())
     return DeletionInsertion(fractions, torch.stack(curves["deletion"], 1), torch.stack(curves["insertion"], 1))
 
 
@@ -164,7 +195,8 @@ class Randomization:
 
 
 def cascading_randomization(model: nn.Module, explain: Explainer, images: torch.Tensor, target: torch.Tensor,
-                            layers: Sequence[str], *, seed: int = 0) -> Randomization:
+                            layers: Sequence[str], *, seed: int = 0,
+                            original: Optional[torch.Tensor] = None) -> Randomization:
     """Adebayo et al.'s cascading randomisation: layers re-initialised from the top down.
 
     Args:
@@ -175,8 +207,21 @@ def cascading_randomization(model: nn.Module, explain: Explainer, images: torch.
         layers: Names of the layers to randomise, from the output towards the input; after step i
             the first i + 1 of them are random.
         seed: Seed of the random weights.
+        original: The trained model's maps ``explain(model, images, target)`` when the caller
+            already has them (they are not computed again).
     """
-    original = explain(model, images, target).detach()
+    checks.images(images)
+    target = checks.targets(target, len(images))
+    if not len(layers):
+        raise ValueError("layers is empty; name the layers to randomise, from the output towards the input.")
+    for layer in layers:
+        get_layer(model, layer)  # an unknown name fails here, listing names the model has
+    if original is None:
+        original = explain(model, images, target)
+    elif tuple(original.shape) != (len(images), *images.shape[-2:]):
+        raise ValueError(f"original must be the maps of these images, {(len(images), *images.shape[-2:])}, "
+                         f"got {tuple(original.shape)}.")
+    original = original.detach()
     randomized = copy.deepcopy(model).eval()
     spearman, ssim = [], []
     for position, layer in enumerate(layers):

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from xaihelpers import checks
 from xaihelpers.attribution import paint_regions
 
 
@@ -33,6 +34,7 @@ def lime_predict_fn(model: nn.Module, batch_size: int = 64) -> Callable[[np.ndar
     Raises:
         ValueError: If the array is not (N, H, W, 3).
     """
+    checks.positive_int(batch_size, "batch_size")
     device = next(model.parameters()).device
 
     @torch.no_grad()
@@ -122,6 +124,9 @@ def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, n
     """
     from lime import lime_image
 
+    checks.images(images, channels=3)
+    target = checks.targets(target, len(images))
+    checks.positive_int(num_samples, "num_samples")
     segment = segmentation or slic_segmentation()
     predict = lime_predict_fn(model, batch_size)
     maps = []
@@ -169,6 +174,14 @@ def gradient_shap_maps(model: nn.Module, images: torch.Tensor, background: torch
     """
     import shap
 
+    checks.images(images)
+    checks.images(background, "background")
+    if background.shape[1:] != images.shape[1:]:
+        raise ValueError(f"background images must have the shape of the images, {tuple(images.shape[1:])}, "
+                         f"got {tuple(background.shape[1:])}.")
+    if target is not None:
+        target = checks.targets(target, len(images))
+    checks.positive_int(nsamples, "nsamples")
     state = np.random.get_state()
     np.random.seed(seed)
     try:
@@ -209,6 +222,9 @@ def partition_shap_maps(model: nn.Module, images: torch.Tensor, target: torch.Te
     """
     import shap
 
+    checks.images(images, channels=3)
+    target = checks.targets(target, len(images))
+    checks.positive_int(max_evals, "max_evals")
     predict = lime_predict_fn(model, batch_size)
     pictures = images.permute(0, 2, 3, 1).double().numpy()
     maps = []

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from xaihelpers import checks
+
 
 def first_conv(model: nn.Module) -> tuple[str, nn.Conv2d]:
     """The first ``nn.Conv2d`` of ``model`` (in registration order) and its dotted name.
@@ -53,6 +55,7 @@ def activation_map(features: torch.Tensor) -> torch.Tensor:
 
 def edge_magnitude(images: torch.Tensor) -> torch.Tensor:
     """Sobel gradient magnitude of the grayscale images: ``(N, 3, H, W)`` -> ``(N, H, W)``."""
+    checks.images(images)
     gray = images.mean(dim=1, keepdim=True)
     kernel_x = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
     kernels = torch.stack([kernel_x, kernel_x.T]).unsqueeze(1).to(images)
@@ -86,6 +89,10 @@ def edge_alignment(features: torch.Tensor, images: torch.Tensor) -> torch.Tensor
     Returns:
         ``(N,)`` Pearson correlations.
     """
+    checks.images(features, "features")
+    checks.images(images)
+    if len(features) != len(images):
+        raise ValueError(f"features ({len(features)}) and images ({len(images)}) must hold the same number of images.")
     activation = activation_map(features)
     edges = F.adaptive_avg_pool2d(edge_magnitude(images).unsqueeze(1), activation.shape[-2:])[:, 0]
     return pearson_per_image(activation, edges)
@@ -93,4 +100,7 @@ def edge_alignment(features: torch.Tensor, images: torch.Tensor) -> torch.Tensor
 
 def strongest_channels(features: torch.Tensor, k: int) -> torch.Tensor:
     """Indices of the ``k`` channels with the highest mean activation, per image: ``(N, k)``."""
+    checks.images(features, "features")
+    if not 1 <= checks.positive_int(k, "k") <= features.shape[1]:
+        raise ValueError(f"k must be between 1 and the number of channels ({features.shape[1]}), got {k}.")
     return features.mean(dim=(2, 3)).topk(k, dim=1).indices

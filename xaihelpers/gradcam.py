@@ -18,18 +18,10 @@ import torch.nn.functional as F
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
+from xaihelpers import checks
 from xaihelpers.hooks import LayerRecorder, LayerRef, get_layer, layer_name
 
 Target = Union[int, Sequence[int], torch.Tensor]
-
-
-def _targets(target: Target, batch: int) -> torch.Tensor:
-    tensor = torch.as_tensor(target, dtype=torch.long).flatten()
-    if tensor.numel() == 1:
-        tensor = tensor.expand(batch)
-    if tensor.numel() != batch:
-        raise ValueError(f"Got {tensor.numel()} targets for a batch of {batch} images.")
-    return tensor
 
 
 def normalize_maps(maps: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -67,11 +59,13 @@ def grad_cam(
     Returns:
         Maps ``(N, H, W)`` (or the layer's resolution if ``upsample`` is false), non-negative.
     """
+    checks.images(images)
     module = get_layer(model, layer)
-    targets = _targets(target, images.shape[0])
-    attribution = LayerGradCam(model, module).attribute(
-        images, target=targets.tolist(), relu_attributions=True
-    )
+    targets = checks.targets(target, images.shape[0])
+    with checks.target_in_range():
+        attribution = LayerGradCam(model, module).attribute(
+            images, target=targets.tolist(), relu_attributions=True
+        )
     return _finish(attribution, tuple(images.shape[-2:]), upsample, normalize)
 
 
@@ -101,10 +95,16 @@ def grad_cam_layers(
     Returns:
         Layer name -> maps ``(N, H, W)``, in the order of ``layers``.
     """
+    checks.images(images)
+    if not len(layers):
+        raise ValueError("layers is empty; name at least one layer (model.named_modules() lists them).")
     names = [layer_name(model, layer) for layer in layers]
-    targets = _targets(target, images.shape[0])
+    for name in names:
+        get_layer(model, name)  # an unknown name fails here, listing names the model has
+    targets = checks.targets(target, images.shape[0])
     with torch.enable_grad(), LayerRecorder(model, names, gradients=True) as recorder:
         logits = model(images)
+        targets = checks.targets(targets, len(images), classes=logits.shape[1])
         logits.gather(1, targets.view(-1, 1)).sum().backward()
     maps = {}
     for name in names:

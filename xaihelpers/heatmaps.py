@@ -44,6 +44,8 @@ def _as_maps(maps: ArrayLike) -> np.ndarray:
     if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
         raise TypeError(f"Expected real numbers, got dtype {array.dtype}.")
     array = array.astype(np.float64)
+    if not np.isfinite(array).all():
+        raise ValueError("The maps contain NaN or infinite values; lacunarity needs finite masses.")
     if (array < 0).any():
         raise ValueError("Lacunarity needs non-negative maps (masses); clip or rescale signed attributions first.")
     return array
@@ -132,8 +134,15 @@ def values_from_colours(rgb: ArrayLike, cmap: str = "jet") -> np.ndarray:
     if array.dtype == np.uint8:
         colours /= 255.0
     table = colormaps[cmap](np.linspace(0, 1, 256))[:, :3]
-    distances = ((colours.reshape(-1, 1, 3) - table[None]) ** 2).sum(axis=-1)
-    return (distances.argmin(axis=1) / 255.0).reshape(colours.shape[:2])
+    # A rendering holds at most 256 distinct colours: search the table once per distinct colour.
+    if array.dtype == np.uint8:  # one integer per colour: a much faster unique than rows
+        packed = array[..., :3].reshape(-1, 3).astype(np.int64) @ np.array([1 << 16, 1 << 8, 1])
+        _, first, inverse = np.unique(packed, return_index=True, return_inverse=True)
+        distinct = colours.reshape(-1, 3)[first]
+    else:
+        distinct, inverse = np.unique(colours.reshape(-1, 3), axis=0, return_inverse=True)
+    nearest = ((distinct[:, None] - table[None]) ** 2).sum(axis=-1).argmin(axis=1)
+    return (nearest[inverse.reshape(-1)] / 255.0).reshape(colours.shape[:2])
 
 
 def colour_group_counts(values: ArrayLike, groups: dict[str, tuple[float, float]] = COLOUR_GROUPS) -> dict[str, int]:
@@ -157,6 +166,8 @@ def colour_group_counts(values: ArrayLike, groups: dict[str, tuple[float, float]
 def render(heatmap: ArrayLike, cmap: str = "jet") -> np.ndarray:
     """A map with values in ``[0, 1]`` as the uint8 RGB image a reader sees, ``(H, W, 3)``."""
     array = heatmap.detach().cpu().numpy() if isinstance(heatmap, torch.Tensor) else np.asarray(heatmap)
+    if not np.isfinite(array).all():
+        raise ValueError("The heat map contains NaN or infinite values; it cannot be rendered on a colour scale.")
     return (colormaps[cmap](np.clip(array, 0, 1))[..., :3] * 255).round().astype(np.uint8)
 
 
@@ -180,7 +191,9 @@ def describe(maps: ArrayLike, sizes: Sequence[int] = BOX_SIZES, cmap: str = "jet
         array = array[None]
     table = pd.DataFrame(lacunarity(array, sizes), columns=[f"lacunarity_{size}" for size in sizes])
     pixels = array.shape[1] * array.shape[2]
-    counts = [colour_group_counts(values_from_colours(render(m, cmap), cmap)) for m in array]
+    # Render and read back all maps as one tall image: the same per-pixel result, one table search.
+    values = values_from_colours(render(array, cmap).reshape(-1, array.shape[2], 3), cmap).reshape(array.shape)
+    counts = [colour_group_counts(v) for v in values]
     for group in [*COLOUR_GROUPS, "other"]:
         table[group] = [c[group] / pixels for c in counts]
     return table

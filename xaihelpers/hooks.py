@@ -7,11 +7,13 @@ or change every later forward pass of the model.
 
 from __future__ import annotations
 
-from typing import Iterable, Union
+from typing import Callable, Iterable, Union
 
 import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
+
+from xaihelpers import checks
 
 LayerRef = Union[str, nn.Module]
 
@@ -123,6 +125,46 @@ class LayerRecorder:
 
     def __exit__(self, *exc_info) -> None:
         self.remove()
+
+
+def reduce_activations(
+    model: nn.Module,
+    layers: Iterable[LayerRef],
+    images: torch.Tensor,
+    reduce: Callable[[str, torch.Tensor, torch.Tensor], torch.Tensor],
+    *,
+    batch_size: int = 20,
+) -> dict[str, torch.Tensor]:
+    """Record ``layers`` on ``images`` a few images at a time, keeping only a reduction of each.
+
+    Early feature maps of a 224x224 network take megabytes per image; recording them for a
+    hundred images at once needs gigabytes. This runs ``batch_size`` images per forward pass (no
+    gradients), calls ``reduce(layer_name, activations, those_images)`` on each layer's output and
+    concatenates the reductions along the first dimension.
+
+    Args:
+        model: The network (its mode is not changed).
+        layers: Dotted module names or modules.
+        images: ``(N, C, H, W)`` input batch, on the model's device.
+        reduce: Maps one chunk's ``(n, ...)`` activations to an ``(n, ...)`` result.
+        batch_size: Images per forward pass.
+
+    Returns:
+        Layer name -> the concatenated reductions, ``(N, ...)``.
+
+    Raises:
+        ValueError: If ``images`` is not a finite batch or ``batch_size`` is not positive.
+    """
+    checks.images(images)
+    checks.positive_int(batch_size, "batch_size")
+    layers = list(layers)
+    parts: dict[str, list[torch.Tensor]] = {}
+    for chunk in torch.split(images, batch_size):
+        with torch.no_grad(), LayerRecorder(model, layers) as recorder:
+            model(chunk)
+        for name in recorder.names:
+            parts.setdefault(name, []).append(reduce(name, recorder.activations[name], chunk))
+    return {name: torch.cat(values) for name, values in parts.items()}
 
 
 class ReplaceOutput:

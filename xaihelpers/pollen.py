@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from xaihelpers import data, repro, training
 from xaihelpers.images import load_rgb
-from xaihelpers.models import Normalize
+from xaihelpers.models import Normalize, channels_last
 
 #: Side of the square images the CNN takes.
 IMAGE_SIZE = 64
@@ -187,15 +187,14 @@ def load_model(path: Path = CHECKPOINT) -> tuple[PollenCNN, dict]:
 
     Raises:
         FileNotFoundError: If there is no checkpoint; the message gives the training command.
+        training.CheckpointError: If the file is truncated, corrupt or of another architecture.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No pollen checkpoint at {path}. Train it with: {TRAIN_COMMAND}")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint = training.load_checkpoint(path, ("state_dict", "meta"), TRAIN_COMMAND)
     meta = checkpoint["meta"]
     model = PollenCNN(len(meta["classes"]), meta["mean"], meta["std"])
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval(), meta
+    training.load_weights(model, checkpoint["state_dict"], path, TRAIN_COMMAND)
+    return channels_last(model).eval(), meta
 
 
 def _main(argv: Optional[Sequence[str]] = None) -> int:

@@ -8,6 +8,7 @@ returned record says so, so nothing is overwritten silently.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -15,6 +16,21 @@ from typing import Sequence
 import pandas as pd
 
 FORMATS = ("csv", "xlsx")
+#: Environment variable that names the folder chapters write their result tables to.
+RESULTS_ENV = "XAI_RESULTS_DIR"
+
+
+def results_dir(name: str) -> Path:
+    """The folder for one chapter's result files: ``$XAI_RESULTS_DIR/name`` when the variable is
+    set (the tests set it to a temporary folder), else ``results/name`` in the repository."""
+    if not name or Path(name).name != name:
+        raise ValueError(f"name must be one folder name (no path separators), got {name!r}.")
+    value = os.environ.get(RESULTS_ENV, "").strip()
+    if value:
+        return Path(value).expanduser() / name
+    from xaihelpers.data import REPO_ROOT
+
+    return REPO_ROOT / "results" / name
 
 
 @dataclass

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
+
+from xaihelpers import checks
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -70,6 +72,8 @@ def predict_proba(model: nn.Module, images: torch.Tensor, batch_size: int = 256,
 
     ``device`` is where ``model`` already is (the CPU by default); the result is on the CPU.
     """
+    checks.images(images)
+    checks.positive_int(batch_size, "batch_size")
     model.eval()
     outputs = [model(to_float(images[i:i + batch_size]).to(device or "cpu")).softmax(dim=1).cpu()
                for i in range(0, len(images), batch_size)]
@@ -169,6 +173,53 @@ def save_checkpoint(payload: dict, path: Path, overwrite: bool = False) -> Path:
     torch.save(payload, temporary)
     temporary.replace(path)
     return path
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that exists but cannot be used (truncated, corrupt, or of another model)."""
+
+
+def load_checkpoint(path: Path, keys: Sequence[str], retrain: str) -> dict:
+    """Load a checkpoint dictionary with ``torch.load(..., weights_only=True)`` and check its keys.
+
+    Args:
+        path: The checkpoint file.
+        keys: Entries the caller needs (e.g. ``("state_dict", "meta")``).
+        retrain: The command that makes the checkpoint again, named in every error.
+
+    Raises:
+        FileNotFoundError: If there is no file at ``path``.
+        CheckpointError: If the file is truncated or corrupt, or lacks one of ``keys``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {path}. Make it with: {retrain} (or restore the committed file "
+                                "with 'git checkout -- data/checkpoints').")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises RuntimeError, OSError, EOFError or pickle errors here
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint ({type(error).__name__}: {error}); the file is truncated or "
+            f"corrupt. Restore it ('git checkout -- {path.name}' in data/checkpoints) or make it again: {retrain}."
+        ) from error
+    missing = [key for key in keys if not isinstance(checkpoint, dict) or key not in checkpoint]
+    if missing:
+        raise CheckpointError(f"{path} lacks {missing}: it is not a checkpoint of this model. Make it with: {retrain}.")
+    return checkpoint
+
+
+def load_weights(model: nn.Module, state_dict: dict, path: Path, retrain: str) -> nn.Module:
+    """``model.load_state_dict(state_dict)``, with an error that names the file when the shapes or
+    names do not fit (a checkpoint of another architecture)."""
+    try:
+        model.load_state_dict(state_dict)
+    except RuntimeError as error:
+        first = str(error).splitlines()[0:3]
+        raise CheckpointError(
+            f"{path} holds weights of another architecture than {type(model).__name__} ({' '.join(first)}). "
+            f"Pass the matching checkpoint, or make this one again: {retrain}."
+        ) from error
+    return model
 
 
 def confusion_matrix(predicted: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:

@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from xaihelpers import checks
+
 #: Module types treated as dropout layers.
 DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
 
@@ -86,8 +88,9 @@ def mc_predict(model: nn.Module, images: torch.Tensor, passes: int = 20, *, batc
     Raises:
         ValueError: If ``passes`` is not positive, or ``head`` does not follow the only dropout layer.
     """
-    if passes < 1:
-        raise ValueError(f"passes must be at least 1, got {passes}")
+    checks.positive_int(passes, "passes")
+    checks.positive_int(batch_size, "batch_size")
+    checks.images(images)
     if images.dtype == torch.uint8:
         images = images.float() / 255
     device = next(model.parameters()).device
