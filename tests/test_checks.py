@@ -161,7 +161,7 @@ def test_maps_that_do_not_fit_or_are_not_finite(tiny_cnn):
     images = _images()
     with pytest.raises(ValueError, match=r"maps must be \(N, H, W\)"):
         evaluation.deletion_insertion(tiny_cnn, images, torch.rand(2, 8, 8), torch.tensor([0, 1]))
-    with pytest.raises(ValueError, match="cannot be ranked"):
+    with pytest.raises(ValueError, match="maps contains NaN"):
         evaluation.deletion_insertion(tiny_cnn, images, torch.full((2, 16, 16), math.nan), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="NaN or infinite"):
         heatmaps.lacunarity(torch.full((8, 8), math.nan))

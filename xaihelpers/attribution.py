@@ -81,22 +81,13 @@ def channel_reduce(attributions: torch.Tensor, how: str = "max_abs") -> torch.Te
     raise ValueError(f"how must be 'max_abs', 'sum' or 'abs_sum', got '{how}'")
 
 
-def _maps(maps: torch.Tensor, name: str = "maps") -> torch.Tensor:
-    if not isinstance(maps, torch.Tensor) or maps.dim() != 3:
-        shape = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
-        raise ValueError(f"{name} must be a batch of maps (N, H, W), got {shape}; for one map use {name}[None].")
-    if not bool(torch.isfinite(maps).all()):
-        raise ValueError(f"{name} contains NaN or infinite values; check the attribution that made them.")
-    return maps
-
-
 def cap(maps: torch.Tensor, percentile: float = 99.0) -> torch.Tensor:
     """Clip each non-negative map at its own ``percentile`` and scale it to ``[0, 1]``.
 
     Gradient maps are dominated by a few very large pixels; capping them lets the rest show.
     """
     checks.percentile(percentile)
-    _maps(maps)
+    checks.maps(maps)
     flat = maps.flatten(1)
     ceiling = torch.quantile(flat, percentile / 100, dim=1).clamp_min(1e-12).view(-1, 1, 1)
     return (maps / ceiling).clamp(0, 1)
@@ -105,7 +96,7 @@ def cap(maps: torch.Tensor, percentile: float = 99.0) -> torch.Tensor:
 def signed_scale(maps: torch.Tensor, percentile: float = 99.0) -> torch.Tensor:
     """Scale signed maps ``(N, H, W)`` to ``[-1, 1]`` by the ``percentile`` of their magnitude."""
     checks.percentile(percentile)
-    _maps(maps)
+    checks.maps(maps)
     ceiling = torch.quantile(maps.abs().flatten(1), percentile / 100, dim=1).clamp_min(1e-12)
     return (maps / ceiling.view(-1, 1, 1)).clamp(-1, 1)
 

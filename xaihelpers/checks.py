@@ -92,6 +92,18 @@ def targets(value: Target, batch: int, name: str = "target", classes: Optional[i
     return tensor.long()
 
 
+def maps(value, name: str = "maps", *, shape: Optional[tuple] = None) -> torch.Tensor:
+    """A finite batch of maps ``(N, H, W)``, of the given ``shape`` where one is required."""
+    if not isinstance(value, torch.Tensor) or value.dim() != 3:
+        got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        raise ValueError(f"{name} must be a batch of maps (N, H, W), got {got}; for one map use {name}[None].")
+    if shape is not None and tuple(value.shape) != tuple(shape):
+        raise ValueError(f"{name} must be (N, H, W) = {tuple(shape)}, got {tuple(value.shape)}.")
+    if not bool(torch.isfinite(value).all()):
+        raise ValueError(f"{name} contains NaN or infinite values; check the attribution that made them.")
+    return value
+
+
 def positive_int(value, name: str) -> int:
     """An integer count of at least 1 (samples, steps, passes, batch sizes)."""
     if isinstance(value, bool) or not isinstance(value, int) and not (
@@ -152,4 +164,4 @@ def target_in_range(name: str = "target") -> Iterator[None]:
                          f"(indices 0 to {int(classes) - 1}).") from error
 
 
-__all__ = ["images", "non_negative", "percentile", "positive", "positive_int", "target_in_range", "targets"]
+__all__ = ["images", "maps", "non_negative", "percentile", "positive", "positive_int", "target_in_range", "targets"]

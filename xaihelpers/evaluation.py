@@ -121,11 +121,7 @@ def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tenso
     Cost: 2 * (steps + 1) forward passes per image, no backward pass.
     """
     checks.images(images)
-    if not isinstance(maps, torch.Tensor) or maps.shape != (images.shape[0], *images.shape[-2:]):
-        shape = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
-        raise ValueError(f"maps must be (N, H, W) = {(images.shape[0], *images.shape[-2:])}, got {shape}")
-    if not bool(torch.isfinite(maps).all()):
-        raise ValueError("maps contains NaN or infinite values: pixels cannot be ranked by them.")
+    checks.maps(maps, shape=(images.shape[0], *images.shape[-2:]))
     checks.positive_int(steps, "steps")
     checks.positive_int(batch_size, "batch_size")
     target = checks.targets(target, len(images))
@@ -141,7 +137,8 @@ def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tenso
                               ("insertion", torch.where(chosen, images, fill))):
             probabilities = torch.cat([model(picture[i:i + batch_size]).softmax(dim=1)
                                        for i in range(0, len(picture), batch_size)])
-            target = checks.targets(target, len(images), classes=probabilities.shape[1])
+            if not curves["deletion"]:  # the first pass tells how many classes the model has
+                target = checks.targets(target, len(images), classes=probabilities.shape[1])
             curves[kind].append(probabilities.gather(1, target[:, None].to(probabilities.device))[:, 0].cpu())
     return DeletionInsertion(fractions, torch.stack(curves["deletion"], 1), torch.stack(curves["insertion"], 1))
 
@@ -218,9 +215,8 @@ def cascading_randomization(model: nn.Module, explain: Explainer, images: torch.
         get_layer(model, layer)  # an unknown name fails here, listing names the model has
     if original is None:
         original = explain(model, images, target)
-    elif tuple(original.shape) != (len(images), *images.shape[-2:]):
-        raise ValueError(f"original must be the maps of these images, {(len(images), *images.shape[-2:])}, "
-                         f"got {tuple(original.shape)}.")
+    else:
+        checks.maps(original, "original", shape=(len(images), *images.shape[-2:]))
     original = original.detach()
     randomized = copy.deepcopy(model).eval()
     spearman, ssim = [], []

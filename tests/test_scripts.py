@@ -1,0 +1,52 @@
+"""The scripts around the tests: the CI summary line and the budget table of `make bench`."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+REPORT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="1" failures="2"
+skipped="3" tests="20" time="1.0"></testsuite></testsuites>"""
+
+
+def test_summary_counts_errors_as_failures_and_skips_apart(tmp_path):
+    report = tmp_path / "report.xml"
+    report.write_text(REPORT)
+    assert _load("test_summary").summarize(report) == (17, 14, 3, 3)
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "test_summary.py"), str(report)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "tests: 14 passed, 3 failed, 3 skipped" in result.stdout
+
+
+def test_summary_fails_without_a_report_or_without_executed_tests(tmp_path):
+    script = [sys.executable, str(ROOT / "scripts" / "test_summary.py")]
+    assert subprocess.run(script + [str(tmp_path / "none.xml")], capture_output=True).returncode == 1
+    empty = tmp_path / "empty.xml"
+    empty.write_text('<testsuites><testsuite tests="2" skipped="2" failures="0" errors="0"/></testsuites>')
+    assert subprocess.run(script + [str(empty)], capture_output=True).returncode == 1
+
+
+def test_budget_table_verdicts(tmp_path, monkeypatch):
+    module = _load("run_notebooks")
+    monkeypatch.setattr(module, "MAKE_TEST_RECORD", tmp_path / "make-test-seconds")
+    stats = {"01_a": {"seconds": 200.0, "peak_mib": 1500.0}, "02_b": {"seconds": 300.0, "peak_mib": 1600.0}}
+    rows = module.budget_table(stats)
+    assert rows[0][1].endswith("(max: 02_b)") and rows[0][3] == "within"
+    assert rows[1][1] == "500 s" and rows[1][3] == "within"
+    assert rows[2][3] == "-"  # no make test measured yet
+    stats["02_b"] = {"seconds": 450.0, "peak_mib": 1800.0}
+    (tmp_path / "make-test-seconds").write_text("800\n")
+    verdicts = [row[3] for row in module.budget_table(stats)]
+    assert verdicts == ["OVER", "OVER", "OVER"]
