@@ -76,7 +76,7 @@ subset = list(range(0, 1000, 10))
 images = torch.stack([imagenet[i][0] for i in subset]).to(device)
 labels = torch.tensor([imagenet.targets[i] for i in subset], device=device)
 # 20 images per pass keep the kernel's memory small; the probabilities are the same.
-probabilities = training.predict_proba(model, images, batch_size=20, device=device).to(device)
+probabilities = training.predict_proba(model, images, device=device).to(device)
 top5 = probabilities.topk(5, dim=1).indices
 correct = top5[:, 0] == labels
 print(f"top-1 accuracy on these {len(subset)} images: {correct.float().mean():.2f}; "

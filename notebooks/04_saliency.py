@@ -115,7 +115,7 @@ for name, selection in (("correct", pollen_correct), ("wrong", ~pollen_correct))
 subset = list(range(0, 1000, 10))
 images = torch.stack([imagenet[i][0] for i in subset])
 labels = torch.tensor([imagenet.targets[i] for i in subset])
-predicted = training.predict_proba(classifier.model, images, batch_size=20).argmax(dim=1)
+predicted = training.predict_proba(classifier.model, images).argmax(dim=1)
 correct = predicted == labels
 pick = torch.nonzero(correct).flatten()[:2].tolist() + torch.nonzero(~correct).flatten()[:2].tolist()
 batch = images[pick]

@@ -96,11 +96,11 @@ plt.show()
 #
 # "The map stabilises" can be measured: run SmoothGrad twice with different noise seeds and
 # correlate the two maps. A plain gradient needs no seed (correlation 1) but is noisy; SmoothGrad
-# with few samples depends on the draw; with enough samples two runs agree. We average over 20
+# with few samples depends on the draw; with enough samples two runs agree. We average over 10
 # pollen test images.
 
 # %%
-stable_images, stable_targets = pollen_images[:20], target[:20]
+stable_images, stable_targets = pollen_images[:10], target[:10]
 print(f"{'sigma':>6s} " + " ".join(f"{'N=' + str(c):>7s}" for c in counts) + "   (corr between two seeds)")
 stability = {}
 for sigma in sigmas:

@@ -101,12 +101,12 @@ plt.show()
 # %% [markdown]
 # ## How many steps? The convergence delta
 #
-# For 20 pollen test images and each baseline: the mean absolute convergence delta
+# For 10 pollen test images and each baseline: the mean absolute convergence delta
 # $|\sum_i \mathrm{IG}_i - (F(x) - F(x'))|$ as the number of steps grows (captum's
 # `return_convergence_delta=True`, Gauss-Legendre integration).
 
 # %%
-batch, batch_target = pollen_images[:20], pollen_target[:20]
+batch, batch_target = pollen_images[:10], pollen_target[:10]
 steps = (4, 8, 16, 32, 64)
 table = {}
 for kind in kinds:

@@ -194,7 +194,7 @@ if uncertainty.dropout_layers(classifier.model):
     imagenet_samples = uncertainty.mc_predict(classifier.model, images, passes=passes, head=classifier.head_layer)
     imagenet_summary = uncertainty.summarize(imagenet_samples)
     imagenet_correct = imagenet_summary.predicted == labels
-    imagenet_deterministic = training.predict_proba(classifier.model, images, batch_size=16)
+    imagenet_deterministic = training.predict_proba(classifier.model, images)
     print(f"{classifier.name}: accuracy with dropout off "
           f"{(imagenet_deterministic.argmax(1) == labels).float().mean():.3f}, "
           f"MC mean of {passes} passes {imagenet_correct.float().mean():.3f}")

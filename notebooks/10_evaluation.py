@@ -179,14 +179,15 @@ plt.show()
 # %% [markdown]
 # ## Sanity check: cascading randomisation
 #
-# Eight of the images; the pollen CNN's layers are re-initialised from the classifier down to the
-# first convolution block. Each point is the mean Spearman correlation between the map of the
-# partly random model and the original map.
+# Four of the images (every explanation is recomputed once per randomised layer); the pollen
+# CNN's layers are re-initialised from the classifier down to the first convolution block. Each
+# point is the mean Spearman correlation between the map of the partly random model and the
+# original map.
 
 # %%
 layers = ["classifier", "features.3", "features.2", "features.1", "features.0"]
-randomization = {name: evaluation.cascading_randomization(pollen_model, explain, images[:8], target[:8], layers,
-                                                         original=maps[name][:8])  # the maps above, not recomputed
+randomization = {name: evaluation.cascading_randomization(pollen_model, explain, images[:4], target[:4], layers,
+                                                         original=maps[name][:4])  # the maps above, not recomputed
                  for name, explain in pollen_methods.items()}
 figure, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
 for name, result in randomization.items():
@@ -249,13 +250,13 @@ for name in ("saliency", "Integrated Gradients", "guided backprop", "SmoothGrad"
     imagenet_methods[name] = evaluation.in_chunks(imagenet_methods[name], 4)
 picture_ids = list(range(0, 1000, 125))
 pictures = torch.stack([imagenet[i][0] for i in picture_ids])
-picture_target = training.predict_proba(classifier.model, pictures, batch_size=8).argmax(dim=1)
+picture_target = training.predict_proba(classifier.model, pictures).argmax(dim=1)
 imagenet_rows = {}
 for name, explain in imagenet_methods.items():
     counted = imagenet_guided if name == "guided backprop" else classifier.model
     result, cost = evaluation.measure_cost(classifier.model, lambda: explain(classifier.model, pictures, picture_target),
                                            len(pictures), counted=counted)
-    curve = evaluation.deletion_insertion(classifier.model, pictures, result, picture_target, steps=10, batch_size=8)
+    curve = evaluation.deletion_insertion(classifier.model, pictures, result, picture_target, steps=10)
     imagenet_rows[name] = {"deletion AUC": curve.deletion_auc.mean().item(),
                            "insertion AUC": curve.insertion_auc.mean().item(),
                            "forward passes": cost.forward, "backward passes": cost.backward}

@@ -217,11 +217,11 @@ print(pd.DataFrame(rows).round(2).to_string(index=False))
 # {cite}`petsiuk2018rise` ask the network itself: remove the pixels a map ranks highest (replace
 # them by a blurred copy) and watch the class probability fall (deletion: a low area is
 # faithful), or start from the blurred image and add them back (insertion: a high area is
-# faithful). Here on 20 test images of the shuffled order, each network explaining its own prediction, for
+# faithful). Here on 10 test images of the shuffled order, each network explaining its own prediction, for
 # both SHAP estimators, LIME (SLIC, 300 samples) and a random map as the control.
 
 # %%
-faithfulness_index = comparison.shuffled(20, start=2000)
+faithfulness_index = comparison.shuffled(10, start=2000)
 faithfulness_images = comparison.test.images[faithfulness_index].float() / 255
 generator = torch.Generator().manual_seed(0)
 random_maps = torch.rand(len(faithfulness_images), 32, 32, generator=generator)

@@ -37,6 +37,26 @@ def test_blur_every_k_steps_gives_a_smoother_image():
     assert classvis.high_frequency_energy(smooth.images) < 0.5 * classvis.high_frequency_energy(sharp.images)
 
 
+def test_one_blur_setting_per_image_equals_the_runs_with_each_setting():
+    model = _tiny_classifier()
+    settings = dict(steps=12, size=20, step_size=0.05)
+    mixed = classvis.class_model(model, [1, 1, 1], blur_every=[3, None, 2], blur_sigma=[1.0, 1.0, 0.5], **settings)
+    every_3 = classvis.class_model(model, [1, 1, 1], blur_every=3, blur_sigma=1.0, **settings)
+    never = classvis.class_model(model, [1, 1, 1], **settings)
+    every_2 = classvis.class_model(model, [1, 1, 1], blur_every=2, blur_sigma=0.5, **settings)
+    torch.testing.assert_close(mixed.images[0], every_3.images[0])
+    torch.testing.assert_close(mixed.images[1], never.images[1])
+    torch.testing.assert_close(mixed.images[2], every_2.images[2])
+    assert not torch.allclose(mixed.images[0], never.images[0])
+
+
+def test_a_per_image_setting_of_the_wrong_length_is_refused():
+    with pytest.raises(ValueError, match="blur_sigma has 2 values for 3 classes"):
+        classvis.class_model(_tiny_classifier(), [0, 1, 2], steps=1, blur_every=2, blur_sigma=[1.0, 2.0])
+    with pytest.raises(ValueError, match="blur_every"):
+        classvis.class_model(_tiny_classifier(), [0, 1], steps=1, blur_every=[2, 0])
+
+
 def test_result_is_deterministic_with_jitter_and_the_model_mode_is_restored():
     model = _tiny_classifier().train()
     first = classvis.class_model(model, [2], steps=10, size=16, jitter=2, seed=3)

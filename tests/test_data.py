@@ -34,12 +34,12 @@ def test_missing_dataset_error_names_variable_and_download_command(tmp_path):
         data.dataset_dir("cifar10", tmp_path)
     message = str(caught.value)
     assert data.DATA_ROOT_ENV in message
-    assert "python -m xaihelpers.data download cifar10" in message
+    assert "python -m xaihelpers.data get cifar10" in message
     assert str(tmp_path / "cifar10") in message
 
 
 def test_missing_pollen_error_says_where_to_get_it(tmp_path):
-    with pytest.raises(data.DatasetNotFoundError, match="Kaggle"):
+    with pytest.raises(data.DatasetNotFoundError, match="python -m xaihelpers.data get pollen"):
         data.load_dataset("pollen", split="all", root=tmp_path)
 
 
@@ -76,39 +76,8 @@ def test_imagenet_samples_need_the_class_index(fake_root):
         data.ImageNetSamples(fake_root)
 
 
-def test_download_file_verifies_and_writes_atomically(tmp_path):
-    source = tmp_path / "source.bin"
-    source.write_bytes(b"payload" * 1000)
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()
-    target = tmp_path / "out" / "file.bin"
-    assert data.download_file(source.as_uri(), target, digest, progress=False) == target
-    assert target.read_bytes() == source.read_bytes()
-    # A second call with the same checksum keeps the file and downloads nothing.
-    assert data.download_file("file:///does/not/exist", target, digest, progress=False) == target
-
-
-def test_download_file_with_wrong_checksum_leaves_nothing(tmp_path):
-    source = tmp_path / "source.bin"
-    source.write_bytes(b"corrupt")
-    target = tmp_path / "file.bin"
-    with pytest.raises(ValueError, match="Checksum mismatch"):
-        data.download_file(source.as_uri(), target, "0" * 64, progress=False)
-    assert not target.exists()
-    assert not list(tmp_path.glob("*.part"))
-
-
-def test_download_file_never_overwrites_a_different_file(tmp_path):
-    source = tmp_path / "source.bin"
-    source.write_bytes(b"new")
-    target = tmp_path / "mine.bin"
-    target.write_bytes(b"user's own file")
-    with pytest.raises(FileExistsError):
-        data.download_file(source.as_uri(), target, hashlib.sha256(b"new").hexdigest(), progress=False)
-    assert target.read_bytes() == b"user's own file"
-
-
 def test_datasets_without_direct_download_explain_how(tmp_path):
-    with pytest.raises(ValueError, match="Kaggle"):
+    with pytest.raises(ValueError, match="python -m xaihelpers.data get pollen"):
         data.download("pollen", tmp_path)
 
 

@@ -32,3 +32,17 @@ def test_predictions_and_confusion_matrix(tiny_cnn):
     assert torch.allclose(probabilities.sum(dim=1), torch.ones(10))
     matrix = training.confusion_matrix(torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 2, 2]), 3)
     assert matrix.tolist() == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
+
+
+def test_images_per_pass_follows_the_pixel_budget():
+    assert training.images_per_pass(torch.zeros(500, 3, 32, 32)) == training.PIXELS_PER_PASS // 1024
+    assert training.images_per_pass((7, 64, 64, 3)) == training.PIXELS_PER_PASS // 4096  # channels last
+    assert training.images_per_pass((1, 3, 224, 224)) == 2
+    assert training.images_per_pass((1, 3, 1024, 1024)) == 1  # never zero
+    assert training.images_per_pass((1, 3, 8, 8), pixels=640) == 10
+
+
+def test_default_batches_give_the_same_probabilities(tiny_cnn):
+    images = torch.rand(40, 3, 8, 8)
+    torch.testing.assert_close(training.predict_proba(tiny_cnn, images),
+                               training.predict_proba(tiny_cnn, images, batch_size=1))

@@ -396,8 +396,9 @@ def compare_models(archs: Sequence[str] = tuple(ARCHITECTURES), root: Optional[P
     probabilities = {
         arch: cache.memoize_tensor(
             "cifar10-test-probabilities",
-            {"checkpoint": cache.file_digest(checkpoint_path(arch)), "images": images_digest, "batch_size": 500},
-            lambda model=model: training.predict_proba(model, test.images, batch_size=500))
+            {"checkpoint": cache.file_digest(checkpoint_path(arch)), "images": images_digest,
+             "batch_size": training.images_per_pass(test.images)},
+            lambda model=model: training.predict_proba(model, test.images))
         for arch, (model, _) in loaded.items()}
     # Picked in a fixed shuffled order: in file order the first thousand images are all airplanes.
     order = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))

@@ -260,12 +260,17 @@ class Run:
 
 
 @torch.no_grad()
-def evaluate(model: MultiHeadCNN, tasks: Sequence[Task], batch_size: int = 500) -> tuple[list[float], list[float]]:
-    """Accuracy on every task's test images (with its own head) and per class, in class order."""
+def evaluate(model: MultiHeadCNN, tasks: Sequence[Task],
+             batch_size: Optional[int] = None) -> tuple[list[float], list[float]]:
+    """Accuracy on every task's test images (with its own head) and per class, in class order.
+
+    ``batch_size`` defaults to :func:`xaihelpers.training.images_per_pass`.
+    """
     model.eval()
     k = model.classes_per_task
     per_task, per_class = [], []
     for task in tasks:
+        batch_size = batch_size or training.images_per_pass(task.test_images)
         predicted = torch.cat([
             task_logits(model(training.to_float(task.test_images[i:i + batch_size])), task.index, k).argmax(dim=1)
             for i in range(0, len(task.test_images), batch_size)

@@ -19,15 +19,14 @@ import os
 import shutil
 import sys
 import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from torch.utils.data import Dataset
 from torchvision import datasets
-from tqdm import tqdm
 
+from xaihelpers import fetch
 from xaihelpers.images import load_rgb
 
 #: Environment variable that names the data root.
@@ -82,7 +81,8 @@ REGISTRY: dict[str, DatasetInfo] = {
             splits=("train", "test"),
             citation="Krizhevsky (2009), Learning Multiple Layers of Features from Tiny Images",
             licence="free for research and teaching (see the CIFAR page)",
-            get_it="python -m xaihelpers.data download cifar10",
+            get_it=("python -m xaihelpers.data get cifar10 (the book's JPEG set, same bytes as its outputs; "
+                    "the official pickles: python -m xaihelpers.data download cifar10, whose numbers differ)"),
         ),
         DatasetInfo(
             name="cifar100",
@@ -100,12 +100,7 @@ REGISTRY: dict[str, DatasetInfo] = {
             splits=("all",),
             citation="Goncalves et al. (2016), PLoS ONE 11(6):e0157044",
             licence="CC BY 4.0 (figshare POLLEN23E)",
-            get_it=(
-                "download the Kaggle data set 'andrewmvd/pollen-grain-image-classification' (a free "
-                "Kaggle account is needed; or figshare POLLEN23E, article 1525086), and sort the "
-                "images into <data root>/pollen/<class>/ folders by the file-name prefix before "
-                "the first '_' or ' '"
-            ),
+            get_it="python -m xaihelpers.data get pollen",
         ),
         DatasetInfo(
             name="imagenet_samples",
@@ -114,11 +109,7 @@ REGISTRY: dict[str, DatasetInfo] = {
             splits=("all",),
             citation="Deng et al. (2009), ImageNet; sample set EliSchwartz/imagenet-sample-images",
             licence="ImageNet terms of access (non-commercial research and teaching)",
-            get_it=(
-                "clone the GitHub repository EliSchwartz/imagenet-sample-images into "
-                "<data root>/imagenet/samples and put imagenet_class_index.json "
-                "(index -> [wnid, name]) into <data root>/imagenet/"
-            ),
+            get_it="python -m xaihelpers.data get imagenet_samples",
         ),
     )
 }
@@ -282,62 +273,6 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def download_file(url: str, destination: Path, sha256: str, progress: bool = True) -> Path:
-    """Download ``url`` to ``destination``, verified by checksum and written atomically.
-
-    The bytes go to a temporary file beside the destination and are hashed on the way; only a
-    file whose SHA-256 matches is renamed into place, so an interrupted or corrupt download never
-    leaves a file that later passes as data. An existing destination is kept if it already has the
-    expected checksum and is never overwritten otherwise.
-
-    Args:
-        url: Any URL ``urllib`` opens (``https://``, ``file://``).
-        destination: Where the file should end up.
-        sha256: Expected SHA-256 hex digest.
-        progress: Show a tqdm progress bar.
-
-    Returns:
-        ``destination``.
-
-    Raises:
-        FileExistsError: If ``destination`` exists with other content.
-        ValueError: If the downloaded bytes do not match ``sha256`` (nothing is written).
-    """
-    destination = Path(destination)
-    expected = sha256.lower()
-    if destination.exists():
-        if sha256_of(destination) == expected:
-            return destination
-        raise FileExistsError(
-            f"{destination} exists and is not the expected file (SHA-256 differs); move it away "
-            "if you want it downloaded again."
-        )
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    handle = tempfile.NamedTemporaryFile(
-        dir=destination.parent, prefix=f".{destination.name}.", suffix=".part", delete=False
-    )
-    try:
-        with handle, urllib.request.urlopen(url, timeout=60) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=destination.name,
-                      disable=not progress) as bar:
-                for block in iter(lambda: response.read(1 << 20), b""):
-                    handle.write(block)
-                    digest.update(block)
-                    bar.update(len(block))
-        if digest.hexdigest() != expected:
-            raise ValueError(
-                f"Checksum mismatch for {url}: expected SHA-256 {expected}, got "
-                f"{digest.hexdigest()}. Nothing was written; try again, or check the source."
-            )
-        os.replace(handle.name, destination)
-    finally:
-        if os.path.exists(handle.name):
-            os.unlink(handle.name)
-    return destination
-
-
 def download(name: str, root: Optional[Path] = None) -> Path:
     """Download a data set that has an official direct download (CIFAR-10 and CIFAR-100).
 
@@ -353,7 +288,7 @@ def download(name: str, root: Optional[Path] = None) -> Path:
         The data set's folder.
 
     Raises:
-        ValueError: For a data set without a direct download (the message says how to get it).
+        ValueError: For a data set without an official archive (the message says how to get it).
     """
     info = _info(name)
     root = Path(root) if root is not None else data_root()
@@ -365,7 +300,8 @@ def download(name: str, root: Optional[Path] = None) -> Path:
         pass
     root.mkdir(parents=True, exist_ok=True)
     cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
-    staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}-download-"))
+    fetch.remove_stale_staging(root, name)  # what a killed download left behind
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=f"{fetch.STAGING_PREFIX}{name}-"))
     try:
         cls(staging, train=True, download=True)  # verifies the archive's MD5
         final = root / info.folders[1]
@@ -379,9 +315,22 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m xaihelpers.data", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="list the data sets and whether the data root holds them")
-    get = sub.add_parser("download", help="download a data set into the data root")
-    get.add_argument("name", choices=sorted(REGISTRY))
+    get = sub.add_parser("get", help="fetch a data set (or all) into the data root, verified file by file, "
+                                     "from its pinned public source or from $XAI_DATA_MIRROR")
+    get.add_argument("name", choices=sorted(fetch.NAMES) + ["all"])
+    official = sub.add_parser("download", help="download CIFAR-10/100 from the official archives (torchvision); "
+                                               "CIFAR-10's official pixels differ from the book's JPEG set")
+    official.add_argument("name", choices=("cifar10", "cifar100"))
     args = parser.parse_args(argv)
+    if args.command == "get":
+        names = fetch.NAMES if args.name == "all" else (args.name,)
+        try:
+            root = fetch.get_all(names)
+        except fetch.ChecksumError as error:
+            print(error, file=sys.stderr)
+            return 2
+        print(f"{', '.join(names)}: complete and verified in {root}")
+        return 0
     if args.command == "download":
         try:
             print(f"{args.name}: {download(args.name)}")
@@ -402,5 +351,5 @@ if __name__ == "__main__":
 __all__ = [
     "DATA_ROOT_ENV", "DEFAULT_DATA_ROOT", "REGISTRY", "DatasetInfo", "DataRootError",
     "DatasetNotFoundError", "ImageNetSamples", "available", "data_root", "dataset_dir",
-    "download", "download_file", "load_dataset", "sha256_of",
+    "download", "load_dataset", "sha256_of",
 ]

@@ -26,6 +26,7 @@ from torch import nn
 from xaihelpers import checks
 from xaihelpers.attribution import baseline as ig_baseline
 from xaihelpers.hooks import get_layer
+from xaihelpers.training import images_per_pass
 
 #: ``explain(model, images, target) -> maps (N, H, W)``: any attribution method, as a function.
 Explainer = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -103,7 +104,8 @@ class DeletionInsertion:
 
 @torch.no_grad()
 def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tensor, target: torch.Tensor, *,
-                       steps: int = 16, reference: str = "blur", batch_size: int = 32) -> DeletionInsertion:
+                       steps: int = 16, reference: str = "blur",
+                       batch_size: Optional[int] = None) -> DeletionInsertion:
     """Deletion and insertion curves of attribution maps (Petsiuk et al. 2018).
 
     At step k of ``steps``, the ``k / steps`` most important pixels (all channels) are replaced by
@@ -116,13 +118,14 @@ def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tenso
         target: (N,) class whose probability is recorded.
         steps: Number of steps from 0 to all pixels.
         reference: See :func:`reference_image`.
-        batch_size: Images per forward pass.
+        batch_size: Images per forward pass (default: :func:`xaihelpers.training.images_per_pass`).
 
     Cost: 2 * (steps + 1) forward passes per image, no backward pass.
     """
     checks.images(images)
     checks.maps(maps, shape=(images.shape[0], *images.shape[-2:]))
     checks.positive_int(steps, "steps")
+    batch_size = images_per_pass(images) if batch_size is None else batch_size
     checks.positive_int(batch_size, "batch_size")
     target = checks.targets(target, len(images))
     ranks = pixel_ranks(maps).view(maps.shape)[:, None]

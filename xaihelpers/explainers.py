@@ -25,16 +25,20 @@ from xaihelpers import checks
 from xaihelpers.attribution import paint_regions
 
 
-def lime_predict_fn(model: nn.Module, batch_size: int = 64) -> Callable[[np.ndarray], np.ndarray]:
+def lime_predict_fn(model: nn.Module, batch_size: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """The prediction function LIME calls: (N, H, W, 3) images in, (N, classes) probabilities out.
 
     Accepts uint8 images (0..255) and float images in [0, 1], as LIME passes back whatever it was
-    given; the model sees float [0, 1] tensors, channels first, in chunks of ``batch_size``.
+    given; the model sees float [0, 1] tensors, channels first, in chunks of ``batch_size``
+    (default: :func:`xaihelpers.training.images_per_pass` for the images' size).
 
     Raises:
         ValueError: If the array is not (N, H, W, 3).
     """
-    checks.positive_int(batch_size, "batch_size")
+    from xaihelpers.training import images_per_pass
+
+    if batch_size is not None:
+        checks.positive_int(batch_size, "batch_size")
     device = next(model.parameters()).device
 
     @torch.no_grad()
@@ -44,8 +48,9 @@ def lime_predict_fn(model: nn.Module, batch_size: int = 64) -> Callable[[np.ndar
             raise ValueError(f"LIME images must be (N, H, W, 3), got shape {images.shape}")
         scale = 255.0 if images.dtype == np.uint8 else 1.0
         tensor = torch.from_numpy(images.astype(np.float32) / scale).permute(0, 3, 1, 2)
-        chunks = [model(tensor[i:i + batch_size].to(device)).softmax(dim=1).cpu()
-                  for i in range(0, len(tensor), batch_size)]
+        chunk = batch_size or images_per_pass(tensor)
+        chunks = [model(tensor[i:i + chunk].to(device)).softmax(dim=1).cpu()
+                  for i in range(0, len(tensor), chunk)]
         return torch.cat(chunks).double().numpy()
 
     return predict
@@ -119,7 +124,8 @@ def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, n
         target: (N,) class to explain.
         num_samples: Perturbed images per explanation (LIME's default is 1000).
         segmentation: Superpixel function (default: :func:`slic_segmentation`).
-        batch_size: Perturbed images per forward pass (LIME's default is 10).
+        batch_size: Perturbed images LIME hands over per call (LIME's default is 10); the model
+            sees them in passes of :func:`xaihelpers.training.images_per_pass`.
         seed: LIME's random state; with it the explanation is reproducible.
     """
     from lime import lime_image
@@ -128,7 +134,7 @@ def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, n
     target = checks.targets(target, len(images))
     checks.positive_int(num_samples, "num_samples")
     segment = segmentation or slic_segmentation()
-    predict = lime_predict_fn(model, batch_size)
+    predict = lime_predict_fn(model)
     maps = []
     for image, label in zip(images, torch.as_tensor(target).flatten().tolist()):
         picture = image.permute(1, 2, 0).double().numpy()
@@ -215,7 +221,8 @@ def partition_shap_maps(model: nn.Module, images: torch.Tensor, target: torch.Te
         target: (N,) class explained for each image.
         max_evals: Model evaluations per image.
         masker: SHAP image-masker value: ``blur(kx,ky)``, ``inpaint_telea`` or ``inpaint_ns``.
-        batch_size: Masked images per forward pass.
+        batch_size: Masked images SHAP hands over per call; the model sees them in passes of
+            :func:`xaihelpers.training.images_per_pass`.
 
     Returns:
         (N, H, W) signed maps, summed over colour channels.
@@ -225,7 +232,7 @@ def partition_shap_maps(model: nn.Module, images: torch.Tensor, target: torch.Te
     checks.images(images, channels=3)
     target = checks.targets(target, len(images))
     checks.positive_int(max_evals, "max_evals")
-    predict = lime_predict_fn(model, batch_size)
+    predict = lime_predict_fn(model)
     pictures = images.permute(0, 2, 3, 1).double().numpy()
     maps = []
     for picture, label in zip(pictures, torch.as_tensor(target).flatten().tolist()):

