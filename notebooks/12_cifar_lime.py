@@ -47,14 +47,20 @@
 # | **Where** | the three CIFAR-10 CNNs (any model that outputs probabilities) |
 
 # %%
+# Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
+# are present already, as in a checkout of the book, nothing happens).
+import importlib.util
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # Colab has no copy of the book's helpers: install them.
-    import subprocess
-
+if importlib.util.find_spec("xaihelpers") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/xai-image-book/xai-image-book", "lime==0.2.0.1"], check=True)
+                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+from xaihelpers.fetch import ensure
 
+ensure("cifar10/test")
+
+# %%
 import time
 
 import matplotlib.pyplot as plt
@@ -184,18 +190,18 @@ print(pd.DataFrame(rows).groupby("segmentation")[["same prediction", "different 
 # LIME's coefficients are estimates from random perturbations. For the **gap** network and SLIC
 # superpixels we explain the first three images with three different random states at each
 # sample count, and report (a) how well the three runs agree with each other and (b) how well they
-# agree with a reference run of 4,000 samples.
+# agree with a reference run of 2,000 samples.
 
 # %%
 model, slic = models["gap"], explainers.SEGMENTATIONS["slic"]()
 subset, target = images[:3], predicted["gap"][:3]
-reference = explainers.lime_maps(model, subset, target, num_samples=4000, segmentation=slic, batch_size=200, seed=99)
+reference = explainers.lime_maps(model, subset, target, num_samples=2000, segmentation=slic, batch_size=200, seed=99)
 rows = {}
 for count in (50, 100, 300, 1000):
     runs = [explainers.lime_maps(model, subset, target, num_samples=count, segmentation=slic, batch_size=200, seed=seed)
             for seed in range(3)]
     rows[count] = {"between seeds": np.mean([mean_spearman(runs[i], runs[j]) for i in range(3) for j in range(i + 1, 3)]),
-                   "with 4000-sample reference": np.mean([mean_spearman(run, reference) for run in runs])}
+                   "with 2000-sample reference": np.mean([mean_spearman(run, reference) for run in runs])}
 stability = pd.DataFrame(rows).T.rename_axis("num_samples").round(3)
 print(stability.to_string())
 

@@ -44,14 +44,20 @@
 # | **Where** | the three CIFAR-10 CNNs; Partition needs only forward passes, GradientExplainer needs gradients |
 
 # %%
+# Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
+# are present already, as in a checkout of the book, nothing happens).
+import importlib.util
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # Colab has no copy of the book's helpers: install them.
-    import subprocess
-
+if importlib.util.find_spec("xaihelpers") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/xai-image-book/xai-image-book", "shap==0.51.0", "lime==0.2.0.1", "opencv-python-headless"], check=True)
+                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+from xaihelpers.fetch import ensure
 
+ensure("cifar10/test")
+
+# %%
 import warnings
 
 import matplotlib.pyplot as plt

@@ -52,14 +52,20 @@
 # | **Where** | a 5-layer CNN trained by the book with three strategies |
 
 # %%
+# Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
+# are present already, as in a checkout of the book, nothing happens).
+import importlib.util
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # Colab has no copy of the book's helpers: install them.
-    import subprocess
-
+if importlib.util.find_spec("xaihelpers") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/xai-image-book/xai-image-book"], check=True)
+                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+from xaihelpers.fetch import ensure
 
+ensure("cifar10/test")
+
+# %%
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

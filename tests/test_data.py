@@ -16,6 +16,7 @@ def test_data_root_defaults_to_repository_data(monkeypatch):
     monkeypatch.delenv(data.DATA_ROOT_ENV, raising=False)
     assert data.data_root() == data.DEFAULT_DATA_ROOT
     assert data.DEFAULT_DATA_ROOT == Path(__file__).resolve().parents[1] / "data"
+    assert data.REPO_ROOT == Path(__file__).resolve().parents[1]
 
 
 def test_data_root_follows_the_environment_variable(monkeypatch, tmp_path):

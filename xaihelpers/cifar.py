@@ -14,7 +14,7 @@ and callbacks chapters compare:
 
 Train one (each takes at most about 10 minutes on 2 CPU cores)::
 
-    python -m xaihelpers.cifar train --arch plain     # writes data/checkpoints/cifar10_plain.pt
+    python -m xaihelpers.cifar train --arch plain     # writes xaihelpers/checkpoints/cifar10_plain.pt
     python -m xaihelpers.cifar train --arch all
 
 Every model takes ``[0, 1]`` images ``(N, 3, 32, 32)``; its input normalisation is its first layer.
@@ -40,7 +40,7 @@ from xaihelpers.models import Normalize, channels_last
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGE_SIZE = 32
-CHECKPOINT_DIR = data.REPO_ROOT / "data" / "checkpoints"
+CHECKPOINT_DIR = data.CHECKPOINT_DIR
 TRAIN_COMMAND = "python -m xaihelpers.cifar train --arch {arch}"
 WIDTHS = (32, 64, 128)
 

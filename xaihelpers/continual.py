@@ -17,7 +17,7 @@ split into 5 tasks of 2 classes; classes are taken in their index order.
 
 Train all three (about 15 minutes on 2 CPU cores; checkpoints after every task)::
 
-    python -m xaihelpers.continual train        # writes data/checkpoints/continual_<strategy>.pt
+    python -m xaihelpers.continual train        # writes xaihelpers/checkpoints/continual_<strategy>.pt
 
 Cost: baseline 1 forward + 1 backward pass per training image; replay twice that (each batch
 carries as many memory images); EWC adds, after each task, 1 forward and ``k`` backward passes
@@ -45,7 +45,7 @@ from xaihelpers.cifar import CifarData, load_cifar
 from xaihelpers.models import Normalize, channels_last
 
 STRATEGIES = ("baseline", "ewc", "replay")
-CHECKPOINT_DIR = data.REPO_ROOT / "data" / "checkpoints"
+CHECKPOINT_DIR = data.CHECKPOINT_DIR
 TRAIN_COMMAND = "python -m xaihelpers.continual train"
 #: Grad-CAM depths the study compares: a middle layer (16x16) and the last conv layer (8x8).
 STUDY_LAYERS = ("features.conv3", "features.conv5")

@@ -31,9 +31,26 @@ from xaihelpers.images import load_rgb
 
 #: Environment variable that names the data root.
 DATA_ROOT_ENV = "XAI_DATA_ROOT"
-#: The repository's own ``data/`` folder, used when the variable is not set.
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_ROOT = REPO_ROOT / "data"
+#: The installed package; what the book ships with it (checkpoints, the pollen split, measured
+#: benchmark figures, the data manifests) lives here, so it reaches readers however they install it.
+PACKAGE_DIR = Path(__file__).resolve().parent
+CHECKPOINT_DIR = PACKAGE_DIR / "checkpoints"
+SPLIT_DIR = PACKAGE_DIR / "splits"
+MEASURED_DIR = PACKAGE_DIR / "measured"
+#: The book's repository when the package runs from a checkout (editable install), else ``None``.
+REPO_ROOT: Optional[Path] = PACKAGE_DIR.parent if (PACKAGE_DIR.parent / "_toc.yml").is_file() else None
+
+
+def _default_data_root() -> Path:
+    """``data/`` in a checkout of the book; elsewhere ``data/`` in the per-user cache folder."""
+    if REPO_ROOT is not None:
+        return REPO_ROOT / "data"
+    from xaihelpers.cache import cache_dir
+
+    return cache_dir() / "data"
+
+
+DEFAULT_DATA_ROOT = _default_data_root()
 
 Transform = Optional[Callable]
 
@@ -120,21 +137,31 @@ def data_root() -> Path:
 
     Returns:
         ``$XAI_DATA_ROOT`` when the variable is set (it must exist), else the repository's
-        ``data/`` folder.
+        ``data/`` folder in a checkout of the book, else ``data/`` in the per-user cache folder
+        (``$XAI_CACHE_DIR`` when set), where ``python -m xaihelpers.data get`` puts the data sets.
 
     Raises:
         DataRootError: If ``XAI_DATA_ROOT`` names a folder that does not exist.
     """
     value = os.environ.get(DATA_ROOT_ENV, "").strip()
     if not value:
-        return DEFAULT_DATA_ROOT
+        return _default_data_root()
     root = Path(value).expanduser().resolve()
     if not root.is_dir():
         raise DataRootError(
             f"{DATA_ROOT_ENV} is set to '{value}', but that folder does not exist. Point "
             f"{DATA_ROOT_ENV} at the folder that holds the data sets (for example "
-            f"'export {DATA_ROOT_ENV}=../shared/data'), or unset it to use {DEFAULT_DATA_ROOT}."
+            f"'export {DATA_ROOT_ENV}=../shared/data'), or unset it to use {_default_data_root()}."
         )
+    return root
+
+
+def data_root_for_fetch() -> Path:
+    """Where fetched data sets go: like :func:`data_root`, but the default folder is created."""
+    if os.environ.get(DATA_ROOT_ENV, "").strip():
+        return data_root()
+    root = _default_data_root()
+    root.mkdir(parents=True, exist_ok=True)
     return root
 
 

@@ -27,6 +27,7 @@ archive (MD5-checked), see :func:`xaihelpers.data.download`.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
@@ -34,7 +35,7 @@ import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 from tqdm import tqdm
 
@@ -209,15 +210,29 @@ def get(name: str, root: Optional[Path] = None, *, mirror: Optional[str] = None,
     staging = Path(tempfile.mkdtemp(dir=root, prefix=f"{STAGING_PREFIX}{name}-"))
     try:
         wanted = {path: entries[path] for path in todo}
-        if mirror:
-            _from_mirror(mirror, wanted, staging, progress)
-        else:
-            _from_upstream(UPSTREAM[name], wanted, staging, progress)
+        with _quiet_pooch():  # our own progress bars say enough; pooch would log every file
+            if mirror:
+                _from_mirror(mirror, wanted, staging, progress)
+            else:
+                _from_upstream(UPSTREAM[name], wanted, staging, progress)
         _verify(wanted, staging)
         _move_into_place(wanted, staging, root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return root
+
+
+@contextlib.contextmanager
+def _quiet_pooch() -> Iterator[None]:
+    import pooch
+
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def remove_stale_staging(root: Path, name: str) -> None:
@@ -227,17 +242,26 @@ def remove_stale_staging(root: Path, name: str) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
-def _from_mirror(mirror: str, wanted: dict[str, str], staging: Path, progress: bool) -> None:
+def _from_mirror(mirror: str, wanted: dict[str, str], staging: Path, progress: bool, workers: int = 8) -> None:
+    """Each file from the mirror, several at a time (a data set is thousands of small files)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import pooch
 
     fetcher = pooch.create(path=staging, base_url=mirror.rstrip("/") + "/", retry_if_failed=2,
                            registry={path: f"sha256:{digest}" for path, digest in wanted.items()})
-    for path in tqdm(wanted, desc="fetching", unit="file", disable=not progress or len(wanted) < 20):
+
+    def one(path: str) -> None:
         try:
             fetcher.fetch(path)
         except ValueError as error:  # pooch's hash mismatch
             raise ChecksumError(f"{mirror}/{path} is not the file the manifest names ({error}). "
                                 "Nothing was moved into place; check the mirror.") from None
+
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in tqdm(pool.map(one, wanted), total=len(wanted), desc="fetching", unit="file",
+                      disable=not progress or len(wanted) < 20):
+            pass
 
 
 def _from_upstream(source: Upstream, wanted: dict[str, str], staging: Path, progress: bool) -> None:
@@ -332,4 +356,33 @@ def get_all(names: Iterable[str] = NAMES, root: Optional[Path] = None, **kwargs)
     """:func:`get` for several data sets."""
     for name in names:
         root = get(name, root, **kwargs)
+    return root
+
+
+def ensure(*names: str, root: Optional[Path] = None) -> Path:
+    """What a chapter's bootstrap cell calls: fetch each named data set unless it is all there.
+
+    A name is a data set of :data:`NAMES`, or one of its folders (``"cifar10/test"``: only the
+    test images, which is all the CIFAR chapters read). It counts as there when every file of its
+    manifest exists under the data root (a quick look, no hashing, so a chapter whose data are in
+    place pays nothing); otherwise :func:`get` fetches and verifies what is missing, from
+    ``$XAI_DATA_MIRROR`` or the pinned public sources.
+
+    Returns:
+        The data root.
+    """
+    from xaihelpers import data
+
+    root = Path(root) if root is not None else data.data_root_for_fetch()
+    for requested in names:
+        name, _, folder = requested.partition("/")
+        prefix = f"{data.REGISTRY[name].folders[0]}/{folder}/" if folder else ""
+        entries = {path: digest for path, digest in manifest(name).items() if path.startswith(prefix)}
+        if not entries:
+            raise KeyError(f"'{requested}' names no files of {name}'s manifest.")
+        if all((root / path).is_file() for path in entries):
+            continue
+        print(f"Fetching {requested} into {root} (each file checked against the packaged manifest) ...",
+              flush=True)
+        get(name, root, entries=entries)
     return root

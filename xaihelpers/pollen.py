@@ -3,12 +3,12 @@
 Data: POLLEN23E (Goncalves et al. 2016, *Feature Extraction and Machine Learning for the
 Classification of Brazilian Savannah Pollen Grains*, PLoS ONE 11(6):e0157044), 790 microscope
 images of 23 classes, read from the data root. The split into train/validation/test is stratified,
-drawn once from a seed and committed as ``data/splits/pollen_split.csv``, so every chapter sees
+drawn once from a seed and committed as ``xaihelpers/splits/pollen_split.csv``, so every chapter sees
 the same test images. The CNN has dropout, so the Monte-Carlo dropout chapter can use it too.
 
 Train (about 5 minutes on 2 CPU cores)::
 
-    python -m xaihelpers.pollen train          # writes data/checkpoints/pollen_cnn.pt
+    python -m xaihelpers.pollen train          # writes xaihelpers/checkpoints/pollen_cnn.pt
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from xaihelpers.models import Normalize, channels_last
 
 #: Side of the square images the CNN takes.
 IMAGE_SIZE = 64
-SPLIT_FILE = data.REPO_ROOT / "data" / "splits" / "pollen_split.csv"
-CHECKPOINT = data.REPO_ROOT / "data" / "checkpoints" / "pollen_cnn.pt"
+SPLIT_FILE = data.SPLIT_DIR / "pollen_split.csv"
+CHECKPOINT = data.CHECKPOINT_DIR / "pollen_cnn.pt"
 SPLITS = ("train", "val", "test")
 TRAIN_COMMAND = "python -m xaihelpers.pollen train"
 

@@ -30,7 +30,7 @@ def results_dir(name: str) -> Path:
         return Path(value).expanduser() / name
     from xaihelpers.data import REPO_ROOT
 
-    return REPO_ROOT / "results" / name
+    return (REPO_ROOT if REPO_ROOT is not None else Path.cwd()) / "results" / name
 
 
 @dataclass

@@ -201,6 +201,16 @@ class CheckpointError(ValueError):
     """A checkpoint file that exists but cannot be used (truncated, corrupt, or of another model)."""
 
 
+def _restore_hint(path: Path) -> str:
+    """How to get a shipped checkpoint back: from git in a checkout, else by reinstalling."""
+    from xaihelpers import data
+
+    if data.REPO_ROOT is not None:
+        return f"Restore the committed file with 'git checkout -- {path.relative_to(data.REPO_ROOT) if path.is_relative_to(data.REPO_ROOT) else path}'"
+    return ("It ships with the package: reinstall it "
+            "('pip install --force-reinstall --no-deps xaihelpers' from where you installed it)")
+
+
 def load_checkpoint(path: Path, keys: Sequence[str], retrain: str) -> dict:
     """Load a checkpoint dictionary with ``torch.load(..., weights_only=True)`` and check its keys.
 
@@ -215,14 +225,13 @@ def load_checkpoint(path: Path, keys: Sequence[str], retrain: str) -> dict:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"No checkpoint at {path}. Make it with: {retrain} (or restore the committed file "
-                                "with 'git checkout -- data/checkpoints').")
+        raise FileNotFoundError(f"No checkpoint at {path}. {_restore_hint(path)}, or make it again: {retrain}.")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises RuntimeError, OSError, EOFError or pickle errors here
         raise CheckpointError(
             f"{path} is not a readable checkpoint ({type(error).__name__}: {error}); the file is truncated or "
-            f"corrupt. Restore it ('git checkout -- {path.name}' in data/checkpoints) or make it again: {retrain}."
+            f"corrupt. {_restore_hint(path)}, or make it again: {retrain}."
         ) from error
     missing = [key for key in keys if not isinstance(checkpoint, dict) or key not in checkpoint]
     if missing:
