@@ -14,7 +14,7 @@ from xaihelpers import data, models
 def test_switch_reads_argument_then_environment_then_default(monkeypatch):
     monkeypatch.delenv(models.IMAGENET_MODEL_ENV, raising=False)
     assert models.imagenet_model_name() == "efficientnet_lite0"  # the model of the stored outputs
-    monkeypatch.setenv(models.IMAGENET_MODEL_ENV, "ResNet-50")
+    monkeypatch.setenv(models.IMAGENET_MODEL_ENV, "ResNet50")
     assert models.imagenet_model_name() == "resnet50"
     assert models.imagenet_model_name("efficientnet-lite0") == "efficientnet_lite0"
 
