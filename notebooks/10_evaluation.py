@@ -238,7 +238,7 @@ print(summary.round(2).assign(**{"seconds per image": summary["seconds per image
 # %% [markdown]
 # ## The ImageNet model
 #
-# The gradient methods and the controls on six ImageNet sample images, deletion and insertion in
+# The gradient methods and the controls on eight ImageNet sample images, deletion and insertion in
 # 10 steps (every step costs a forward pass of the large model per image). The target layer of
 # Grad-CAM is the model's last convolutional stage.
 
@@ -253,7 +253,7 @@ imagenet_methods["Grad-CAM"] = lambda model, x, t: grad_cam(model, classifier.ta
 # Four 224x224 images per backward pass keep the kernel within a reader's memory (Binder: 2 GB).
 for name in ("saliency", "Integrated Gradients", "guided backprop", "SmoothGrad", "Grad-CAM"):
     imagenet_methods[name] = evaluation.in_chunks(imagenet_methods[name], 4)
-picture_ids = list(range(0, 1000, 167))
+picture_ids = list(range(0, 1000, 125))
 pictures = torch.stack([imagenet[i][0] for i in picture_ids])
 picture_target = training.predict_proba(classifier.model, pictures).argmax(dim=1)
 imagenet_rows = {}

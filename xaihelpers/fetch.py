@@ -258,6 +258,8 @@ def _from_mirror(mirror: str, wanted: dict[str, str], staging: Path, progress: b
             raise ChecksumError(f"{mirror}/{path} is not the file the manifest names ({error}). "
                                 "Nothing was moved into place; check the mirror.") from None
 
+    for folder in {(staging / path).parent for path in wanted}:  # pooch's own makedirs races in threads
+        folder.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(workers) as pool:
         for _ in tqdm(pool.map(one, wanted), total=len(wanted), desc="fetching", unit="file",
                       disable=not progress or len(wanted) < 20):
@@ -359,17 +361,14 @@ def get_all(names: Iterable[str] = NAMES, root: Optional[Path] = None, **kwargs)
     return root
 
 
-def ensure(*names: str, root: Optional[Path] = None) -> Path:
+def ensure(*names: str, root: Optional[Path] = None) -> None:
     """What a chapter's bootstrap cell calls: fetch each named data set unless it is all there.
 
     A name is a data set of :data:`NAMES`, or one of its folders (``"cifar10/test"``: only the
     test images, which is all the CIFAR chapters read). It counts as there when every file of its
     manifest exists under the data root (a quick look, no hashing, so a chapter whose data are in
     place pays nothing); otherwise :func:`get` fetches and verifies what is missing, from
-    ``$XAI_DATA_MIRROR`` or the pinned public sources.
-
-    Returns:
-        The data root.
+    ``$XAI_DATA_MIRROR`` or the pinned public sources. Returns nothing, so the cell shows nothing.
     """
     from xaihelpers import data
 
@@ -385,4 +384,3 @@ def ensure(*names: str, root: Optional[Path] = None) -> Path:
         print(f"Fetching {requested} into {root} (each file checked against the packaged manifest) ...",
               flush=True)
         get(name, root, entries=entries)
-    return root
