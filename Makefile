@@ -58,10 +58,13 @@ book: setup
 		$(BIN)/python -m webbrowser -t "file://$(CURDIR)/_build/html/index.html" >/dev/null 2>&1 || true; fi
 
 # The wall time of the tests goes to .cache/make-test-seconds, where `make bench` reads it.
+# Two pytest-xdist workers, one file each at a time (--dist loadfile keeps a chapter's cells in
+# one worker, in order, in one kernel): much of the run waits on kernels, subprocesses, servers
+# and browsers, so two at once use the two cores better. Results do not depend on it.
 test: setup
 	@scripts/install_browser.sh
 	@mkdir -p .cache; start=$$(date +%s); status=0; \
-	$(BIN)/python -m pytest tests notebooks --nbval || status=$$?; \
+	$(BIN)/python -m pytest tests notebooks --nbval -n 2 --dist loadfile || status=$$?; \
 	echo "$$(( $$(date +%s) - start ))" > .cache/make-test-seconds; exit $$status
 
 notebooks: setup
