@@ -1,7 +1,8 @@
 # The book's single entry point. The README's two commands are `make book` and `make test`.
 #
 #   make book        set up .venv if needed, build the HTML book, print (and open) index.html
-#   make test        set up .venv if needed, run unit tests + nbval over every chapter + book build
+#   make test        set up .venv if needed, run unit tests + the reader test + nbval over the
+#                    other chapters + book build
 #   make notebooks   re-execute every chapter and store its outputs (after changing a chapter)
 #   make sync        pair/sync every notebook with its jupytext py:percent script
 #   make bench       print chapter times and peak memory, the attribution-cost ratios, the
