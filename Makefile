@@ -6,10 +6,12 @@
 #   make notebooks   re-execute every chapter and store its outputs (after changing a chapter)
 #   make sync        pair/sync every notebook with its jupytext py:percent script
 #   make bench       print chapter times and peak memory, the attribution-cost ratios, the
-#                    book-settings-vs-library-defaults ratios and the lacunarity speed-up
+#                    book-settings-vs-library-defaults ratios and the lacunarity speed-up;
+#                    STORE_TIMES=1 also stores the chapter times the course guide shows
 #   make pollen      retrain the pollen CNN (refuses to replace xaihelpers/checkpoints/pollen_cnn.pt)
 #   make cifar       retrain the three CIFAR-10 CNNs (about 8 minutes each; refuses to replace)
 #   make continual   retrain the continual learners, three strategies (about 15 minutes; refuses)
+#   make exercise-models  train the model variants the exercises compare (missing ones only)
 #   make explorer    start the interactive explorer (Streamlit) on http://localhost:8501
 #   make screenshot  retake the explorer screenshot the book shows (the browser test takes it)
 #
@@ -29,7 +31,7 @@ override XAI_DATA_ROOT := $(abspath $(XAI_DATA_ROOT))
 export XAI_DATA_ROOT
 endif
 
-.PHONY: book test notebooks sync bench pollen cifar continual explorer screenshot setup clean-book
+.PHONY: book test notebooks sync bench pollen cifar continual exercise-models explorer screenshot setup clean-book
 
 setup: $(STAMP) $(MATHJAX)
 
@@ -77,7 +79,7 @@ sync: setup
 	$(BIN)/jupytext --sync notebooks/*.ipynb
 
 bench: setup
-	$(BIN)/python scripts/run_notebooks.py notebooks/*.ipynb
+	$(BIN)/python scripts/run_notebooks.py $(if $(STORE_TIMES),--store-times) notebooks/*.ipynb
 	$(BIN)/python benchmarks/attribution_cost.py
 	$(BIN)/python benchmarks/evaluation_speed.py
 	$(BIN)/python benchmarks/lacunarity_speed.py
@@ -90,6 +92,12 @@ cifar: setup
 
 continual: setup
 	$(BIN)/python -m xaihelpers.continual train
+
+# The variants the exercises compare with the book's models (pollen: seed, augmentation, dropout;
+# continual: EWC strength, replay memory), about 40 minutes on 2 cores; existing ones are kept.
+exercise-models: setup
+	$(BIN)/python -m xaihelpers.pollen train-exercises
+	$(BIN)/python -m xaihelpers.continual train-exercises
 
 explorer: setup
 	$(BIN)/python -m streamlit run explorer/app.py --server.address localhost --browser.gatherUsageStats false

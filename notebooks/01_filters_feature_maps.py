@@ -227,15 +227,214 @@ plt.show()
 #   so its absolute value still follows brightness more than edges.)
 # - Feature maps show *what* a layer responds to, not *why* the model chose a class: the next
 #   chapter, Grad-CAM, weighs the feature maps by their importance for one class.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Switch the model (`XAI_IMAGENET_MODEL=resnet50` where its weights can be downloaded) and
-#    compare the first-layer filters: ResNet-50's are 7 x 7, EfficientNet-Lite0's 3 x 3. Which
-#    shows clearer oriented edges, and why?
-# 2. Replace the edge map in the measurement with a colour-saturation map. Which stage aligns
-#    best with colour?
-# 3. Pick a channel from `stage4` and find its top-4 images among all 1,000 samples. Can you name
-#    the pattern it detects?
-# 4. Build the activation map from the *maximum* over channels instead of the mean. What changes
-#    in the overlays, and why?
+# Every exercise has a worked solution right below it, hidden until you click: the code (it runs
+# in this chapter's kernel and reuses what the chapter computed) and an answer that reads the
+# numbers it prints. Try the exercise first. The self-check questions need no code.
+#
+# ### Check your understanding
+#
+# **1.** A cell of a `stage4` feature map "covers 16 x 16 input pixels". Where does the 16 come
+# from, and is it the cell's receptive field?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# It is the stride: the stem and three later blocks each halve the resolution, $2^4 = 16$, so the
+# 224-pixel image becomes a 14 x 14 map and neighbouring cells are 16 pixels apart. The receptive
+# field of a cell is larger than its 16 x 16 patch, because every stacked 3 x 3 or 5 x 5 convolution
+# widens what a cell sees.
+# :::
+#
+# **2.** A first-layer filter has colour opponency 0. What does it respond to?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# Brightness only. Opponency 0 means the same weights on the red, green and blue channel: the filter
+# responds to a pattern of luminance (an edge, a spot) and is blind to its colour.
+# :::
+#
+# **3.** The edge correlation falls with depth. Does a deep stage with a correlation near 0 carry
+# no information about the image?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# No. A correlation near 0 says the stage's activity does not follow the image's *edges*, not that
+# it carries nothing. Deep stages respond to object parts, textures and patterns shared across
+# classes (the selective channels at the end of the chapter); that information is what the
+# classifier reads.
+# :::
+#
+# ### Exercise 1
+#
+# Switch the model (`XAI_IMAGENET_MODEL=resnet50` where its weights can be downloaded) and compare
+# the first-layer filters: ResNet-50's are 7 x 7, EfficientNet-Lite0's 3 x 3. Which shows clearer
+# oriented edges, and why?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# ResNet-50's weights need the internet; its architecture does not. Online, run the chapter with
+# XAI_IMAGENET_MODEL=resnet50 and look at plotting.filter_grid of its first convolution.
+import torchvision
+
+resnet_conv = features.first_conv(torchvision.models.resnet50(weights=None))[1]
+for name, layer in (("EfficientNet-Lite0", conv), ("ResNet-50", resnet_conv)):
+    k = layer.kernel_size[0]
+    print(f"{name:18s} {layer.out_channels:3d} filters of {layer.in_channels}x{k}x{k} = "
+          f"{layer.in_channels * k * k:3d} weights each, stride {layer.stride[0]}")
+
+# How much of each 3x3 filter is a plain linear ramp a*x + b*y + c (an edge of one direction)?
+luminance = weights.mean(dim=1).flatten(1)  # (32, 9)
+ys, xs = torch.meshgrid(torch.arange(3.0), torch.arange(3.0), indexing="ij")
+design = torch.stack([xs.flatten(), ys.flatten(), torch.ones(9)], dim=1)
+fitted = design @ torch.linalg.lstsq(design, luminance.T).solution
+explained = 1 - (luminance.T - fitted).pow(2).sum(0) / (luminance.T - luminance.T.mean(0)).pow(2).sum(0).clamp_min(1e-12)
+print(f"Lite0 stem: share of each filter's luminance pattern that is a linear ramp: median {explained.median():.2f}; "
+      f"filters above 0.8: {int((explained > 0.8).sum())} of {len(explained)}")
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 1
+# :class: dropdown
+# Offline the solution compares what the two first layers *can* express. EfficientNet-Lite0's stem
+# has 32 filters of 3 x 3 x 3 = 27 weights, ResNet-50's first layer 64 filters of 7 x 7 x 3 = 147
+# weights (the architecture needs no download). A 3 x 3 kernel has hardly room for an oriented edge:
+# a plain brightness ramp $a x + b y + c$, an edge of one direction, explains a median 25 % of a
+# Lite0 filter's luminance pattern, and only 4 of the 32 filters are such ramps (above 80 %); most
+# are spots or centre-surround patterns. A 7 x 7 filter can hold an oriented edge or a stripe
+# several pixels long, and the first layers of networks with large filters are known to learn
+# oriented edges and colour blobs {cite}`zeiler2014visualizing`. Online, `plotting.filter_grid` of
+# ResNet-50's first layer shows whether its filters are of that kind, and the clearer edges are
+# expected there. Lite0 builds its oriented detectors later, by stacking 3 x 3 convolutions, which
+# is why its stage-1 maps already follow edges (correlation 0.73).
+# :::
+#
+# ### Exercise 2
+#
+# Replace the edge map in the measurement with a colour-saturation map. Which stage aligns best
+# with colour?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+def saturation(pictures):
+    """Per pixel: the largest minus the smallest colour channel (0 for grey, high for pure colours)."""
+    return pictures.max(dim=1).values - pictures.min(dim=1).values
+
+
+def saturation_alignment(layer, activations, chunk):
+    """Per image: the activation map's correlation with saturation, then each channel's."""
+    activations = activations.cpu()
+    colour = F.adaptive_avg_pool2d(saturation(chunk.cpu())[:, None], activations.shape[-2:])[:, 0]
+    per_channel = [features.pearson_per_image(activations[:, c], colour) for c in range(activations.shape[1])]
+    return torch.stack([features.pearson_per_image(features.activation_map(activations), colour), *per_channel], dim=1)
+
+
+colour_alignment = hooks.reduce_activations(model, stage_layers, batch.to(device), saturation_alignment, batch_size=20)
+print(f"{'stage':8s} {'edges':>6s} {'saturation':>11s} {'best channel':>13s}  (mean correlation over {len(subset)} images)")
+best_channel = {}
+for stage, layer in classifier.conv_stages.items():
+    channel_means = colour_alignment[layer][:, 1:].mean(dim=0)
+    best_channel[stage] = channel_means.max().item()
+    print(f"{stage:8s} {alignment[stage].mean():6.2f} {colour_alignment[layer][:, 0].mean():11.2f} "
+          f"{best_channel[stage]:13.2f}")
+print("stage with the channel best aligned with saturation:", max(best_channel, key=best_channel.get))
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 2
+# :class: dropdown
+# Averaged over channels, no stage follows colour: the mean activation map correlates with the
+# saturation map at -0.03 to 0.08, far below the edge correlations. Single channels do: the channel
+# best aligned with saturation sits in the stem (mean correlation 0.53), where the colour-opponent
+# filters of the first section work, and a stage-4 channel reaches 0.40; the later stages' best
+# channels stay below 0.3. Colour is carried by a few channels, not by the layer as a whole, which
+# is why the chapter's measure, made for edges (which most channels respond to), misses it. The stem
+# is the stage that aligns best with colour.
+# :::
+#
+# ### Exercise 3
+#
+# Pick a channel from `stage4` and find its top-4 images among all 1,000 samples. Can you name the
+# pattern it detects?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+stage4 = classifier.conv_stages["stage4"]
+
+
+def channel_means(layer, activations, chunk):
+    return activations.mean(dim=(2, 3)).cpu()
+
+
+# 20 images at a time, 10 per forward pass: all 1,000 at once would hold 600 MB of pixels.
+stage4_parts, colour_parts = [], []
+for start in range(0, len(imagenet), 20):
+    chunk = torch.stack([imagenet[i][0] for i in range(start, start + 20)])
+    stage4_parts.append(hooks.reduce_activations(model, [stage4], chunk.to(device), channel_means, batch_size=10)[stage4])
+    colour_parts.append(saturation(chunk).mean(dim=(1, 2)))
+stage4_means, colourfulness = torch.cat(stage4_parts), torch.cat(colour_parts)  # (1000, 80), (1000,)
+# The most selective channel: its best image stands out most from its average image.
+channel = int((stage4_means.max(dim=0).values / stage4_means.mean(dim=0).abs().clamp_min(1e-6)).argmax())
+best_four = stage4_means[:, channel].topk(4).indices.tolist()
+print(f"stage4 channel {channel}: " + ", ".join(classifier.class_names[i] for i in best_four))
+print(f"mean saturation of its top-4 images {colourfulness[best_four].mean():.2f}; of all 1,000 images "
+      f"{colourfulness.mean():.2f}; corr(channel mean, image saturation) over all images "
+      f"{torch.corrcoef(torch.stack([stage4_means[:, channel], colourfulness]))[0, 1]:.2f}")
+with torch.no_grad(), LayerRecorder(model, [stage4]) as top_recorder:
+    top_images = torch.stack([imagenet[i][0] for i in best_four])
+    model(top_images.to(device))
+panels, titles = [], []
+for position, index in enumerate(best_four):
+    heat = F.interpolate(top_recorder.activations[stage4][position:position + 1, channel:channel + 1],
+                         size=(224, 224), mode="bilinear")[0, 0]
+    shown = classifier.to_display(top_images[position])
+    panels += [shown, plotting.overlay(shown, plotting.rescale(heat.cpu()))]
+    titles += [classifier.class_names[index], f"ch {channel}"]
+plotting.image_grid(panels, titles, ncols=4, size=2.2)
+plt.show()
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 3
+# :class: dropdown
+# The most selective stage-4 channel (channel 4) fires most on a garbage truck, a soccer ball, a
+# wolf spider and a black grouse: four different classes, and in the overlays it responds across
+# fine texture (the truck's surroundings, grass and heather, fur) rather than to one object. What
+# the four photos share is that they are nearly colourless: their mean saturation is 0.03, against
+# 0.15 for the 1,000 samples, and over all samples the channel's mean activation correlates at -0.43
+# with the image's saturation. The pattern it detects is "grey texture", a property of the
+# photograph rather than of a class. Top images show what goes with a unit's activity, not yet what
+# the unit detects {cite}`olah2017feature`; here a measurement over all samples settled it.
+# :::
+#
+# ### Exercise 4
+#
+# Build the activation map from the *maximum* over channels instead of the mean. What changes in
+# the overlays, and why?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+print(f"{'stage':8s} {'corr(mean, max)':>16s} {'top-10% share: mean':>20s} {'max':>5s}  (median over 8 images)")
+for stage in shown_stages:
+    activation = recorder.activations[classifier.conv_stages[stage]].abs()
+    mean_map, max_map = activation.mean(dim=1), activation.max(dim=1).values
+    print(f"{stage:8s} {features.pearson_per_image(mean_map, max_map).median():16.2f} "
+          f"{features.top_share(mean_map).median():20.2f} {features.top_share(max_map).median():5.2f}")
+panels, titles = [], []
+for stage in shown_stages:
+    activation = recorder.activations[classifier.conv_stages[stage]][image_index:image_index + 1].abs()
+    for how, heat in (("mean", activation.mean(dim=1)), ("max", activation.max(dim=1).values)):
+        heat = F.interpolate(heat[None], size=(224, 224), mode="bilinear")[0, 0]
+        panels.append(plotting.overlay(classifier.to_display(images[image_index]), plotting.rescale(heat.cpu())))
+        titles.append(f"{stage}: {how}")
+plotting.image_grid(panels, titles, ncols=4, size=2.0)
+plt.show()
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 4
+# :class: dropdown
+# The two maps mostly agree on where the activity is (correlation 0.72 to 0.89), but the maximum
+# marks, at each position, the single strongest channel. One channel that fires strongly there
+# dominates, where the mean needs many channels to agree. In the overlays, the max maps of the
+# middle stages show isolated hot spots: at stage 5, one spot on the cat's face, where the mean map
+# is spread over the whole head. The correlation is lowest exactly there (0.72 at stage 5), where
+# channels are most specific. At the stem and at the head, where many channels respond together, the
+# two maps nearly coincide (0.88 and 0.89). The maximum is more concentrated only a little (top-10 %
+# share 0.15 to 0.16, against 0.13 to 0.15). The mean shows how active a region is; the maximum,
+# whether some detector found its pattern there.
+# :::

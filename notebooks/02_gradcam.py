@@ -225,15 +225,194 @@ for layer in layers:
 # - Layer by layer, only the deepest stage gives class-specific localisation; a linear
 #   $1 \times 1$ convolution on top of it leaves the map unchanged, and earlier stages give
 #   speckled maps that do not agree with it.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Explain the *second* most likely class of each wrong prediction. Does its map overlap with
-#    the true object?
-# 2. Run the chapter with `XAI_IMAGENET_MODEL=resnet50` (online). Its last stage is also
-#    $7 \times 7$: are the maps of the two models alike?
-# 3. Grad-CAM takes the ReLU of the weighted sum. Compute the map without it
-#    (`LayerGradCam(...).attribute(..., relu_attributions=False)`): what do the negative regions
-#    show?
-# 4. Replace the spatial mean of the gradients by their spatial maximum. Is the map still
-#    class-discriminative?
+# Every exercise has a worked solution right below it, hidden until you click: the code (it runs
+# in this chapter's kernel and reuses what the chapter computed) and an answer that reads the
+# numbers it prints. Try the exercise first. The self-check questions need no code.
+#
+# ### Check your understanding
+#
+# **1.** Why is a Grad-CAM map at the last stage only 7 x 7 before upsampling, and what does that
+# cost?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# The last stage has seen five stride-2 steps, a stride of 32 in all, so a 224-pixel image becomes a
+# 7 x 7 grid there, and Grad-CAM has the resolution of its layer. One cell covers a 32 x 32 pixel
+# patch: the map can say which part of the image holds the evidence, but it cannot outline small or
+# thin parts. Upsampling smooths the map; it adds no detail.
+# :::
+#
+# **2.** The maps of an image's top-2 and top-3 classes correlate at about 0.97 with the top-1
+# map. Is Grad-CAM therefore not class-discriminative?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# No. The top few classes of an image are usually close relatives (three finches, three fish) whose
+# evidence is the same object, so their maps should agree. Class-discrimination shows against a
+# class far down the ranking: the map of class #100 correlates at only about 0.35 with the map of
+# class #1.
+# :::
+#
+# **3.** Why do the last block and the $1 \times 1$ head give exactly the same Grad-CAM map?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# The head is a 1 x 1 convolution, a linear map $A = WB$ of the block's output $B$. The gradient
+# with respect to $B$ is $W^\top$ times the gradient with respect to $A$, so the weighted sums
+# $\sum_k \alpha_k A_k$ and $\sum_j \beta_j B_j$ are equal term by term, as the chapter derives: a
+# linear layer on top of a stage cannot change its Grad-CAM map.
+# :::
+#
+# ### Exercise 1
+#
+# Explain the *second* most likely class of each wrong prediction. Does its map overlap with the
+# true object?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+panels, titles = [], []
+print(f"{'true class':18s} {'#2 class':20s} {'corr(#2, true)':>15s} {'corr(#2, #1)':>13s}")
+for index in wrong:
+    picture = images[index:index + 1]
+    ranked = probabilities[index].argsort(descending=True)
+    classes_shown = {"#1": int(ranked[0]), "#2": int(ranked[1]), "true": int(labels[index])}
+    heats = {name: grad_cam(model, classifier.target_layer, picture, c) for name, c in classes_shown.items()}
+    print(f"{classifier.class_names[labels[index]]:18s} {classifier.class_names[ranked[1]]:20s} "
+          f"{features.pearson_per_image(heats['#2'], heats['true']).item():15.2f} "
+          f"{features.pearson_per_image(heats['#2'], heats['#1']).item():13.2f}")
+    for name, c in classes_shown.items():
+        panels.append(plotting.overlay(classifier.to_display(picture[0]), heats[name][0].cpu()))
+        titles.append(f"{name}: {classifier.class_names[c]}")
+plotting.image_grid(panels, titles, ncols=3, size=2.4)
+plt.show()
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 1
+# :class: dropdown
+# Yes, for both wrong predictions. The night snake was called a ringneck snake with the thunder
+# snake second (the true class comes third); the wolfhound was called a Scottish deerhound, with the
+# Irish wolfhound itself second. The map of the second class correlates with the map of the true
+# class at 0.99 and 1.00, and with the map of the top class at 0.98 and 0.99: all three rest on the
+# same animal. These are fine-grained confusions between look-alike species and breeds. The model
+# found the object; its error is in choosing among near-identical classes, which a 7 x 7 map of
+# *where* the evidence is cannot show.
+# :::
+#
+# ### Exercise 2
+#
+# Run the chapter with `XAI_IMAGENET_MODEL=resnet50` (online). Its last stage is also
+# $7 \times 7$: are the maps of the two models alike?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# ResNet-50's weights need the internet; the book never downloads during its own runs. Where they
+# are cached (after one online run), the comparison below runs; offline it checks the claim of the
+# exercise on the architecture alone.
+from pathlib import Path
+
+from torchvision.models import ResNet50_Weights
+
+from xaihelpers import hooks
+
+cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(ResNet50_Weights.IMAGENET1K_V2.url).name
+resnet = models.load_imagenet_model("resnet50", pretrained=cached.is_file())
+with torch.no_grad(), hooks.LayerRecorder(resnet.model, [resnet.target_layer]) as last_stage:
+    resnet.model(batch[:1])
+print(f"ResNet-50 {resnet.target_layer}: output {tuple(last_stage.activations[resnet.target_layer].shape[1:])}; "
+      f"Lite0 {classifier.target_layer}: {tuple(layer_maps[classifier.target_layer].shape)} after upsampling "
+      f"from 7x7")
+if cached.is_file():
+    resnet_maps = grad_cam(resnet.model, resnet.target_layer, batch, predicted)
+    print("corr(ResNet-50 map, Lite0 map) per image:",
+          features.pearson_per_image(resnet_maps, maps).round(decimals=2).tolist())
+else:
+    print("ResNet-50 weights are not cached here: run this cell online to compare the maps.")
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 2
+# :class: dropdown
+# Offline the solution can check only the premise: ResNet-50's last stage, `layer4`, also gives 7 x
+# 7 maps (2048 channels, where EfficientNet-Lite0 has 1280), so both Grad-CAM maps sit on the same
+# coarse grid. The comparison itself needs ResNet-50's trained weights. Once they are cached (one
+# online run of the chapter with `XAI_IMAGENET_MODEL=resnet50`), the same cell prints the
+# correlation of the two models' maps for each of the six images. The book cannot print that number
+# offline, so it makes no claim about it. The question it answers is whether two architectures
+# trained on the same data agree on *where* the evidence is, which is the question of the CIFAR-10
+# chapters.
+# :::
+#
+# ### Exercise 3
+#
+# Grad-CAM takes the ReLU of the weighted sum. Compute the map without it
+# (`LayerGradCam(...).attribute(..., relu_attributions=False)`): what do the negative regions
+# show?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# grad_cam(..., relu=False) is captum's LayerGradCam(...).attribute(..., relu_attributions=False).
+signed = grad_cam(model, classifier.target_layer, batch, predicted, relu=False, normalize=False)
+far_class = probabilities[chosen].argsort(dim=1, descending=True)[:, 99]
+far_map = grad_cam(model, classifier.target_layer, batch, far_class)
+negative = (-signed).clamp_min(0)
+print(f"{'image':24s} {'area < 0':>8s} {'neg./pos. mass':>15s} {'corr(neg., #1 map)':>19s} {'corr(neg., #100 map)':>21s}")
+for position, index in enumerate(chosen):
+    print(f"{classifier.class_names[labels[index]]:24s} {(signed[position] < 0).float().mean():8.2f} "
+          f"{negative[position].sum() / signed[position].clamp_min(0).sum().clamp_min(1e-12):15.2f} "
+          f"{features.pearson_per_image(negative[position:position + 1], maps[position:position + 1]).item():19.2f} "
+          f"{features.pearson_per_image(negative[position:position + 1], far_map[position:position + 1]).item():21.2f}")
+panels = [plotting.signed_rgb(attribution_map) for attribution_map in (signed / signed.flatten(1).abs().amax(1)[:, None, None])]
+plotting.image_grid(panels, [f"signed: {classifier.class_names[p]}" for p in predicted], ncols=6, size=2.0)
+plt.show()
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 3
+# :class: dropdown
+# The negative regions are small and faint. For the six images, 1 % to 20 % of the area is negative
+# and the negative mass is at most 5 % of the positive mass, so the ReLU removes little. The
+# negative part is anti-correlated with the class's own map (-0.13 to -0.49): it lies where the
+# evidence for the class is missing, beside the object rather than on it. Whether it marks evidence
+# for *other* classes depends on the image: its correlation with the map of the class ranked 100th
+# ranges from -0.34 to 0.66 (the wolfhound). The ReLU keeps Grad-CAM's question, "where is the
+# evidence for the class?"; the signed map adds "where is evidence against it?", which is weak here.
+# :::
+#
+# ### Exercise 4
+#
+# Replace the spatial mean of the gradients by their spatial maximum. Is the map still
+# class-discriminative?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+def grad_cam_pooled(pictures, target, pool):
+    """Grad-CAM at the last stage with the channel weights pooled from the gradients by ``pool``
+    (two images per pass, as the library's grad_cam does, to keep the memory small)."""
+    maps = []
+    for chunk, labels in zip(pictures.split(2), target.split(2)):
+        with torch.enable_grad(), hooks.LayerRecorder(model, [classifier.target_layer], gradients=True) as recorder:
+            model(chunk).gather(1, labels.view(-1, 1)).sum().backward()
+        activation, gradient = recorder.activations[classifier.target_layer], recorder.gradients[classifier.target_layer]
+        cam = torch.relu((pool(gradient)[:, :, None, None] * activation).sum(dim=1, keepdim=True))
+        maps.append(torch.nn.functional.interpolate(cam, size=(224, 224), mode="bilinear")[:, 0])
+    model.zero_grad(set_to_none=True)
+    return torch.cat(maps)
+
+
+pools = {"mean": lambda g: g.mean(dim=(2, 3)), "max": lambda g: g.amax(dim=(2, 3))}
+print(f"{'pooling':8s} {'corr(#1, #2)':>13s} {'corr(#1, #100)':>15s} {'corr with the mean map':>23s}  (median, 6 images)")
+for name, pool in pools.items():
+    top_pooled = grad_cam_pooled(batch, ranking[:, 0], pool)
+    print(f"{name:8s} {features.pearson_per_image(top_pooled, grad_cam_pooled(batch, ranking[:, 1], pool)).median():13.2f} "
+          f"{features.pearson_per_image(top_pooled, grad_cam_pooled(batch, ranking[:, 99], pool)).median():15.2f} "
+          f"{features.pearson_per_image(top_pooled, top_map).median():23.2f}")
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 4
+# :class: dropdown
+# No. With the spatial maximum of the gradients as channel weights, the map of the top class and the
+# map of the class ranked 100th correlate at a median of 0.99, where the mean gives 0.35: the map no
+# longer depends on the class. A channel's largest gradient over the 7 x 7 positions is positive for
+# nearly every channel whatever the class, so all channels get positive weights and the map becomes
+# a weighted sum of all activations: where the network is active, not where the class is. The mean
+# lets positive and negative gradients cancel, which is what makes the weights class-specific. (The
+# mean row checks the solution's own Grad-CAM: it equals the chapter's map, correlation 1.00.)
+# :::

@@ -155,11 +155,142 @@ for index in pick:
 #   predictions alike: the gradient is spread over grain and background, so a saliency map alone
 #   cannot tell a right decision from a wrong one here.
 # - Gradients are noisy and local; they show sensitivity, not contribution.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Replace the maximum over channels by the sum of absolute values (`channel_reduce(..., "abs_sum")`).
-#    Do the maps change much?
-# 2. Compute the saliency of the *true* class for the wrong pollen predictions. Does the map move?
-# 3. Add a small amount of noise to one image and recompute its saliency map. How stable is it?
-#    (SmoothGrad builds on this observation.)
+# Every exercise has a worked solution right below it, hidden until you click: the code (it runs
+# in this chapter's kernel and reuses what the chapter computed) and an answer that reads the
+# numbers it prints. Try the exercise first. The self-check questions need no code.
+#
+# ### Check your understanding
+#
+# **1.** A saliency map is computed for the *predicted* class. Why the class score (logit) and not
+# its softmax probability?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# The softmax probability of a class can rise because the scores of the *other* classes fall, so its
+# gradient mixes the evidence for all classes. The logit's gradient speaks for the explained class
+# alone, which is why Simonyan et al. explain the unnormalised score.
+# :::
+#
+# **2.** Why does the chapter cap the maps at the 99th percentile before showing them, and does the
+# cap change which pixels rank highest?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# A handful of pixels carry gradients many times larger than the rest; on a linear colour scale they
+# would leave everything else black. Capping only changes the display: values above the 99th
+# percentile are drawn at the top colour, so the top 1 % become tied, but the order of all other
+# pixels is unchanged.
+# :::
+#
+# **3.** A pixel has a large gradient. Does that mean it contributed much to the score?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# No. The gradient is a *sensitivity*: how fast the score would change if the pixel changed a
+# little. A pixel can matter little to the current score and still have a large gradient, or the
+# other way round (a unit that is already saturated). The chapter on Integrated Gradients turns
+# sensitivity into contribution.
+# :::
+#
+# ### Exercise 1
+#
+# Replace the maximum over channels by the sum of absolute values
+# (`channel_reduce(..., "abs_sum")`). Do the maps change much?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+from xaihelpers import evaluation, features
+
+summed = attribution.channel_reduce(all_gradients, "abs_sum")
+print(f"pollen test set ({len(summed)} images), max |.| vs sum |.| over channels: "
+      f"Pearson median {features.pearson_per_image(all_saliency, summed).median():.2f}, "
+      f"Spearman median {evaluation.spearman_per_image(all_saliency, summed).median():.2f}")
+summed_on_grain = (summed * masks).flatten(1).sum(1) / summed.flatten(1).sum(1)
+print(f"saliency on the grain / grain area: max {(on_grain / area).mean():.2f}, sum {(summed_on_grain / area).mean():.2f}")
+shown = pollen_pick[:3]
+panels = [m for i in shown for m in (attribution.cap(all_saliency[i:i + 1])[0], attribution.cap(summed[i:i + 1])[0])]
+plotting.image_grid(panels, ["max |.|", "sum |.|"] * len(shown), ncols=6, size=1.9, cmap="gray")
+plt.show()
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 1
+# :class: dropdown
+# Hardly. Over the 158 pollen test images the two reductions correlate at a median of 0.93 (Pearson)
+# and 0.94 (Spearman), and the share of saliency on the grain, relative to the grain's area, is 1.11
+# with either. Both rank the pixels almost alike; the sum looks a little smoother in the pictures
+# because it adds three values per pixel. The reduction over colour channels is a choice of display
+# here, not a different explanation.
+# :::
+#
+# ### Exercise 2
+#
+# Compute the saliency of the *true* class for the wrong pollen predictions. Does the map move?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+wrong_index = torch.nonzero(~pollen_correct).flatten()
+wrong_images = pollen_images[wrong_index]
+true_maps = attribution.channel_reduce(
+    Saliency(pollen_model).attribute(wrong_images.clone().requires_grad_(), target=pollen_test.labels[wrong_index]))
+predicted_maps = all_saliency[wrong_index]
+true_on_grain = (true_maps * masks[wrong_index]).flatten(1).sum(1) / true_maps.flatten(1).sum(1)
+print(f"{len(wrong_index)} wrong predictions: corr(map of the predicted class, map of the true class) "
+      f"median {features.pearson_per_image(predicted_maps, true_maps).median():.2f}")
+print(f"share on the grain / grain area: predicted class {(on_grain[wrong_index] / area[wrong_index]).mean():.2f}, "
+      f"true class {(true_on_grain / area[wrong_index]).mean():.2f}")
+panels, titles = [], []
+for position in range(3):
+    index = int(wrong_index[position])
+    panels += [pollen_images[index], attribution.cap(predicted_maps[position:position + 1])[0],
+               attribution.cap(true_maps[position:position + 1])[0]]
+    titles += ["image", f"pred. {pollen_test.classes[pollen_predicted[index]]}",
+               f"true {pollen_test.classes[pollen_test.labels[index]]}"]
+plotting.image_grid(panels, titles, ncols=6, size=1.9, cmap="gray")
+plt.show()
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 2
+# :class: dropdown
+# The map moves, but it does not move onto the grain. For the 20 wrong predictions the map of the
+# true class correlates with the map of the predicted class at a median of only 0.42, so different
+# pixels matter for the two classes. Yet neither map concentrates on the grain much more than the
+# grain's share of the image: the ratio is 1.15 for the predicted and 1.07 for the true class. The
+# gradient says *which* pixels each score is sensitive to, not that the model looked at the right
+# place for the right class; on its own it cannot tell why the prediction was wrong.
+# :::
+#
+# ### Exercise 3
+#
+# Add a small amount of noise to one image and recompute its saliency map. How stable is it?
+# (SmoothGrad builds on this observation.)
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+noise = torch.Generator().manual_seed(0)
+index = pollen_pick[0]
+image, label = pollen_images[index:index + 1], pollen_predicted[index:index + 1]
+clean = attribution.channel_reduce(Saliency(pollen_model).attribute(image.clone().requires_grad_(), target=label))
+print(f"{'noise sigma':>11s} {'corr with the clean map':>24s} {'class unchanged':>16s}  (10 noise draws)")
+noisy_maps = {}
+for sigma in (0.001, 0.01, 0.05):
+    noisy = (image + sigma * torch.randn(10, *image.shape[1:], generator=noise)).clamp(0, 1)
+    noisy_maps[sigma] = attribution.channel_reduce(
+        Saliency(pollen_model).attribute(noisy.clone().requires_grad_(), target=label.expand(10)))
+    same = (training.predict_proba(pollen_model, noisy).argmax(1) == label).float().mean()
+    print(f"{sigma:11.3f} {features.pearson_per_image(noisy_maps[sigma], clean.expand(10, -1, -1)).mean():24.2f} "
+          f"{same:16.2f}")
+plotting.image_grid([attribution.cap(clean)[0]] + [attribution.cap(noisy_maps[s][:1])[0] for s in noisy_maps],
+                    ["clean"] + [f"noise {s}" for s in noisy_maps], ncols=4, size=2.0, cmap="gray")
+plt.show()
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 3
+# :class: dropdown
+# It is unstable. Noise with a standard deviation of 0.001 (a quarter of one grey level) leaves the
+# map at a correlation of 0.97 with the clean one; at 0.01, about 2.5 grey levels and invisible to
+# the eye, the correlation falls to 0.76, and at 0.05 to 0.40. The predicted class is the same for
+# all ten noisy copies at every level. The network is piecewise linear: a tiny change of the input
+# switches units on and off, and the gradient jumps while the decision does not. SmoothGrad (next
+# chapters) turns this around: it averages the maps of many such noisy copies.
+# :::

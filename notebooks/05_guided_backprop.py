@@ -191,10 +191,154 @@ for model_name, rows in (("pollen", pollen_rows), ("ImageNet", imagenet_rows)):
 # - The printed correlations show guided backprop is far less sensitive to the explained class and
 #   to the model's last layer than the plain gradient: it looks good while largely ignoring the
 #   part of the model that makes the decision.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Randomise a deeper part of the model too (for the pollen CNN, `features.3`). How do the
-#    correlations change for each method?
-# 2. Implement *deconvnet* (captum's `Deconvolution`) and add it to the table.
-# 3. Explain a pure noise image with guided backprop. What do you see, and what does that say?
+# Every exercise has a worked solution right below it, hidden until you click: the code (it runs
+# in this chapter's kernel and reuses what the chapter computed) and an answer that reads the
+# numbers it prints. Try the exercise first. The self-check questions need no code.
+#
+# ### Check your understanding
+#
+# **1.** At a ReLU, how do the plain gradient, guided backprop and deconvnet treat a gradient
+# arriving from above?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# The plain gradient passes wherever the ReLU's forward input was positive, whatever the sign of the
+# gradient from above. Guided backprop passes only where the forward input was positive *and* the
+# gradient from above is positive. Deconvnet passes only where the gradient from above is positive
+# and ignores the forward input: it applies the ReLU to the backward signal.
+# :::
+#
+# **2.** Why does the chapter make a copy of EfficientNet-Lite0 before running captum's
+# `GuidedBackprop` on it?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# captum's `GuidedBackprop` changes the backward pass of `nn.ReLU` modules only, and
+# EfficientNet-Lite0 uses ReLU6. On the model as it is, captum would silently return the plain
+# gradient. `attribution.guided_backprop_ready` returns a copy whose ReLU6 modules captum
+# recognises, with the same outputs (the chapter checks it), and leaves the reader's model
+# untouched.
+# :::
+#
+# **3.** A map that stays the same when the last layer is randomised: what can it not be
+# explaining?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# The decision. The last layer is where the network turns features into classes; a map that stays
+# the same when that layer is random is about the image and the lower layers, not about how the
+# model decides.
+# :::
+#
+# ### Exercise 1
+#
+# Randomise a deeper part of the model too (for the pollen CNN, `features.3`). How do the
+# correlations change for each method?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+def randomized_layers(model: torch.nn.Module, layers) -> torch.nn.Module:
+    """A copy of ``model`` whose ``layers`` have freshly initialised weights."""
+    changed = copy.deepcopy(model)
+    for position, layer in enumerate(layers):
+        evaluation.randomize(changed.get_submodule(layer), seed=1 + position)
+    return changed
+
+
+deep_batch = pollen_images[:40]
+deep_target = training.predict_proba(pollen_model, deep_batch).argmax(dim=1)
+trained_maps = explain_both(pollen_model, pollen_model, deep_batch, deep_target)
+print(f"{'randomised':36s} {'saliency':>9s} {'guided backprop':>16s}  (median corr. with the trained maps)")
+for layers in (["classifier"], ["classifier", "features.3"], ["classifier", "features.3", "features.2"]):
+    changed = randomized_layers(pollen_model, layers)
+    changed_maps = explain_both(changed, changed, deep_batch, deep_target)
+    print(f"{' + '.join(layers):36s} "
+          + " ".join(f"{features.pearson_per_image(a, b).median():{w}.2f}"
+                     for a, b, w in zip(trained_maps, changed_maps, (9, 16))))
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 1
+# :class: dropdown
+# Both maps change more as more of the network is random, but guided backprop stays much closer to
+# its trained map. With the classifier and `features.3` random, its median correlation with the
+# trained map is 0.77, against 0.25 for the gradient; with `features.2` random as well it is still
+# 0.66 (gradient: 0.23). Saliency is the exact gradient of whatever model it is given, so it follows
+# every change; guided backprop keeps two thirds of its picture with two of the four convolutional
+# blocks destroyed. That is the cascading randomisation of Adebayo et al. {cite}`adebayo2018sanity`,
+# which the evaluation chapter runs for every method.
+# :::
+#
+# ### Exercise 2
+#
+# Implement *deconvnet* (captum's `Deconvolution`) and add it to the table.
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+from captum.attr import Deconvolution
+
+
+def deconvnet(guided_model, batch, target):
+    return attribution.channel_reduce(Deconvolution(guided_model).attribute(batch.clone().requires_grad_(), target=target),
+                                      "max_abs")
+
+
+def deconv_sensitivity(model, guided_model, batch, head):
+    ranking = training.predict_proba(model, batch).argsort(dim=1, descending=True)
+    top, far = ranking[:, 0], ranking[:, min(99, ranking.shape[1] - 1)]
+    original = deconvnet(guided_model, batch, top)
+    random_guided = attribution.guided_backprop_ready(randomized_head(model, head))
+    return (features.pearson_per_image(original, deconvnet(guided_model, batch, far)).median().item(),
+            features.pearson_per_image(original, deconvnet(random_guided, batch, top)).median().item())
+
+
+pollen_rows["deconvnet"] = deconv_sensitivity(pollen_model, pollen_model, pollen_images[:40], "classifier")
+imagenet_rows["deconvnet"] = deconv_sensitivity(classifier.model, imagenet_guided_model, images, classifier.head_layer)
+print(f"{'model':9s} {'method':16s} {'corr: class #1 vs far':>23s} {'corr: trained vs random head':>29s}")
+for model_name, rows in (("pollen", pollen_rows), ("ImageNet", imagenet_rows)):
+    for method, (class_corr, model_corr) in rows.items():
+        print(f"{model_name:9s} {method:16s} {class_corr:23.2f} {model_corr:29.2f}")
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 2
+# :class: dropdown
+# Deconvnet sits between the two on the pollen CNN: 0.51 between the maps of the top and the last
+# class and 0.68 between the trained and the random head (gradient 0.48 and 0.40, guided backprop
+# 0.76 and 0.87). On EfficientNet-Lite0 it behaves like guided backprop: 1.00 and 1.00, the same map
+# whatever the class and whatever the classifier. Deconvnet keeps only positive backward signals at
+# every ReLU; over the many layers of a deep network that rule leaves a picture that the input and
+# the first layers decide, the image recovery that Nie et al. {cite}`nie2018theoretical` describe
+# for both methods.
+# :::
+#
+# ### Exercise 3
+#
+# Explain a pure noise image with guided backprop. What do you see, and what does that say?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+noise_images = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+noise_target = training.predict_proba(classifier.model, noise_images).argmax(dim=1)
+noise_vanilla, noise_guided = explain_both(classifier.model, imagenet_guided_model, noise_images, noise_target)
+noise_edges = features.edge_magnitude(noise_images)
+print("noise images classified as:", [classifier.class_names[c] for c in noise_target])
+print(f"corr with the noise image's own edge map: saliency {features.pearson_per_image(noise_vanilla, noise_edges).mean():.2f}, "
+      f"guided backprop {features.pearson_per_image(noise_guided, noise_edges).mean():.2f}")
+other_target = training.predict_proba(classifier.model, noise_images).argsort(dim=1, descending=True)[:, 99]
+_, other_guided = explain_both(classifier.model, imagenet_guided_model, noise_images, other_target)
+print(f"guided backprop, corr between the maps of class #1 and class #100: "
+      f"{features.pearson_per_image(noise_guided, other_guided).mean():.2f}")
+plotting.image_grid([noise_images[0], attribution.cap(noise_vanilla[:1])[0], attribution.cap(noise_guided[:1])[0]],
+                    ["uniform noise", "saliency", "guided backprop"], ncols=3, size=2.4, cmap="gray")
+plt.show()
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 3
+# :class: dropdown
+# The network calls both noise images a kite: it must choose some class. Guided backprop still draws
+# a map, a speckle of blobs much like the gradient's, that does not follow the noise image's own
+# edges (correlation 0.00 with its edge map) and is the same for the top class and the class ranked
+# 100th (correlation 0.96). Nothing in a noise image speaks for a kite more than for any other
+# class, and a map of the decision should show that; guided backprop shows one picture for every
+# class, which says again that its maps are not about the decision.
+# :::

@@ -219,12 +219,168 @@ print(cost.to_string(index=False))
 #   many steps each baseline needs for a given accuracy.
 # - IG costs $S$ passes per image, an order of magnitude more than a saliency map (see the cost
 #   table); on a CPU, chunks about the size of the image batch keep it fastest.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Average IG over 10 uniform-noise baselines (captum's `NoiseTunnel` with `nt_type="smoothgrad"`
-#    around `IntegratedGradients`, or a loop). Does the map become less noisy?
-# 2. Use `method="riemann_trapezoid"` in `attribute`. How many more steps does the same
-#    convergence delta need?
-# 3. Rank the SLIC regions by total attribution and grey out the top three. How much does the
-#    predicted probability drop? (The evaluation chapter turns this into the deletion curve.)
+# Every exercise has a worked solution right below it, hidden until you click: the code (it runs
+# in this chapter's kernel and reuses what the chapter computed) and an answer that reads the
+# numbers it prints. Try the exercise first. The self-check questions need no code.
+#
+# ### Check your understanding
+#
+# **1.** What does completeness say, and which printed number checks it?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# The attributions of all pixels add up to the score difference between the image and the baseline,
+# $F(x) - F(x')$. The printed line "F(x) - F(x') = 4.418; sum of pixel attributions = 4.416" checks
+# it, and the convergence delta is the gap between the two.
+# :::
+#
+# **2.** With a black baseline, what attribution does a black pixel of the image get, whatever the
+# model?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# Zero. IG multiplies the integrated gradient by $x_i - x'_i$, and for a black pixel against a black
+# baseline that difference is 0. A black baseline cannot credit or blame dark pixels, whatever the
+# model does with them, which is one reason the chapter compares baselines.
+# :::
+#
+# **3.** Why are region totals of IG meaningful in a way that region totals of a saliency map are
+# not?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# Because of completeness: IG's region totals add up to $F(x) - F(x')$, so a region's total is its
+# share of the score difference. Saliency values are sensitivities at one point; their sum over a
+# region is not a share of anything.
+# :::
+#
+# ### Exercise 1
+#
+# Average IG over 10 uniform-noise baselines (captum's `NoiseTunnel` with `nt_type="smoothgrad"`
+# around `IntegratedGradients`, or a loop). Does the map become less noisy?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+from xaihelpers import features
+
+pick_images, pick_target = pollen_images[pollen_pick], pollen_target[pollen_pick]
+
+
+def ig_noise_baselines(count, seed):
+    """IG averaged over ``count`` uniform-noise baselines (signed, summed over channels)."""
+    noise = torch.Generator().manual_seed(seed)
+    total = 0
+    for _ in range(count):
+        reference = attribution.baseline(pick_images, "uniform", generator=noise)
+        total = total + pollen_ig.attribute(pick_images, baselines=reference, target=pick_target, n_steps=32,
+                                            internal_batch_size=32)
+    return attribution.channel_reduce(total / count, "sum")
+
+
+print(f"{'baselines':>9s} {'roughness':>10s} {'corr between two draws':>23s}  (mean over {len(pollen_pick)} images)")
+averaged_maps = {}
+for count in (1, 10):
+    first, second = ig_noise_baselines(count, seed=1), ig_noise_baselines(count, seed=2)
+    averaged_maps[count] = first
+    print(f"{count:9d} {features.roughness(first).mean():10.2f} {features.pearson_per_image(first, second).mean():23.2f}")
+panels = [plotting.signed_rgb(attribution.signed_scale(averaged_maps[c][:1])[0]) for c in (1, 10)]
+plotting.image_grid([pick_images[0]] + panels, ["image", "1 noise baseline", "10 noise baselines"], ncols=3, size=2.2)
+plt.show()
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 1
+# :class: dropdown
+# Yes, but ten baselines are not yet enough. With one uniform-noise baseline the map depends almost
+# entirely on the draw: the maps for two different noise baselines correlate at 0.05, and the map is
+# rough (1.31). Averaged over ten baselines, two independent draws correlate at 0.42 and the
+# roughness halves (0.68). Averaging over baselines is SmoothGrad's idea applied to the baseline: a
+# single noise baseline asks "compared with *which* random image?", and the average asks about
+# random images in general. With 0.42 between two draws the average is still far from converged, and
+# every baseline costs 32 more passes.
+# :::
+#
+# ### Exercise 2
+#
+# Use `method="riemann_trapezoid"` in `attribute`. How many more steps does the same convergence
+# delta need?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# The same ten images and blur baseline as the convergence table above, whose Gauss-Legendre
+# column is reused; the trapezoid rule gets two more doublings of the steps.
+blur_reference = attribution.baseline(batch, "blur", sigma=4.0, generator=torch.Generator().manual_seed(0))
+rule_steps = (*steps, 128, 256)
+trapezoid = []
+for count in rule_steps:
+    _, rule_delta = pollen_ig.attribute(batch, baselines=blur_reference, target=batch_target, n_steps=count,
+                                        method="riemann_trapezoid", internal_batch_size=len(batch) * 4,
+                                        return_convergence_delta=True)
+    trapezoid.append(rule_delta.abs().mean().item())
+rule_table = pd.DataFrame({"gausslegendre": convergence["blur"], "riemann_trapezoid": pd.Series(trapezoid, index=rule_steps)})
+rule_table.index.name = "steps"
+print("blur baseline, 10 pollen images, mean |convergence delta|:")
+print(rule_table.map(lambda value: "" if pd.isna(value) else f"{value:.1e}").to_string())
+goal = rule_table.loc[16, "gausslegendre"]
+needed = next((s for s in rule_steps if rule_table.loc[s, "riemann_trapezoid"] <= goal), None)
+print(f"Gauss-Legendre reaches {goal:.1e} with 16 steps; the trapezoid rule needs "
+      + (f"{needed} steps" if needed else f"more than {rule_steps[-1]} steps"))
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 2
+# :class: dropdown
+# Many more. On these ten images the trapezoid rule's delta only halves with each doubling of the
+# steps: 0.68 at 16 steps and 0.037 at 256, where Gauss-Legendre reaches 0.016 at 16. Continuing the
+# halving, the trapezoid rule would need about 512 to 1,024 steps for the same delta, 30 to 60 times
+# the passes. captum's default, Gauss-Legendre, places its points where they integrate a smooth
+# function best; that is why the book's chapters get away with 32 to 64 steps.
+# :::
+#
+# ### Exercise 3
+#
+# Rank the SLIC regions by total attribution and grey out the top three. How much does the
+# predicted probability drop? (The evaluation chapter turns this into the deletion curve.)
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+import numpy as np
+
+
+def probability_of(pictures, label):
+    with torch.no_grad():
+        return pollen_model(pictures).softmax(dim=1)[:, label]
+
+
+choice = torch.Generator().manual_seed(0)
+print(f"{'image':12s} {'p(class)':>8s} {'top 3 grey':>10s} {'bottom 3 grey':>13s} {'3 random grey':>13s}")
+for index in pollen_pick:
+    picture = pollen_images[index:index + 1]
+    label = int(pollen_target[index])
+    regions = slic(picture[0].permute(1, 2, 0).numpy(), n_segments=30, compactness=10, start_label=0)
+    attributions = pollen_ig.attribute(picture, baselines=attribution.baseline(picture, "blur", sigma=4.0), target=label,
+                                       n_steps=64, internal_batch_size=32)
+    region_labels, region_totals = attribution.region_sums(attribution.channel_reduce(attributions, "sum")[0], regions)
+    order = region_labels[np.argsort(-region_totals)]
+
+    def greyed(chosen_regions):
+        mask = torch.from_numpy(np.isin(regions, chosen_regions))
+        return torch.where(mask, torch.full_like(picture, 0.5), picture)
+
+    random_triples = [region_labels[torch.randperm(len(region_labels), generator=choice)[:3].numpy()] for _ in range(10)]
+    random_drop = torch.cat([probability_of(greyed(t), label) for t in random_triples]).mean()
+    print(f"{pollen_test.classes[label]:12s} {probability_of(picture, label).item():8.2f} "
+          f"{probability_of(greyed(order[:3]), label).item():10.2f} {probability_of(greyed(order[-3:]), label).item():13.2f} "
+          f"{random_drop.item():13.2f}")
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 3
+# :class: dropdown
+# Greying out the three regions with the largest IG totals lowers the probability of the predicted
+# class from 0.98 to 0.74, from 0.81 to 0.02 and from 0.84 to 0.39. Three random regions lower it
+# less (0.94, 0.20 and 0.69, the mean over ten random triples). The three regions with the lowest
+# totals, which spoke against the class, even raise it for two images (0.99 and 0.93). IG's ranking
+# of the regions is faithful here: its top regions matter more than random ones. The evaluation
+# chapter measures this for every method, pixel by pixel, as deletion curves. (Grey is a different
+# "absence" than the blurred baseline that IG was computed against; the drop would differ with a
+# blurred fill.)
+# :::

@@ -183,12 +183,181 @@ for position, (every, width) in enumerate(grid):
 #   class appear; blur frequency and width trade recognisability against class score.
 # - The images show what *excites* the class unit, which can include context the network learned
 #   along with the object, so they are also a way to spot shortcuts.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Start from a real photo of another class instead of grey. How many steps until the network
-#    changes its mind, and what changes in the picture?
-# 2. Optimise at 224 x 224 pixels instead of 128. Are the shapes larger, or repeated?
-# 3. Maximise the softmax probability instead of the logit (replace the score by
-#    `logits.log_softmax(1)` in a copy of `class_model`). What happens to the other classes?
-# 4. Add a total-variation penalty instead of the blur. Which regulariser gives the clearer image?
+# Every exercise has a worked solution right below it, hidden until you click: the code (it runs
+# in this chapter's kernel and reuses what the chapter computed) and an answer that reads the
+# numbers it prints. Try the exercise first. The self-check questions need no code.
+#
+# ### Check your understanding
+#
+# **1.** The L2-only images reach a probability of 1.00 yet look like noise to us. How can both be
+# true?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# The network reads patterns, not objects: gradient ascent finds fine, high-frequency structure that
+# raises the logit strongly without forming anything a person would recognise. The image is far from
+# any natural photo, and the network has never been asked to say so; a high probability on it only
+# says the pattern excites the class's evidence.
+# :::
+#
+# **2.** What do the blur and the jitter each rule out?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# The blur removes high-frequency patterns: structure at the scale of single pixels that drives the
+# logit but is no visible shape. The jitter rules out patterns that work only at one exact position
+# on the network's stride grid: what survives random shifts of a few pixels must be a feature, not
+# an alignment trick.
+# :::
+#
+# **3.** Is a class-model image an explanation of one prediction?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# No. It is a *global* explanation: an input that the class's score likes in general, what the class
+# means to the network. Why one image got its label is a question for the attribution chapters.
+# :::
+#
+# ### Exercise 1
+#
+# Start from a real photo of another class instead of grey. How many steps until the network
+# changes its mind, and what changes in the picture?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+photos = torch.stack([imagenet[imagenet.targets.index(c)][0] for c in (1, 281)])  # goldfish, tabby
+goals = [951, 130]  # lemon, flamingo
+from_photo = classvis.class_model(classifier.model, goals, steps=40, step_size=0.01, l2=0.0, start=photos,
+                                  blur_every=4, blur_sigma=0.5)
+for position, goal in enumerate(goals):
+    switched = (from_photo.predicted[:, position] == goal).nonzero()
+    first = int(switched[0]) if len(switched) else None
+    change = (from_photo.images[position] - photos[position]).abs()
+    print(f"{classifier.class_names[int(from_photo.predicted[0, position])]:9s} -> {classifier.class_names[goal]:9s}: "
+          f"predicted as {classifier.class_names[goal]} from step {first}; probability after 40 steps "
+          f"{from_photo.probabilities[position]:.2f}; mean pixel change {change.mean():.3f} (largest {change.max():.2f})")
+panels = [p for position in range(2) for p in (photos[position].permute(1, 2, 0),
+                                              from_photo.images[position].permute(1, 2, 0),
+                                              classvis.for_display((from_photo.images[position] - photos[position])[None])[0])]
+plotting.image_grid(panels, ["photo", "after 40 steps", "change (stretched)"] * 2, ncols=3, size=2.4)
+plt.show()
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 1
+# :class: dropdown
+# Almost at once. Driven towards "lemon", the goldfish photo is predicted as a lemon from step 3;
+# the tabby (which the model calls an Egyptian cat) becomes a flamingo from step 7. After 40 steps
+# both are their new class with probability 1.00, yet the mean pixel has moved by only 0.027 (about
+# 7 of 255 grey levels) and no pixel by more than 0.39. The photo still looks like a goldfish and a
+# cat; the change, stretched in the third column, is a faint texture spread over the whole image.
+# This is an adversarial example made by the class-model procedure itself: the same gradient ascent
+# that paints a class from grey changes the decision on a real photo long before it changes what a
+# person sees.
+# :::
+#
+# ### Exercise 2
+#
+# Optimise at 224 x 224 pixels instead of 128. Are the shapes larger, or repeated?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+def typical_wavelength(pictures):
+    """The power-weighted mean spatial wavelength of each image's grey levels, in pixels."""
+    gray = pictures.mean(dim=1)
+    power = torch.fft.rfft2(gray - gray.mean(dim=(1, 2), keepdim=True)).abs().pow(2)
+    fy = torch.fft.fftfreq(gray.shape[-2])[:, None].abs()
+    fx = torch.fft.rfftfreq(gray.shape[-1])[None, :]
+    radius = (fy ** 2 + fx ** 2).sqrt()
+    return 1 / ((power * radius).sum(dim=(1, 2)) / power.sum(dim=(1, 2)))
+
+
+two = classes[:2]
+sizes = {}
+for side in (128, 224):
+    sizes[side] = classvis.class_model(classifier.model, two, blur_every=4, blur_sigma=1.0, jitter=4,
+                                       **{**settings, "size": side})
+    print(f"{side} px: typical wavelength " + ", ".join(
+        f"{names[i]} {w:.1f} px" for i, w in enumerate(typical_wavelength(sizes[side].images).tolist()))
+        + "; probabilities " + ", ".join(f"{p:.2f}" for p in sizes[side].probabilities.tolist()))
+plotting.image_grid(list(classvis.for_display(sizes[128].images)) + list(classvis.for_display(sizes[224].images)),
+                    [f"{n}, 128 px" for n in names[:2]] + [f"{n}, 224 px" for n in names[:2]], ncols=4, size=2.4)
+plt.show()
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 2
+# :class: dropdown
+# Repeated. At 224 pixels the images show several snake heads and bodies and several groups of
+# spider legs side by side, where the 128-pixel images show about one. The typical wavelength of the
+# patterns stays the same in pixels (12.1 and 14.1 pixels at 128, 11.6 and 12.5 at 224) instead of
+# growing with the image by the factor 1.75. The network's units have a fixed receptive field in
+# pixels, and the class score is pooled over all positions, so a larger canvas is filled with more
+# copies of the same parts, not with a larger object.
+# :::
+#
+# ### Exercise 3
+#
+# Maximise the softmax probability instead of the logit (replace the score by
+# `logits.log_softmax(1)` in a copy of `class_model`). What happens to the other classes?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# Without the L2 penalty: a log-probability (a few units) would be outweighed by a penalty made
+# for logits (tens of units), and the comparison would measure the penalty.
+objectives = {name: classvis.class_model(classifier.model, classes[:2], blur_every=4, blur_sigma=1.0, jitter=4,
+                                         score=score, **{**settings, "l2": 0.0})
+              for name, score in (("logit", "logit"), ("log-probability", "log_probability"))}
+print(f"{'class':12s} {'maximised':>16s} {'own logit':>9s} {'mean other':>10s} {'largest other':>13s} "
+      f"{'margin':>7s} {'probability':>12s}")
+for name, result in objectives.items():
+    with torch.no_grad():
+        final = classifier.model(result.images)
+    for position, c in enumerate(classes[:2]):
+        others = torch.cat([final[position, :c], final[position, c + 1:]])
+        print(f"{names[position]:12s} {name:>16s} {final[position, c]:9.1f} {others.mean():10.2f} {others.max():13.1f} "
+              f"{final[position, c] - others.max():7.1f} {result.probabilities[position]:12.2f}")
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 3
+# :class: dropdown
+# It pushes the strongest competitor down rather than its own class up. Without an L2 penalty for
+# either objective (a penalty scaled for logits would outweigh a log-probability), maximising the
+# log-probability ends with a slightly *lower* own logit (29.8 instead of 33.2 for the green snake,
+# 28.8 instead of 30.7 for the tarantula), but the largest other logit falls much further (31.7 to
+# 17.3, and 19.0 to 7.6), so the margin over the runner-up grows from 1.5 to 12.4 and from 11.7 to
+# 21.1. The mean of the 999 other logits hardly moves (-0.34 and -0.29 become -0.29 and -0.18): the
+# objective works on the few classes that compete. That is Simonyan et al.'s reason
+# {cite}`simonyan2013deep` to maximise the logit: the probability can be raised by making the image
+# less like the runners-up instead of more like the class.
+# :::
+#
+# ### Exercise 4
+#
+# Add a total-variation penalty instead of the blur. Which regulariser gives the clearer image?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+by_variation = {weight: classvis.class_model(classifier.model, classes[:2], jitter=4, total_variation=weight, **settings)
+                for weight in (1.0, 10.0)}
+panels = [image for result in (regularised, *by_variation.values()) for image in classvis.for_display(result.images[:2])]
+plotting.image_grid(panels, [f"{n}: {label}" for label in ("blur", "TV 1", "TV 10") for n in names[:2]], ncols=2, size=2.4)
+plt.show()
+print(f"{'class':12s} {'regulariser':>12s} {'score':>6s} {'probability':>12s} {'high-freq. energy':>18s}")
+for name, result in (("blur", regularised), *((f"TV {w:g}", r) for w, r in by_variation.items())):
+    energy = classvis.high_frequency_energy(result.images)
+    for position in range(2):
+        print(f"{names[position]:12s} {name:>12s} {result.scores[-1, position]:6.1f} "
+              f"{result.probabilities[position]:12.2f} {energy[position]:18.3f}")
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 4
+# :class: dropdown
+# The blur. With total-variation penalties of weight 1 and 10 (and the same jitter) the images keep
+# far more fine detail than with the blur: their high-frequency energy is 0.17 to 0.21, against
+# 0.013 to 0.015 for the blurred images, and the pictures are covered in fine stripes, although the
+# snake's green body and the spider's legs are recognisable in all of them. The stronger penalty
+# lowers the snake's probability to 0.33 without making the image smoother. The book's optimiser
+# normalises every step, so a penalty changes the direction of the steps but not their size, and a
+# little fine structure is added at every step; the blur removes such structure outright every four
+# steps. (This uses the squared differences, Mahendran and Vedaldi's $\beta = 2$; the absolute
+# differences, whose gradient is a sign, made the images rougher still.)
+# :::

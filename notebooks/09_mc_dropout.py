@@ -230,14 +230,163 @@ else:
 #   layer the passes cost almost nothing extra.
 # - A network trained without dropout (ResNet-50) has no MC-dropout uncertainty; inserting dropout
 #   afterwards measures something else.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Feed the pollen CNN images it has never seen: ImageNet samples resized to 64 x 64. Is the
-#    mutual information higher than on pollen test images?
-# 2. Plot the accuracy against the retained fraction for the four measures. Which curve lies
-#    highest, and where do they cross?
-# 3. Combine the measures: reject by entropy of the MC mean. Is it better than the single-pass
-#    softmax? Why might it be?
-# 4. Retrain the pollen CNN with dropout 0.5 (`python -m xaihelpers.pollen --help`) and repeat.
-#    Does stronger dropout give more useful uncertainty?
+# Every exercise has a worked solution right below it, hidden until you click: the code (it runs
+# in this chapter's kernel and reuses what the chapter computed) and an answer that reads the
+# numbers it prints. Try the exercise first. The self-check questions need no code.
+#
+# ### Check your understanding
+#
+# **1.** Entropy of the MC mean and mutual information: which one is zero when every pass gives
+# the same (uncertain) answer?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# The mutual information. If every pass gives the same distribution, the entropy of the mean equals
+# the mean entropy of the passes, and their difference is 0. The entropy of the MC mean can still be
+# high: the model is consistently unsure.
+# :::
+#
+# **2.** Why may the chapter run the 50 passes through the classifier layer only?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# The only dropout layer sits just before the classifier layer, so everything below it gives the
+# same result in every pass. The features can be computed once, and only the dropout mask and the
+# last layer run 50 times; the chapter checks that both ways give the same probabilities (largest
+# difference 0).
+# :::
+#
+# **3.** What does a rising accuracy in the rejection table mean, read from the top down?
+#
+# :::{admonition} Answer
+# :class: dropdown
+# Read downwards, each row keeps a smaller share of the images, the ones the measure calls most
+# certain. If the accuracy on them rises, the measure ranks wrong predictions as more uncertain than
+# right ones, and the rejected images are the ones to hand to a person.
+# :::
+#
+# ### Exercise 1
+#
+# Feed the pollen CNN images it has never seen: ImageNet samples resized to 64 x 64. Is the mutual
+# information higher than on pollen test images?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+import torch.nn.functional as F
+
+strangers = torch.stack([imagenet[i][0] for i in range(0, 1000, 1000 // len(pollen_test.labels))][:len(pollen_test.labels)])
+strangers = F.interpolate(strangers, size=(64, 64), mode="bilinear", antialias=True).clamp(0, 1)
+stranger_summary = uncertainty.summarize(uncertainty.mc_predict(pollen_model, strangers, passes=passes, head="classifier"))
+print(f"{'images':22s} {'mean entropy':>12s} {'mean MI':>8s} {'mean confidence':>16s}")
+for name, result in (("pollen test", summary), ("ImageNet at 64 x 64", stranger_summary)):
+    print(f"{name:22s} {result.entropy.mean():12.3f} {result.mutual_information.mean():8.4f} {result.confidence.mean():16.2f}")
+for name in ("entropy", "mutual_information"):
+    inside, outside = getattr(summary, name), getattr(stranger_summary, name)
+    # AUROC: the chance that a random ImageNet image is more uncertain than a random pollen image.
+    auroc = (outside[:, None] > inside[None, :]).float().mean() + 0.5 * (outside[:, None] == inside[None, :]).float().mean()
+    print(f"{name}: AUROC for telling ImageNet from pollen {auroc:.2f}")
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 1
+# :class: dropdown
+# Yes, much higher. On 158 ImageNet samples shrunk to 64 x 64 the pollen CNN's mean mutual
+# information is 0.226, against 0.068 on the pollen test images, and its mean confidence is 0.59
+# against 0.81. Mutual information tells the strangers apart well (AUROC 0.93: a random ImageNet
+# image is more uncertain than a random pollen image 93 % of the time), better than the entropy
+# (0.80). The model still gives every stranger a pollen class with some confidence:
+# out-of-distribution images are not rejected by the softmax, but the disagreement between dropout
+# passes, the model's own uncertainty, rises on them.
+# :::
+#
+# ### Exercise 2
+#
+# Plot the accuracy against the retained fraction for the four measures. Which curve lies
+# highest, and where do they cross?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+figure, axis = plt.subplots(figsize=(5, 3))
+for name in pollen_rejection.columns:
+    axis.plot(pollen_rejection.index, pollen_rejection[name], marker="o", label=name)
+axis.invert_xaxis()
+axis.set(xlabel="fraction of images retained", ylabel="accuracy on them", title="pollen CNN")
+axis.legend(fontsize=7)
+plt.show()
+print("highest curve at each retained fraction:",
+      {f: ", ".join(pollen_rejection.columns[pollen_rejection.loc[f] == pollen_rejection.loc[f].max()])
+       for f in pollen_rejection.index})
+print("mean accuracy over the retained fractions:", pollen_rejection.mean().round(3).to_dict())
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 2
+# :class: dropdown
+# No curve lies highest everywhere. The curves start at the accuracy of their predictions (0.880 for
+# the MC mean, 0.873 for the single pass) and meet again at half the images (0.975). In between they
+# cross several times: the single-pass softmax is best at 80 % retained (with mutual information),
+# mutual information alone at 70 %, entropy and mutual information at 60 %. Averaged over the
+# retained fractions, mutual information is highest (0.934), then variance (0.931), entropy (0.930)
+# and the single-pass softmax (0.927). With 19 wrong predictions among 158 images, one image moves a
+# curve by about a point: the differences between the measures are of that size, so on this test set
+# they are about equally useful.
+# :::
+#
+# ### Exercise 3
+#
+# Combine the measures: reject by entropy of the MC mean. Is it better than the single-pass
+# softmax? Why might it be?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+fine_retained = tuple(f / 20 for f in range(20, 5, -1))  # 1.0, 0.95, ..., 0.3
+single = uncertainty.summarize(deterministic[None])  # one deterministic pass: its entropy
+candidates = {"entropy of the MC mean": (summary.entropy, correct),
+              "entropy, 1 pass": (single.entropy, deterministic.argmax(1) == pollen_test.labels),
+              "softmax (1 pass)": pollen_measures["softmax (1 pass)"]}
+curves = pd.DataFrame({name: uncertainty.accuracy_when_rejecting(values, right, fine_retained)
+                       for name, (values, right) in candidates.items()}, index=pd.Index(fine_retained, name="retained"))
+print(curves.iloc[::3].round(3).to_string())
+print("mean accuracy over retained fractions 1.0 to 0.3:", curves.mean().round(3).to_dict())
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 3
+# :class: dropdown
+# Barely, on this model. Rejecting by the entropy of the MC mean gives a mean accuracy of 0.950 over
+# the retained fractions from 1.0 to 0.3, against 0.948 for the entropy of one deterministic pass
+# and 0.949 for the single-pass softmax, and the curves coincide below 55 % retained. The MC mean
+# can be better because it averages 50 slightly different models, an ensemble in miniature, and its
+# accuracy at 100 % retained is already higher (0.880 against 0.873). With dropout only before the
+# last layer the 50 models share everything but the classifier's input mask, so they can differ
+# only a little, and so can the rejection curves.
+# :::
+#
+# ### Exercise 4
+#
+# Retrain the pollen CNN with dropout 0.5 (`python -m xaihelpers.pollen --help`) and repeat. Does
+# stronger dropout give more useful uncertainty?
+
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+print(pollen.EXERCISE_COMMANDS["dropout05"])  # trained once by `make exercise-models`; it ships with the book
+strong_model, strong_meta = pollen.load_model(pollen.EXERCISE_CHECKPOINTS["dropout05"])
+strong = uncertainty.summarize(uncertainty.mc_predict(strong_model, pollen_test.images, passes=passes, head="classifier"))
+strong_correct = strong.predicted == pollen_test.labels
+rows = {}
+for name, result, right in (("dropout 0.3 (book)", summary, correct), ("dropout 0.5", strong, strong_correct)):
+    rows[name] = {"MC accuracy": right.float().mean().item(),
+                  "mean MI": result.mutual_information.mean().item(),
+                  "MI wrong / correct": (result.mutual_information[~right].mean() / result.mutual_information[right].mean()).item(),
+                  "mean acc. rejecting by MI": sum(uncertainty.accuracy_when_rejecting(result.mutual_information, right, retained)) / len(retained),
+                  "mean acc. rejecting by entropy": sum(uncertainty.accuracy_when_rejecting(result.entropy, right, retained)) / len(retained)}
+print(pd.DataFrame(rows).T.round(3).to_string())
+
+# %% [markdown]
+# :::{admonition} Solution to exercise 4
+# :class: dropdown
+# Not here. The model trained with dropout 0.5 (checkpoint made once by the printed command) is less
+# accurate (MC accuracy 0.854 against 0.880) and twice as uncertain on average (mean MI 0.141
+# against 0.068), but its uncertainty separates wrong from right predictions less well: the mutual
+# information of wrong predictions is 1.67 times that of correct ones (1.88 for the book's model),
+# and rejecting by MI or entropy gives lower mean accuracies (0.917 and 0.921 against 0.934 and
+# 0.930). Stronger dropout makes the passes disagree more everywhere, not more where the model is
+# wrong; the uncertainty has to be judged by how well it ranks errors, not by how large it is.
+# :::

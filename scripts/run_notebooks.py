@@ -3,6 +3,7 @@ the book's budgets against what was measured.
 
     python scripts/run_notebooks.py notebooks/*.ipynb            # measure only (make bench)
     python scripts/run_notebooks.py --write notebooks/*.ipynb    # store the outputs (make notebooks)
+    python scripts/run_notebooks.py --store-times notebooks/*.ipynb  # and keep the times (the course guide)
 
 Each notebook runs in a fresh child process with its own kernel, so the peak resident memory
 reported (of the kernel, the child's child) belongs to that chapter alone.
@@ -16,8 +17,10 @@ most 12 minutes once the environment exists (``make test`` records its own wall 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
@@ -32,6 +35,26 @@ ALL_CHAPTERS_SECONDS = 600
 #: ``make test`` on a clean clone once the environment exists.
 MAKE_TEST_SECONDS = 720
 MAKE_TEST_RECORD = Path(__file__).resolve().parents[1] / ".cache" / "make-test-seconds"
+#: The stored chapter times, which the course guide shows (book/_ext/course_times.py reads them).
+CHAPTER_TIMES = Path(__file__).resolve().parents[1] / "xaihelpers" / "measured" / "chapter_times.csv"
+
+
+def store_times(stats: dict[str, dict], path: Path = CHAPTER_TIMES) -> Path:
+    """Write the measured chapters (seconds, peak MiB) and the machine they ran on, atomically."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".csv.tmp")
+    with temporary.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["chapter", "seconds", "peak_mib"])
+        for name, value in stats.items():
+            writer.writerow([name, f"{value['seconds']:.1f}", f"{value['peak_mib']:.0f}"])
+    machine = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+               "date": time.strftime("%Y-%m-%d")}
+    path.with_suffix(".json").write_text(json.dumps(machine, indent=1) + "\n")
+    os.replace(temporary, path)
+    return path
 
 
 def budget_table(stats: dict[str, dict]) -> list[tuple[str, str, str, str]]:
@@ -74,6 +97,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--write", action="store_true", help="store the executed outputs")
+    parser.add_argument("--store-times", action="store_true",
+                        help=f"store the measured times in {CHAPTER_TIMES.relative_to(CHAPTER_TIMES.parents[2])} "
+                             "(the course guide shows them); only when every chapter ran")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -106,6 +132,11 @@ def main() -> int:
     print(f"{'budget':46s} {'measured':>28s} {'limit':>20s}  verdict")
     for budget, value, limit, verdict in budget_table(measured):
         print(f"{budget:46s} {value:>28s} {limit:>20s}  {verdict}")
+    if args.store_times:
+        if failed:
+            print("not storing the times: a chapter failed")
+        else:
+            print(f"chapter times written to {store_times(measured)}")
     return 1 if failed else 0
 
 

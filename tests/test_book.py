@@ -145,3 +145,52 @@ def test_every_page_in_a_real_browser(built_book):
         browser.quit()
     assert typeset_pages >= 3, "expected formulas on several chapters"
     assert not problems, "\n".join(problems[:40])
+
+
+_SOLUTION_STATE = """
+const title = Array.from(document.querySelectorAll('.admonition.dropdown > .admonition-title'))
+  .find(t => t.textContent.trim().startsWith(arguments[0]));
+if (!title) { return null; }
+const box = title.parentElement;
+const body = Array.from(box.children).filter(c => !c.classList.contains('admonition-title'));
+const code = Array.from(document.querySelectorAll('details.hide'));
+// Rendered (not inside a closed <details>), not visibility:hidden or transparent (togglebutton's
+// hiding), and with a height.
+const visible = e => e.checkVisibility({visibilityProperty: true, opacityProperty: true})
+  && e.getBoundingClientRect().height > 0;
+return {
+  bodyVisible: body.some(visible),
+  hiddenCodeCells: code.length,
+  firstCodeOpen: code.length ? code[0].open : null,
+  firstCodeInputVisible: code.length ? visible(code[0].querySelector('.cell_input')) : null,
+};
+"""
+
+
+def test_solutions_are_hidden_until_a_reader_clicks_them(built_book):
+    from browser import chrome
+    from selenium.webdriver.common.by import By
+
+    browser = chrome()
+    try:
+        browser.get((built_book / "notebooks" / "02_gradcam.html").as_uri())
+        before = browser.execute_script(_SOLUTION_STATE, "Solution to exercise 1")
+        assert before is not None, "chapter 2 shows no 'Solution to exercise 1' dropdown"
+        assert not before["bodyVisible"], "the solution's prose is visible before a click"
+        assert before["hiddenCodeCells"] >= 4, "the solutions' code cells are not hidden (tag hide-cell)"
+        assert before["firstCodeOpen"] is False and not before["firstCodeInputVisible"], "solution code shown before a click"
+        answer = browser.execute_script(_SOLUTION_STATE, "Answer")
+        assert answer is not None and not answer["bodyVisible"], "a self-check answer is visible before a click"
+        titles = [t for t in browser.find_elements(By.CSS_SELECTOR, ".admonition.dropdown > .admonition-title")
+                  if t.text.strip().startswith("Solution to exercise 1")]
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", titles[0])
+        titles[0].click()
+        summary = browser.find_elements(By.CSS_SELECTOR, "details.hide > summary")[0]
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", summary)
+        summary.click()
+        time.sleep(0.8)  # the toggle's transition (0.3 s)
+        after = browser.execute_script(_SOLUTION_STATE, "Solution to exercise 1")
+        assert after["bodyVisible"], "the solution's prose stays hidden after a click on its title"
+        assert after["firstCodeOpen"] and after["firstCodeInputVisible"], "the solution code stays hidden after a click"
+    finally:
+        browser.quit()

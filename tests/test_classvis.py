@@ -95,3 +95,46 @@ def test_bad_arguments_are_refused_by_name():
         classvis.class_model(_tiny_classifier(), [], steps=1)
     with pytest.raises(ValueError, match="steps"):
         classvis.class_model(_tiny_classifier(), [0], steps=0)
+
+
+def test_a_start_image_is_kept_at_step_zero_and_the_switch_of_class_is_recorded():
+    model = _tiny_classifier()
+    start = torch.rand(2, 3, 24, 24, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        first_choice = model(start).argmax(dim=1)
+    unchanged = classvis.class_model(model, [0, 3], steps=1, step_size=1e-9, l2=0.0, start=start)
+    assert torch.allclose(unchanged.images, start, atol=1e-6)
+    assert torch.equal(unchanged.predicted[0], first_choice)
+    pushed = classvis.class_model(model, [0, 3], steps=40, l2=0.0, start=start)
+    assert pushed.predicted.shape == (41, 2)
+    assert torch.equal(pushed.predicted[-1], torch.tensor([0, 3]))  # the goal class wins in the end
+    with pytest.raises(ValueError, match="one RGB image per class"):
+        classvis.class_model(model, [0], steps=1, start=start)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        classvis.class_model(model, [0, 3], steps=1, start=start * 2)
+
+
+def test_the_log_probability_objective_lowers_the_other_classes_more_than_the_logit():
+    model = _tiny_classifier()
+    settings = dict(steps=30, size=24, l2=0.0)
+    by_logit = classvis.class_model(model, [2], **settings)
+    by_probability = classvis.class_model(model, [2], score="log_probability", **settings)
+    with torch.no_grad():
+        others = [torch.cat([model(r.images)[0, :2], model(r.images)[0, 3:]]).mean() for r in (by_logit, by_probability)]
+    assert others[1] < others[0]
+    with pytest.raises(ValueError, match="score"):
+        classvis.class_model(model, [2], steps=1, score="probability")
+
+
+def test_a_total_variation_penalty_gives_a_smoother_image():
+    model = _tiny_classifier()
+    settings = dict(steps=30, size=32, step_size=0.05)
+    rough = classvis.class_model(model, [1], **settings)
+    smooth = classvis.class_model(model, [1], total_variation=0.05, **settings)
+
+    def variation(images):
+        return (images[..., 1:, :] - images[..., :-1, :]).abs().mean() + (images[..., 1:] - images[..., :-1]).abs().mean()
+
+    assert variation(smooth.images) < 0.8 * variation(rough.images)
+    with pytest.raises(ValueError, match="total_variation"):
+        classvis.class_model(model, [1], steps=1, total_variation=-1.0)

@@ -121,7 +121,9 @@ def test_checkpoints_round_trip_and_are_never_replaced(tmp_path):
         continual.load_run("ewc", tmp_path / "none.pt")
 
 
-def test_heatmap_study_has_one_row_per_strategy_checkpoint_class_and_layer():
+@pytest.fixture(scope="module")
+def tiny_baseline_run():
+    """A two-task baseline run on fake CIFAR data: (runs, metas, tasks) as heatmap_study takes them."""
     tasks = continual.split_tasks(_fake_cifar(8), _fake_cifar(4, seed=1), 2)
     run = continual.train_sequence("baseline", tasks, epochs=1, batch_size=8, progress=False)
     meta = {"classes_per_task": 2, "class_accuracy": run.class_accuracy}
@@ -130,10 +132,35 @@ def test_heatmap_study_has_one_row_per_strategy_checkpoint_class_and_layer():
         model = continual.MultiHeadCNN(2, 2)
         model.load_state_dict(state)
         models.append(model.eval())
-    table = continual.heatmap_study({"baseline": models}, {"baseline": meta}, tasks, images_per_class=2)
+    return {"baseline": models}, {"baseline": meta}, tasks
+
+
+def test_heatmap_study_has_one_row_per_strategy_checkpoint_class_and_layer(tiny_baseline_run):
+    table = continual.heatmap_study(*tiny_baseline_run, images_per_class=2)
     # after task 0: 2 classes; after task 1: 4 classes; two layers each
     assert len(table) == (2 + 4) * 2
     assert {"lacunarity_2", "lacunarity_4", "lacunarity_8", "red", "orange", "yellow", "other"} <= set(table.columns)
     fractions = table[["red", "orange", "yellow", "other"]].sum(axis=1)
     assert np.allclose(fractions, 1.0)
     assert (table["lacunarity_4"].dropna() >= 1.0 - 1e-12).all()
+
+
+def test_the_binary_heatmap_study_measures_maps_of_zeros_and_ones(tiny_baseline_run):
+    grey = continual.heatmap_study(*tiny_baseline_run, images_per_class=2)
+    binary = continual.heatmap_study(*tiny_baseline_run, images_per_class=2, binarize=0.5)
+    assert len(binary) == len(grey)
+    # A binary map has only the lowest and the highest colour: no orange or yellow pixels.
+    assert np.allclose(binary[["orange", "yellow"]], 0.0)
+    assert not np.allclose(grey[["orange", "yellow"]], 0.0)
+    assert (binary["lacunarity_2"].dropna() >= 1.0 - 1e-12).all()
+
+
+@pytest.mark.parametrize("name", sorted(continual.EXERCISE_RUNS))
+def test_the_exercise_runs_differ_from_the_committed_ones_only_in_their_settings(name):
+    models, meta = continual.load_exercise_run(name)
+    strategy, settings = continual.EXERCISE_RUNS[name]
+    assert meta["strategy"] == strategy and len(models) == meta["tasks"]
+    assert {key: meta[key] for key in continual.DEFAULTS} == {**continual.DEFAULTS, **settings}
+    assert continual.exercise_command(name).startswith(continual.TRAIN_COMMAND + f" --strategy {strategy}")
+    with pytest.raises(ValueError, match="Unknown exercise run"):
+        continual.load_exercise_run("ewc_strength_7")

@@ -79,3 +79,34 @@ def test_partition_shap_values_add_up_to_the_probability_gap(tiny_cnn):
         masked = masker(np.zeros(picture.size, dtype=bool), picture)[0]
         gap = predict(picture[None])[0, label] - predict(np.asarray(masked).reshape(1, *picture.shape))[0, label]
         assert maps[index].sum().item() == pytest.approx(gap, abs=1e-4)
+
+
+def test_lime_fills_switched_off_superpixels_with_the_hide_colour(tiny_cnn, monkeypatch):
+    images = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(0)) * 0.1
+    images[:, 0, :12] += 0.8
+    seen = []
+    predict = explainers.lime_predict_fn(tiny_cnn)
+    monkeypatch.setattr(explainers, "lime_predict_fn", lambda model: lambda batch: (seen.append(batch.copy()), predict(batch))[1])
+    segmentation = explainers.slic_segmentation(8)
+    explainers.lime_maps(tiny_cnn, images, torch.tensor([0]), num_samples=20, segmentation=segmentation, hide_color=0)
+    perturbed = np.concatenate(seen)[1:]  # LIME's first sample is the image itself
+    assert (perturbed == 0).all(axis=-1).any()  # some superpixels are black in some samples
+    seen.clear()
+    explainers.lime_maps(tiny_cnn, images, torch.tensor([0]), num_samples=20, segmentation=segmentation)
+    assert not (np.concatenate(seen)[1:] == 0).all(axis=-1).any()  # the default fills with the mean colour
+
+
+def test_partition_shap_with_an_inpainting_masker_sees_the_image(tiny_cnn):
+    """shap's inpainting maskers need 0..255 pixels; on [0, 1] pixels every map came out constant."""
+    images = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    images[:, :, :8] *= 0.2  # a dark half, so that masking one half changes the prediction
+    maps = explainers.partition_shap_maps(tiny_cnn, images, torch.tensor([1]), max_evals=64, masker="inpaint_telea",
+                                          batch_size=16)
+    assert len(torch.unique(maps[0])) > 4
+    predict = explainers.lime_predict_fn(tiny_cnn)
+    picture = images[0].permute(1, 2, 0).double().numpy()
+    # Fully masked, shap's inpainting masker fills the image with its mean colour.
+    gap = predict(picture[None])[0, 1] - predict(np.broadcast_to(picture.mean((0, 1)), picture.shape)[None].copy())[0, 1]
+    assert maps[0].sum().item() == pytest.approx(gap, abs=1e-4)
+    with pytest.raises(ValueError, match="masker"):
+        explainers.partition_shap_maps(tiny_cnn, images, torch.tensor([1]), masker="zeros")

@@ -49,3 +49,27 @@ def test_strongest_channels():
     maps[0, 2] = 5.0
     maps[0, 0] = 1.0
     assert features.strongest_channels(maps, 2).tolist() == [[2, 0]]
+
+
+def test_top_share_known_answers():
+    flat = torch.ones(1, 10, 10)
+    one_hot = torch.zeros(1, 10, 10)
+    one_hot[0, 3, 4] = 5.0
+    shares = features.top_share(torch.cat([flat, one_hot]))
+    assert torch.allclose(shares, torch.tensor([0.10, 1.0]))
+    assert torch.allclose(features.top_share(flat, fraction=0.5), torch.tensor([0.5]))
+    with pytest.raises(ValueError, match="non-negative"):
+        features.top_share(-flat)
+    with pytest.raises(ValueError, match="fraction"):
+        features.top_share(flat, fraction=0)
+
+
+def test_roughness_known_answers():
+    constant = torch.full((1, 8, 8), 3.0)
+    yy, xx = torch.meshgrid(torch.arange(8), torch.arange(8), indexing="ij")
+    checkerboard = ((yy + xx) % 2).float()[None]  # mean 0.5, every neighbour differs by 1
+    ramp = xx.float()[None] + 1.0  # horizontal steps of 1 on a mean of 4.5, no vertical change
+    values = features.roughness(torch.cat([constant, checkerboard, ramp]))
+    assert torch.allclose(values, torch.tensor([0.0, 2.0, (1 / 4.5) / 2]), atol=1e-6)
+    with pytest.raises(ValueError, match=r"\(N, H, W\)"):
+        features.roughness(checkerboard[0])

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xaihelpers import models
+from xaihelpers import gradcam, models
 from xaihelpers.gradcam import grad_cam, grad_cam_layers, normalize_maps
 from xaihelpers.hooks import count_hooks
 
@@ -76,3 +76,22 @@ def test_gradcam_on_the_imagenet_model_depends_on_the_class():
     maps = [grad_cam(classifier.model, classifier.target_layer, image, c) for c in (1, 500)]
     assert maps[0].shape == (1, 224, 224)
     assert not torch.allclose(maps[0], maps[1], atol=1e-3)
+
+
+def test_signed_grad_cam_keeps_the_negative_part_and_its_positive_part_is_grad_cam(tiny_cnn):
+    images = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    signed = grad_cam(tiny_cnn, "conv2", images, [0, 1, 2], relu=False, normalize=False)
+    positive = grad_cam(tiny_cnn, "conv2", images, [0, 1, 2], normalize=False)
+    assert (signed < 0).any()
+    assert torch.allclose(signed.clamp_min(0), positive, atol=1e-6)
+
+
+def test_maps_are_the_same_in_one_pass_or_image_by_image(tiny_cnn, monkeypatch):
+    images = torch.rand(5, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    target = [0, 1, 2, 1, 0]
+    whole = grad_cam(tiny_cnn, "conv2", images, target)
+    whole_layers = grad_cam_layers(tiny_cnn, ["conv1", "conv2"], images, target)
+    monkeypatch.setattr(gradcam, "PIXELS_PER_PASS", 2 * 16 * 16)  # two images per pass
+    assert torch.allclose(grad_cam(tiny_cnn, "conv2", images, target), whole, atol=1e-6)
+    chunked = grad_cam_layers(tiny_cnn, ["conv1", "conv2"], images, target)
+    assert all(torch.allclose(chunked[k], whole_layers[k], atol=1e-6) for k in whole_layers)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jupytext
@@ -101,3 +102,115 @@ def test_every_chapter_is_in_the_toc():
     listed = set(_toc_files())
     for path in NOTEBOOKS:
         assert f"notebooks/{path.stem}" in listed, f"{path.name} is missing from _toc.yml"
+
+
+_HEADING = re.compile(r"^### (Exercise (\d+)|Check your understanding)\s*$", re.MULTILINE)
+_DROPDOWN = re.compile(r":::\{admonition\} (Answer|Solution to exercise (\d+))\n:class: dropdown[^\n]*\n(.*?)\n:::",
+                       re.DOTALL)
+
+
+def exercise_problems(notebook) -> list[str]:
+    """What keeps a chapter's exercise section from giving every exercise a checked solution.
+
+    The section (after ``## Exercises``) opens with ``### Check your understanding``: two or three
+    questions, each answered in a dropdown admonition ``Answer``. Then every ``### Exercise N``
+    (numbered 1, 2, ...) is followed, before the next exercise, by at least one executed code cell
+    tagged ``hide-cell`` (hidden until clicked in the built book) and a dropdown admonition
+    ``Solution to exercise N`` that answers in prose.
+    """
+    cells = notebook.cells
+    start = next((i for i, c in enumerate(cells) if c.cell_type == "markdown" and "## Exercises" in c.source), None)
+    if start is None:
+        return ["no '## Exercises' section"]
+    problems, section, exercise, seen = [], None, None, {}
+    for cell in cells[start:]:
+        if cell.cell_type == "code":
+            if exercise is not None and "hide-cell" in cell.metadata.get("tags", []):
+                seen[exercise]["code"] = seen[exercise]["code"] or bool(cell.outputs)
+            continue
+        text = cell.source
+        # Walk the markdown in order: headings open a part, dropdowns answer the part they are in.
+        events = sorted([(m.start(), "heading", m) for m in _HEADING.finditer(text)]
+                        + [(m.start(), "dropdown", m) for m in _DROPDOWN.finditer(text)], key=lambda e: e[0])
+        for _, kind, match in events:
+            if kind == "heading":
+                if match.group(2):
+                    exercise, section = int(match.group(2)), "exercise"
+                    if exercise in seen:
+                        problems.append(f"exercise {exercise} appears twice")
+                    seen[exercise] = {"code": False, "solution": False}
+                else:
+                    section, exercise = "check", None
+                    seen.setdefault("answers", 0)
+            elif match.group(1) == "Answer":
+                if section != "check":
+                    problems.append("an Answer dropdown outside 'Check your understanding'")
+                elif len(match.group(3).strip()) < 40:
+                    problems.append("a self-check answer is empty or a placeholder")
+                else:
+                    seen["answers"] += 1
+            else:
+                number = int(match.group(2))
+                if number != exercise:
+                    problems.append(f"'Solution to exercise {number}' stands under exercise {exercise}")
+                elif len(match.group(3).strip()) < 80:
+                    problems.append(f"the solution to exercise {number} is empty or a placeholder")
+                else:
+                    seen[number]["solution"] = True
+    if not 2 <= seen.get("answers", 0) <= 3:
+        problems.append(f"'Check your understanding' needs two or three answered questions, has {seen.get('answers', 0)}")
+    numbers = sorted(n for n in seen if n != "answers")
+    if not numbers:
+        problems.append("no '### Exercise N' headings")
+    elif numbers != list(range(1, len(numbers) + 1)):
+        problems.append(f"exercises are not numbered 1, 2, ...: {numbers}")
+    for number in numbers:
+        if not seen[number]["code"]:
+            problems.append(f"exercise {number} has no executed solution code cell tagged hide-cell")
+        if not seen[number]["solution"]:
+            problems.append(f"exercise {number} has no 'Solution to exercise {number}' dropdown")
+    return problems
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_exercise_has_a_worked_solution_and_the_chapter_has_self_check_questions(path: Path):
+    problems = exercise_problems(nbformat.read(path, as_version=4))
+    assert not problems, f"{path.name}: " + "; ".join(problems)
+
+
+def _fake_chapter(*parts) -> nbformat.NotebookNode:
+    cells = []
+    for kind, text, *tags in parts:
+        if kind == "md":
+            cells.append(nbformat.v4.new_markdown_cell(text))
+        else:
+            cell = nbformat.v4.new_code_cell(text, metadata={"tags": list(tags)})
+            cell.outputs = [nbformat.v4.new_output("stream", text="42\n")]
+            cells.append(cell)
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+_ANSWER = ":::{admonition} Answer\n:class: dropdown\n" + "Because the answer explains itself at length. " * 2 + "\n:::\n"
+_SOLUTION = (":::{{admonition}} Solution to exercise {n}\n:class: dropdown\n"
+             + "The printed numbers show what the exercise asks, and this prose reads them. " * 2 + "\n:::\n")
+_CHECK = "## Exercises\n\n### Check your understanding\n\n**1.** Q?\n\n" + _ANSWER + "\n**2.** Q?\n\n" + _ANSWER
+
+
+def test_the_exercise_check_passes_a_complete_section_and_names_what_is_missing():
+    complete = _fake_chapter(("md", _CHECK + "\n### Exercise 1\n\nDo it."), ("code", "print(42)", "hide-cell"),
+                             ("md", _SOLUTION.format(n=1) + "\n### Exercise 2\n\nAgain."),
+                             ("code", "print(42)", "hide-cell"), ("md", _SOLUTION.format(n=2)))
+    assert exercise_problems(complete) == []
+    no_solution = _fake_chapter(("md", _CHECK + "\n### Exercise 1\n\nDo it."), ("code", "print(42)", "hide-cell"))
+    assert exercise_problems(no_solution) == ["exercise 1 has no 'Solution to exercise 1' dropdown"]
+    shown_code = _fake_chapter(("md", _CHECK + "\n### Exercise 1\n\nDo it."), ("code", "print(42)"),
+                               ("md", _SOLUTION.format(n=1)))
+    assert exercise_problems(shown_code) == ["exercise 1 has no executed solution code cell tagged hide-cell"]
+    placeholder = _fake_chapter(("md", _CHECK + "\n### Exercise 1\n\nDo it."), ("code", "print(42)", "hide-cell"),
+                                ("md", ":::{admonition} Solution to exercise 1\n:class: dropdown\nSOL1\n:::"))
+    assert exercise_problems(placeholder) == ["the solution to exercise 1 is empty or a placeholder",
+                                              "exercise 1 has no 'Solution to exercise 1' dropdown"]
+    one_question = _fake_chapter(("md", "## Exercises\n\n### Check your understanding\n\n" + _ANSWER
+                                  + "\n### Exercise 1\n\nDo it."), ("code", "print(42)", "hide-cell"),
+                                 ("md", _SOLUTION.format(n=1)))
+    assert exercise_problems(one_question) == ["'Check your understanding' needs two or three answered questions, has 1"]

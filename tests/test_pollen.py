@@ -76,3 +76,40 @@ def test_checkpoint_reaches_its_recorded_test_accuracy(mirror_root):
     measured = training.accuracy(model, test.images, test.labels)
     assert measured == pytest.approx(meta["test_accuracy"], abs=0.01)
     assert measured > 0.5  # chance is 1/23
+
+
+def test_train_passes_the_augmentation_and_dropout_it_is_asked_for(monkeypatch):
+    seen = {}
+
+    def fake_fit(model, images, labels, **options):
+        seen["augment"], seen["dropout"] = options["augment"], model.dropout.p
+        return training.History(train_loss=[1.0], val_accuracy=[0.5])
+
+    fake = pollen.PollenData(torch.zeros(4, 3, 64, 64, dtype=torch.uint8), torch.tensor([0, 1, 0, 1]),
+                             ["a", "b", "c", "d"], ["x", "y"])
+    monkeypatch.setattr(pollen, "load_split", lambda split, **kwargs: fake)
+    monkeypatch.setattr(training, "fit", fake_fit)
+    _, _, meta = pollen.train(epochs=1, progress=False)
+    assert seen == {"augment": training.flips_and_rotations, "dropout": 0.3}
+    assert meta["augment"] is True and meta["dropout"] == 0.3
+    _, _, meta = pollen.train(epochs=1, progress=False, augment=False, dropout=0.5)
+    assert seen == {"augment": None, "dropout": 0.5}
+    assert meta["augment"] is False and meta["dropout"] == 0.5
+    with pytest.raises(ValueError, match="dropout"):
+        pollen.train(epochs=1, progress=False, dropout=1.0)
+
+
+@pytest.mark.parametrize("name", sorted(pollen.EXERCISE_FLAGS))
+def test_the_exercise_checkpoints_were_trained_with_their_flags(name):
+    model, meta = pollen.load_model(pollen.EXERCISE_CHECKPOINTS[name])
+    expected = {"seed": 0, "augment": True, "dropout": 0.3, "epochs": 60}
+    flags = list(pollen.EXERCISE_FLAGS[name])
+    if "--seed" in flags:
+        expected["seed"] = int(flags[flags.index("--seed") + 1])
+    if "--no-augment" in flags:
+        expected["augment"] = False
+    if "--dropout" in flags:
+        expected["dropout"] = float(flags[flags.index("--dropout") + 1])
+    assert {key: meta[key] for key in expected} == expected
+    assert model.dropout.p == expected["dropout"]
+    assert pollen.EXERCISE_COMMANDS[name].endswith(f"--out xaihelpers/checkpoints/{pollen.EXERCISE_CHECKPOINTS[name].name}")

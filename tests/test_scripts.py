@@ -50,3 +50,26 @@ def test_budget_table_verdicts(tmp_path, monkeypatch):
     (tmp_path / "make-test-seconds").write_text("800\n")
     verdicts = [row[3] for row in module.budget_table(stats)]
     assert verdicts == ["OVER", "OVER", "OVER"]
+
+
+def test_stored_chapter_times_are_what_the_course_guide_reads(tmp_path):
+    module = _load("run_notebooks")
+    stats = {"01_a": {"seconds": 12.34, "peak_mib": 1500.4}, "02_b": {"seconds": 95.0, "peak_mib": 1600.6}}
+    path = module.store_times(stats, tmp_path / "chapter_times.csv")
+    spec = importlib.util.spec_from_file_location("course_times", ROOT / "book" / "_ext" / "course_times.py")
+    guide = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(guide)
+    assert guide.read_times(path) == {"01_a": {"seconds": 12.3, "peak_mib": 1500.0},
+                                      "02_b": {"seconds": 95.0, "peak_mib": 1601.0}}
+    assert "cores" in (tmp_path / "chapter_times.json").read_text()
+    assert [guide.format_seconds(s) for s in (12.3, 89.6, 95.0)] == ["12 s", "90 s", "1.6 min"]
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_stored_chapter_times_cover_every_chapter():
+    spec = importlib.util.spec_from_file_location("course_times", ROOT / "book" / "_ext" / "course_times.py")
+    guide = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(guide)
+    chapters = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert sorted(guide.read_times()) == chapters, (
+        "xaihelpers/measured/chapter_times.csv lists other chapters than notebooks/: run make bench STORE_TIMES=1")

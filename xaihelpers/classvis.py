@@ -35,11 +35,14 @@ class ClassModelResult:
         scores: The class score (logit) of each image after every step, (steps + 1, C); row 0 is
             the score of the starting image.
         probabilities: Softmax probability of each image's class at the end, (C,).
+        predicted: The class the model predicts for each image after every step, (steps + 1, C):
+            when the network "changes its mind" when starting from a photo.
     """
 
     images: torch.Tensor
     scores: torch.Tensor
     probabilities: torch.Tensor
+    predicted: Optional[torch.Tensor] = None
 
 
 def blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -107,6 +110,9 @@ def class_model(
     jitter: int = 0,
     seed: int = 0,
     progress: bool = False,
+    start: Optional[torch.Tensor] = None,
+    score: str = "logit",
+    total_variation: float = 0.0,
 ) -> ClassModelResult:
     r"""Optimise one image per class to maximise the class score.
 
@@ -131,6 +137,13 @@ def class_model(
         jitter: Largest random shift in pixels applied (circularly) before each step.
         seed: Seed of the jitter and of the tiny noise that breaks the symmetry of the start image.
         progress: Show a tqdm progress bar.
+        start: Start images ``(C, 3, H, W)`` in [0, 1] instead of the neutral grey (for example a
+            photo of another class); ``size`` is then theirs. The L2 penalty still pulls towards
+            grey: pass ``l2=0`` to leave the photo alone but for the ascent.
+        score: What is maximised: ``"logit"`` (Simonyan et al.'s choice) or ``"log_probability"``
+            (the log-softmax, which can also rise by lowering the other classes).
+        total_variation: Weight of a total-variation penalty (the mean squared difference between
+            neighbouring pixels, times the number of values): an alternative to the blur.
 
     Returns:
         The images, the score history and the final probabilities.
@@ -142,6 +155,16 @@ def class_model(
         raise ValueError("classes is empty: give at least one class index")
     checks.positive_int(steps, "steps")
     checks.positive_int(size, "size")
+    if score not in ("logit", "log_probability"):
+        raise ValueError(f"score must be 'logit' or 'log_probability', got {score!r}.")
+    checks.non_negative(total_variation, "total_variation")
+    if start is not None:
+        checks.images(start, "start")
+        if start.shape[:2] != (len(classes), 3):
+            raise ValueError(f"start must hold one RGB image per class, ({len(classes)}, 3, H, W); "
+                             f"got {tuple(start.shape)}.")
+        if start.min() < 0 or start.max() > 1:
+            raise ValueError("start images must have pixels in [0, 1] (the model's input range).")
     checks.positive(step_size, "step_size")
     checks.non_negative(l2, "l2")
     blur_plan = _blur_plan(blur_every, blur_sigma, len(classes))
@@ -154,9 +177,12 @@ def class_model(
     device = next(model.parameters()).device
     target = torch.as_tensor(list(classes), device=device)
     rows = torch.arange(len(target), device=device)
-    noise = torch.randn(len(target), 3, size, size, generator=generator) * 0.01
-    image = (torch.full((len(target), 3, size, size), NEUTRAL) + noise).to(device)
-    scores = []
+    if start is None:
+        noise = torch.randn(len(target), 3, size, size, generator=generator) * 0.01
+        image = (torch.full((len(target), 3, size, size), NEUTRAL) + noise).to(device)
+    else:
+        image = start.detach().clone().to(device)
+    scores, predicted = [], []
     try:
         for step in tqdm(range(steps + 1), desc="class model", disable=not progress):
             shift = (0, 0)
@@ -166,12 +192,19 @@ def class_model(
             logits = model(torch.roll(image, shifts=shift, dims=(-2, -1)))
             if step == 0:
                 checks.targets(target, len(target), "classes", classes=logits.shape[1])
-            score = logits[rows, target]
-            scores.append(score.detach().cpu())
+            scores.append(logits[rows, target].detach().cpu())
+            predicted.append(logits.argmax(dim=1).detach().cpu())
             if step == steps:
                 probabilities = logits.softmax(dim=1)[rows, target].detach().cpu()
                 break
-            objective = score.sum() - l2 * (image - NEUTRAL).pow(2).sum()
+            maximised = logits[rows, target] if score == "logit" else logits.log_softmax(dim=1)[rows, target]
+            objective = maximised.sum() - l2 * (image - NEUTRAL).pow(2).sum()
+            if total_variation:
+                # The squared differences (Mahendran and Vedaldi's beta = 2): the absolute value's
+                # gradient is a sign, whose normalised steps add pixel-level noise instead of removing it.
+                variation = ((image[..., 1:, :] - image[..., :-1, :]).pow(2).mean(dim=(1, 2, 3))
+                             + (image[..., :, 1:] - image[..., :, :-1]).pow(2).mean(dim=(1, 2, 3)))
+                objective = objective - total_variation * image[0].numel() * variation.sum()
             (gradient,) = torch.autograd.grad(objective, image)
             with torch.no_grad():
                 scale = gradient.pow(2).flatten(1).mean(dim=1).sqrt().clamp_min(1e-12)[:, None, None, None]
@@ -181,7 +214,7 @@ def class_model(
                         image[members] = blur(image[members], sigma)
     finally:
         model.train(was_training)
-    return ClassModelResult(image.detach().cpu(), torch.stack(scores), probabilities)
+    return ClassModelResult(image.detach().cpu(), torch.stack(scores), probabilities, torch.stack(predicted))
 
 
 def for_display(images: torch.Tensor, percentile: float = 1.0) -> torch.Tensor:

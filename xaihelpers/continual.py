@@ -375,7 +375,8 @@ def average_accuracy(accuracy: Sequence[Sequence[float]]) -> float:
 
 
 def heatmap_study(runs: dict[str, list[MultiHeadCNN]], metas: dict[str, dict], tasks: Sequence[Task],
-                  images_per_class: int = 20, layers: Sequence[str] = STUDY_LAYERS):
+                  images_per_class: int = 20, layers: Sequence[str] = STUDY_LAYERS,
+                  binarize: Optional[float] = None):
     """Grad-CAM of every learned class after every task, measured: the case study's table.
 
     For each strategy, each checkpoint (after task ``i``) and each class of the tasks learned so
@@ -383,6 +384,16 @@ def heatmap_study(runs: dict[str, list[MultiHeadCNN]], metas: dict[str, dict], t
     on their task's head) at each layer, upsampled to 32x32 and scaled to ``[0, 1]``; then
     :func:`xaihelpers.heatmaps.describe` (lacunarity, colour groups) averaged over the images, next
     to the class's test accuracy at that checkpoint (from the training run's evaluation).
+
+    Args:
+        runs: Strategy -> the networks after each task.
+        metas: Strategy -> the run's metadata (accuracies per class and checkpoint).
+        tasks: The task sequence.
+        images_per_class: Test images of each class whose maps are measured.
+        layers: The layers whose Grad-CAM is measured.
+        binarize: Measure the binary maps ``map > binarize`` (the classic binary lacunarity)
+            instead of the grey levels; an image whose binary map is empty has no lacunarity and
+            is left out of its class's mean.
 
     Returns:
         A ``pandas.DataFrame``, one row per (strategy, after_task, class, layer).
@@ -400,6 +411,8 @@ def heatmap_study(runs: dict[str, list[MultiHeadCNN]], metas: dict[str, dict], t
                 images, labels = first_per_class(task, images_per_class)
                 maps = gradcam.grad_cam_layers(model, list(layers), images, task.index * k + labels)
                 for layer, layer_maps in maps.items():
+                    if binarize is not None:
+                        layer_maps = (layer_maps > binarize).float()
                     measures = heatmaps.describe(layer_maps)
                     for local, name in enumerate(task.classes):
                         mine = (labels == local).numpy()
@@ -447,6 +460,32 @@ DEFAULTS = {"epochs": 3, "train_per_class": 2000, "batch_size": 64, "learning_ra
             "ewc_strength": 1000.0, "fisher_samples": 200, "memory_size": 500, "seed": 0}
 
 
+#: Variants of the committed runs that the chapter's exercises compare with them: name ->
+#: (strategy, settings that differ from :data:`DEFAULTS`). Training takes minutes, longer than a
+#: chapter may run, so ``make exercise-models`` trains them once and their checkpoints ship.
+EXERCISE_RUNS = {
+    "ewc_strength_100": ("ewc", {"ewc_strength": 100.0}),
+    "ewc_strength_10000": ("ewc", {"ewc_strength": 10000.0}),
+    "replay_memory_250": ("replay", {"memory_size": 250}),
+}
+EXERCISE_DIR = CHECKPOINT_DIR / "exercises"
+
+
+def exercise_command(name: str) -> str:
+    """The command (from the repository root) that trains the exercise run ``name``."""
+    strategy, settings = EXERCISE_RUNS[name]
+    flags = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in settings.items())
+    return f"{TRAIN_COMMAND} --strategy {strategy} {flags} --out-dir xaihelpers/checkpoints/exercises/{name}"
+
+
+def load_exercise_run(name: str) -> tuple[list[MultiHeadCNN], dict]:
+    """The networks and metadata of the exercise run ``name`` (see :data:`EXERCISE_RUNS`)."""
+    if name not in EXERCISE_RUNS:
+        raise ValueError(f"Unknown exercise run '{name}'; choose one of {sorted(EXERCISE_RUNS)}.")
+    strategy, _ = EXERCISE_RUNS[name]
+    return load_run(strategy, EXERCISE_DIR / name / checkpoint_path(strategy).name)
+
+
 def _main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m xaihelpers.continual")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -456,7 +495,18 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         command.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     command.add_argument("--out-dir", type=Path, default=CHECKPOINT_DIR)
     command.add_argument("--force", action="store_true", help="replace existing checkpoints")
+    sub.add_parser("train-exercises", help="train the variants the exercises compare (missing ones only)")
     args = parser.parse_args(argv)
+    if args.command == "train-exercises":
+        for name, (strategy, settings) in EXERCISE_RUNS.items():
+            target = EXERCISE_DIR / name / checkpoint_path(strategy).name
+            if target.exists():
+                print(f"{target} exists; kept")
+                continue
+            flags = [item for key, value in settings.items() for item in (f"--{key.replace('_', '-')}", str(value))]
+            if _main(["train", "--strategy", strategy, *flags, "--out-dir", str(target.parent)]):
+                return 2
+        return 0
     strategies = list(STRATEGIES) if args.strategy == "all" else [args.strategy]
     targets = {s: args.out_dir / checkpoint_path(s).name for s in strategies}
     existing = [str(p) for p in targets.values() if p.exists()]

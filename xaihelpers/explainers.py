@@ -115,7 +115,7 @@ def _lime_without_progress_bar() -> Iterator[None]:
 
 def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, num_samples: int = 300,
               segmentation: Callable[[np.ndarray], np.ndarray] | None = None, batch_size: int = 64,
-              seed: int = 0) -> torch.Tensor:
+              seed: int = 0, hide_color: float | None = None) -> torch.Tensor:
     """LIME explanation of each image for its target class, painted per superpixel, (N, H, W).
 
     Args:
@@ -127,6 +127,8 @@ def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, n
         batch_size: Perturbed images LIME hands over per call (LIME's default is 10); the model
             sees them in passes of :func:`xaihelpers.training.images_per_pass`.
         seed: LIME's random state; with it the explanation is reproducible.
+        hide_color: The value a switched-off superpixel is filled with (``0``: black); ``None``,
+            LIME's default, fills it with its own mean colour.
     """
     from lime import lime_image
 
@@ -141,7 +143,7 @@ def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, n
         explainer = lime_image.LimeImageExplainer(random_state=seed)
         with _lime_without_progress_bar():
             explanation = explainer.explain_instance(picture, predict, labels=(label,), top_labels=None,
-                                                     hide_color=None, num_samples=num_samples,
+                                                     hide_color=hide_color, num_samples=num_samples,
                                                      batch_size=batch_size, segmentation_fn=segment)
         weights = dict(explanation.local_exp[label])
         regions = np.unique(explanation.segments)
@@ -232,8 +234,18 @@ def partition_shap_maps(model: nn.Module, images: torch.Tensor, target: torch.Te
     checks.images(images, channels=3)
     target = checks.targets(target, len(images))
     checks.positive_int(max_evals, "max_evals")
-    predict = lime_predict_fn(model)
-    pictures = images.permute(0, 2, 3, 1).double().numpy()
+    if not masker.startswith(("blur(", "inpaint_telea", "inpaint_ns")):
+        raise ValueError(f"masker must be 'blur(kx,ky)', 'inpaint_telea' or 'inpaint_ns', got {masker!r}.")
+    # shap's inpainting maskers hand the image to OpenCV as uint8: on [0, 1] pixels that is an
+    # almost black image, every masked image looks alike, and the map comes out constant. They
+    # get 0..255 pixels, which the prediction function scales back.
+    scale = 255.0 if masker.startswith("inpaint") else 1.0
+    model_predict = lime_predict_fn(model)
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        return model_predict(np.asarray(batch) / scale if scale != 1.0 else batch)
+
+    pictures = images.permute(0, 2, 3, 1).double().numpy() * scale
     maps = []
     for picture, label in zip(pictures, torch.as_tensor(target).flatten().tolist()):
         # A fresh masker per image: shap caches the blurred image under id() of a temporary

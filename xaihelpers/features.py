@@ -104,3 +104,30 @@ def strongest_channels(features: torch.Tensor, k: int) -> torch.Tensor:
     if not 1 <= checks.positive_int(k, "k") <= features.shape[1]:
         raise ValueError(f"k must be between 1 and the number of channels ({features.shape[1]}), got {k}.")
     return features.mean(dim=(2, 3)).topk(k, dim=1).indices
+
+
+def top_share(maps: torch.Tensor, fraction: float = 0.1) -> torch.Tensor:
+    """How concentrated each map is: the share of its total in its top ``fraction`` of pixels.
+
+    A flat map gives ``fraction`` (0.10 by default); a map whose mass sits in a few pixels gives
+    values near 1. For non-negative maps ``(N, H, W)``; returns ``(N,)``.
+    """
+    checks.maps(maps, "maps")
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}.")
+    if (maps < 0).any():
+        raise ValueError("maps must be non-negative (take .abs() or .clamp_min(0) of a signed map first).")
+    flat = maps.flatten(1)
+    k = max(1, int(flat.shape[1] * fraction))
+    return flat.topk(k, dim=1).values.sum(dim=1) / flat.sum(dim=1).clamp_min(1e-12)
+
+
+def roughness(maps: torch.Tensor) -> torch.Tensor:
+    """How noisy each map is: the mean absolute difference between neighbouring pixels, in units
+    of the map's mean absolute value. 0 for a constant map; about 1 or more for salt-and-pepper
+    noise. For maps ``(N, H, W)``; returns ``(N,)``."""
+    checks.maps(maps, "maps")
+    scaled = maps / maps.abs().flatten(1).mean(dim=1).clamp_min(1e-12)[:, None, None]
+    vertical = (scaled[:, 1:, :] - scaled[:, :-1, :]).abs().mean(dim=(1, 2))
+    horizontal = (scaled[:, :, 1:] - scaled[:, :, :-1]).abs().mean(dim=(1, 2))
+    return (vertical + horizontal) / 2

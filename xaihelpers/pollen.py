@@ -35,6 +35,20 @@ SPLIT_FILE = data.SPLIT_DIR / "pollen_split.csv"
 CHECKPOINT = data.CHECKPOINT_DIR / "pollen_cnn.pt"
 SPLITS = ("train", "val", "test")
 TRAIN_COMMAND = "python -m xaihelpers.pollen train"
+#: Variants of the book's CNN that the chapters' exercises compare with it: name -> training flags.
+#: Training takes minutes, longer than a chapter may run, so ``make exercise-models`` trains them
+#: once with these flags and their checkpoints ship beside the book's.
+EXERCISE_FLAGS = {
+    "seed1": ("--seed", "1"),
+    "no_augment": ("--no-augment",),
+    "dropout05": ("--dropout", "0.5"),
+}
+EXERCISE_CHECKPOINTS = {name: data.CHECKPOINT_DIR / f"pollen_cnn_{name}.pt" for name in EXERCISE_FLAGS}
+#: The command that made each exercise checkpoint (from the repository root).
+EXERCISE_COMMANDS = {
+    name: f"{TRAIN_COMMAND} {' '.join(flags)} --out xaihelpers/checkpoints/{EXERCISE_CHECKPOINTS[name].name}"
+    for name, flags in EXERCISE_FLAGS.items()
+}
 
 
 def make_split(
@@ -155,8 +169,18 @@ POLLEN_CONV_BLOCKS = [f"features.{i}" for i in range(4)]
 
 
 def train(epochs: int = 60, seed: int = 0, progress: bool = True,
-          root: Optional[Path] = None) -> tuple[PollenCNN, training.History, dict]:
+          root: Optional[Path] = None, *, augment: bool = True,
+          dropout: float = 0.3) -> tuple[PollenCNN, training.History, dict]:
     """Train the pollen CNN on the train split, selecting nothing on the test split.
+
+    Args:
+        epochs: Passes over the training split.
+        seed: Seeds the initialisation, the shuffling, the augmentation and dropout.
+        progress: Show a progress bar.
+        root: The data root (default: the configured one).
+        augment: Random flips and quarter turns of every batch (the book's recipe); ``False``
+            trains on the images as they are (an exercise of the pollen chapter).
+        dropout: Dropout probability before the classifier (the book's model: 0.3).
 
     Returns:
         The model (eval mode), its history, and the checkpoint metadata.
@@ -167,13 +191,17 @@ def train(epochs: int = 60, seed: int = 0, progress: bool = True,
     mean = pixels.mean(dim=(0, 2, 3)).tolist()
     std = pixels.std(dim=(0, 2, 3)).tolist()
     torch.manual_seed(seed)
-    model = PollenCNN(len(train_set.classes), mean, std)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout}.")
+    model = PollenCNN(len(train_set.classes), mean, std, dropout=dropout)
     history = training.fit(
-        model, train_set.images, train_set.labels, epochs=epochs, augment=training.flips_and_rotations,
+        model, train_set.images, train_set.labels, epochs=epochs,
+        augment=training.flips_and_rotations if augment else None,
         validation=(val_set.images, val_set.labels), seed=seed, progress=progress,
     )
     meta = {"classes": train_set.classes, "image_size": IMAGE_SIZE, "epochs": epochs, "seed": seed,
-            "mean": mean, "std": std, "val_accuracy": history.val_accuracy[-1]}
+            "mean": mean, "std": std, "val_accuracy": history.val_accuracy[-1],
+            "augment": augment, "dropout": dropout}
     return model, history, meta
 
 
@@ -192,7 +220,7 @@ def load_model(path: Path = CHECKPOINT) -> tuple[PollenCNN, dict]:
     path = Path(path)
     checkpoint = training.load_checkpoint(path, ("state_dict", "meta"), TRAIN_COMMAND)
     meta = checkpoint["meta"]
-    model = PollenCNN(len(meta["classes"]), meta["mean"], meta["std"])
+    model = PollenCNN(len(meta["classes"]), meta["mean"], meta["std"], dropout=meta.get("dropout", 0.3))
     training.load_weights(model, checkpoint["state_dict"], path, TRAIN_COMMAND)
     return channels_last(model).eval(), meta
 
@@ -203,10 +231,20 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     command = sub.add_parser("train", help="make the split (if missing) and train the CNN")
     command.add_argument("--epochs", type=int, default=60)
     command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--no-augment", action="store_true", help="train without flips and rotations")
+    command.add_argument("--dropout", type=float, default=0.3, help="dropout before the classifier")
     command.add_argument("--out", type=Path, default=CHECKPOINT)
     command.add_argument("--force", action="store_true", help="replace an existing checkpoint")
     command.add_argument("--split-only", action="store_true", help="only write the split manifest")
+    sub.add_parser("train-exercises", help="train the variants the exercises compare (missing ones only)")
     args = parser.parse_args(argv)
+    if args.command == "train-exercises":
+        for name, flags in EXERCISE_FLAGS.items():
+            if EXERCISE_CHECKPOINTS[name].exists():
+                print(f"{EXERCISE_CHECKPOINTS[name]} exists; kept")
+            elif _main(["train", *flags, "--out", str(EXERCISE_CHECKPOINTS[name])]):
+                return 2
+        return 0
     if not SPLIT_FILE.exists():
         dataset = data.load_dataset("pollen", "all")
         folder = data.dataset_dir("pollen")
@@ -220,7 +258,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{args.out} exists; use --force to replace it", file=sys.stderr)
         return 2
     repro.seed_everything(args.seed)
-    model, history, meta = train(args.epochs, args.seed)
+    model, history, meta = train(args.epochs, args.seed, augment=not args.no_augment, dropout=args.dropout)
     test = load_split("test")
     meta["test_accuracy"] = training.accuracy(model, test.images, test.labels)
     save_checkpoint(model, meta, args.out, overwrite=args.force)
