@@ -6,18 +6,24 @@ box position), the time of ``heatmaps.lacunarity`` (strided window sums), their 
 largest difference of the results. Also the batched call on 64 maps of 32x32 (the continual-
 learning chapter's case). The target is a ratio of at least 100; it is printed, not asserted.
 
-    python benchmarks/lacunarity_speed.py
+    python benchmarks/lacunarity_speed.py            # print only (make bench)
+    python benchmarks/lacunarity_speed.py --write    # also store the table
 """
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 
-from _results import machine, median_seconds, write
+from _results import OUT, machine, median_seconds, write
 from xaihelpers import heatmaps
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--write", action="store_true", help=f"store the table under {OUT}")
+    args = parser.parse_args()
     rng = np.random.default_rng(0)
     heatmap = rng.random((224, 224)) ** 4  # a skewed map, like a heat map's values
     rows = []
@@ -40,8 +46,9 @@ def main() -> None:
     _, fast = median_seconds(lambda: heatmaps.lacunarity(batch), 20)
     print(f"64 maps of 32x32, boxes 2+4+8: reference {slow:.3f} s, vectorised {fast:.5f} s, ratio {slow / fast:.0f}")
     rows.append(["64 x 32x32, boxes 2+4+8", f"{slow:.4f}", f"{fast:.6f}", f"{slow / fast:.0f}", ""])
-    write("lacunarity_speed", ["case", "reference_s", "vectorised_s", "ratio", "max_abs_difference"], rows,
-          {"machine": machine(), "target_ratio": 100})
+    if args.write:  # like the other benchmarks: make bench measures, only --write replaces the stored table
+        write("lacunarity_speed", ["case", "reference_s", "vectorised_s", "ratio", "max_abs_difference"], rows,
+              {"machine": machine(), "target_ratio": 100})
 
 
 if __name__ == "__main__":
