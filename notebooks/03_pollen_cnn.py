@@ -101,7 +101,8 @@ print(f"parameters: {sum(p.numel() for p in model.parameters()):,}")
 probabilities = training.predict_proba(model, test.images)
 predicted = probabilities.argmax(dim=1)
 test_accuracy = (predicted == test.labels).float().mean().item()
-print(f"test accuracy: {test_accuracy:.3f} on {len(test.labels)} images "
+print(f"test accuracy: {test_accuracy:.3f}, test loss (cross-entropy) "
+      f"{training.mean_cross_entropy(probabilities, test.labels):.3f} on {len(test.labels)} images "
       f"(chance: {1 / len(test.classes):.3f}); validation accuracy at the end of training: {meta['val_accuracy']:.3f}")
 
 # %%

@@ -94,6 +94,8 @@ deterministic = training.predict_proba(pollen_model, pollen_test.images)
 correct = summary.predicted == pollen_test.labels
 print(f"accuracy: dropout off {(deterministic.argmax(1) == pollen_test.labels).float().mean():.3f}, "
       f"MC mean of {passes} passes {correct.float().mean():.3f}")
+print(f"test loss (cross-entropy): dropout off {training.mean_cross_entropy(deterministic, pollen_test.labels):.3f}, "
+      f"MC mean {training.mean_cross_entropy(summary.mean, pollen_test.labels):.3f}")
 measures = {"entropy": summary.entropy, "mutual information": summary.mutual_information,
             "variance": summary.variance}
 table = pd.DataFrame({name: [values[correct].mean().item(), values[~correct].mean().item()]

@@ -77,7 +77,7 @@ comparison = cifar.compare_models()  # the committed checkpoints; CIFAR-10 test 
 models, classes = comparison.models, comparison.test.classes
 images = comparison.example_images()
 print(f"device: {device}; test images: {len(comparison.test)}; architectures: {', '.join(models)}")
-print(comparison.accuracy_table()[["design", "test accuracy"]].to_string())
+print(comparison.accuracy_table()[["design", "test accuracy", "test loss"]].to_string())
 
 # %% [markdown]
 # The five fixed test images of the CIFAR chapters (chosen by rule in the callbacks chapter):

@@ -75,7 +75,7 @@ models, classes = comparison.models, comparison.test.classes
 images = comparison.example_images()
 predicted = {arch: comparison.predictions[arch][comparison.example_index] for arch in models}
 print(f"device: {device}; test images: {len(comparison.test)}; architectures: {', '.join(models)}")
-print(comparison.accuracy_table()[["design", "test accuracy"]].to_string())
+print(comparison.accuracy_table()[["design", "test accuracy", "test loss"]].to_string())
 print(comparison.example_table().to_string())
 
 # %% [markdown]

@@ -108,6 +108,7 @@ for strategy, models in runs.items():
     print(matrix.round(3).to_string(), "\n")
     summary[strategy] = {"average accuracy": continual.average_accuracy(metas[strategy]["accuracy"]),
                          "average forgetting": continual.average_forgetting(metas[strategy]["accuracy"]),
+                         "final test loss": continual.mean_task_loss(models[-1], tasks),
                          "training minutes": metas[strategy]["train_seconds"] / 60}
 print(pd.DataFrame(summary).T.round(3).to_string())
 

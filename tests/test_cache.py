@@ -84,3 +84,5 @@ def test_compare_models_predicts_every_image_and_reuses_the_cache(fake_root, tmp
     assert all(torch.equal(again.probabilities[a], comparison.probabilities[a]) for a in again.probabilities)
     table = comparison.accuracy_table()
     assert list(table.index) == ["gap", "allconv"] and table["test accuracy"].between(0, 1).all()
+    loss = -comparison.probabilities["gap"].gather(1, comparison.test.labels.view(-1, 1)).log().mean().item()
+    assert table.loc["gap", "test loss"] == pytest.approx(loss, abs=1e-3)

@@ -164,3 +164,14 @@ def test_the_exercise_runs_differ_from_the_committed_ones_only_in_their_settings
     assert continual.exercise_command(name).startswith(continual.TRAIN_COMMAND + f" --strategy {strategy}")
     with pytest.raises(ValueError, match="Unknown exercise run"):
         continual.load_exercise_run("ewc_strength_7")
+
+
+def test_mean_task_loss_is_the_cross_entropy_on_each_tasks_own_head(tiny_baseline_run):
+    runs, _, tasks = tiny_baseline_run
+    model = runs["baseline"][-1]
+    expected = []
+    with torch.no_grad():
+        for task in tasks:
+            logits = continual.task_logits(model(task.test_images.float() / 255), task.index, 2)
+            expected.append(torch.nn.functional.cross_entropy(logits, task.test_labels, reduction="none"))
+    assert continual.mean_task_loss(model, tasks) == pytest.approx(torch.cat(expected).mean().item(), abs=1e-5)

@@ -1,5 +1,8 @@
 """The book's training loop, augmentation and metrics."""
 
+import math
+
+import pytest
 import torch
 
 from xaihelpers import training
@@ -46,3 +49,16 @@ def test_default_batches_give_the_same_probabilities(tiny_cnn):
     images = torch.rand(40, 3, 8, 8)
     torch.testing.assert_close(training.predict_proba(tiny_cnn, images),
                                training.predict_proba(tiny_cnn, images, batch_size=1))
+
+
+def test_mean_cross_entropy_known_answers():
+    probabilities = torch.tensor([[0.5, 0.5], [0.9, 0.1], [0.0, 1.0]])
+    labels = torch.tensor([0, 0, 0])
+    expected = -(math.log(0.5) + math.log(0.9) + math.log(1e-12)) / 3  # a zero probability is clamped
+    assert training.mean_cross_entropy(probabilities, labels) == pytest.approx(expected)
+    logits = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))
+    target = torch.tensor([0, 1, 2, 3, 0, 1])
+    assert training.mean_cross_entropy(logits.softmax(1), target) == pytest.approx(
+        torch.nn.functional.cross_entropy(logits, target).item(), abs=1e-6)
+    with pytest.raises(ValueError, match=r"\(N, classes\)"):
+        training.mean_cross_entropy(probabilities[0], labels)

@@ -353,8 +353,8 @@ class Comparison:
         return training.to_float(self.test.images[self.example_index])
 
     def accuracy_table(self):
-        """One row per architecture: description, parameters, training budget, test accuracy
-        (measured now, on all 10,000 test images)."""
+        """One row per architecture: description, parameters, training budget, test accuracy and
+        test loss (cross-entropy; both measured now, on all 10,000 test images)."""
         import pandas as pd
 
         rows = []
@@ -363,7 +363,8 @@ class Comparison:
             rows.append({"architecture": arch, "design": ARCHITECTURES[arch][1],
                          "parameters": sum(p.numel() for p in model.parameters()),
                          "epochs": meta["epochs"], "training minutes": round(meta["train_seconds"] / 60, 1),
-                         "test accuracy": round((self.predictions[arch] == self.test.labels).float().mean().item(), 3)})
+                         "test accuracy": round((self.predictions[arch] == self.test.labels).float().mean().item(), 3),
+                         "test loss": round(training.mean_cross_entropy(self.probabilities[arch], self.test.labels), 3)})
         return pd.DataFrame(rows).set_index("architecture")
 
     def example_table(self):

@@ -281,6 +281,23 @@ def evaluate(model: MultiHeadCNN, tasks: Sequence[Task],
     return per_task, per_class
 
 
+def mean_task_loss(model: MultiHeadCNN, tasks: Sequence[Task]) -> float:
+    """Mean cross-entropy of ``model`` over every task's test images, each on its own head: the
+    loss beside :func:`evaluate`'s accuracies."""
+    model.eval()
+    k = model.classes_per_task
+    losses, count = 0.0, 0
+    with torch.no_grad():
+        for task in tasks:
+            batch_size = training.images_per_pass(task.test_images)
+            for i in range(0, len(task.test_images), batch_size):
+                logits = task_logits(model(training.to_float(task.test_images[i:i + batch_size])), task.index, k)
+                losses += F.cross_entropy(logits, task.test_labels[i:i + batch_size], reduction="sum").item()
+                count += len(logits)
+    return losses / count
+
+
+
 def train_sequence(strategy: str, tasks: Sequence[Task], *, epochs: int = 3, batch_size: int = 64,
                    learning_rate: float = 2e-3, ewc_strength: float = 1000.0, fisher_samples: int = 200,
                    memory_size: int = 500, mean=(0.5,) * 3, std=(0.25,) * 3, seed: int = 0,

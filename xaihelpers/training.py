@@ -102,6 +102,20 @@ def predict_proba(model: nn.Module, images: torch.Tensor, batch_size: Optional[i
     return torch.cat(outputs)
 
 
+def mean_cross_entropy(probabilities: torch.Tensor, labels: torch.Tensor) -> float:
+    """The test loss the models were trained with: mean of ``-log p(true class)`` over the images.
+
+    Args:
+        probabilities: ``(N, classes)`` predicted probabilities (rows sum to 1).
+        labels: ``(N,)`` true classes.
+    """
+    if probabilities.dim() != 2 or labels.shape != probabilities.shape[:1]:
+        raise ValueError(f"probabilities must be (N, classes) and labels (N,), got {tuple(probabilities.shape)} "
+                         f"and {tuple(labels.shape)}.")
+    chosen = probabilities.gather(1, labels.long().view(-1, 1))[:, 0]
+    return -chosen.clamp_min(1e-12).log().mean().item()
+
+
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
              device: Optional[torch.device | str] = None) -> float:
     """Top-1 accuracy of ``model`` on ``images``."""
