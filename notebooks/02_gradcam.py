@@ -351,6 +351,8 @@ else:
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
 # grad_cam(..., relu=False) is captum's LayerGradCam(...).attribute(..., relu_attributions=False).
+from xaihelpers import attribution
+
 signed = grad_cam(model, classifier.target_layer, batch, predicted, relu=False, normalize=False)
 far_class = probabilities[chosen].argsort(dim=1, descending=True)[:, 99]
 far_map = grad_cam(model, classifier.target_layer, batch, far_class)
@@ -361,7 +363,7 @@ for position, index in enumerate(chosen):
           f"{negative[position].sum() / signed[position].clamp_min(0).sum().clamp_min(1e-12):15.2f} "
           f"{features.pearson_per_image(negative[position:position + 1], maps[position:position + 1]).item():19.2f} "
           f"{features.pearson_per_image(negative[position:position + 1], far_map[position:position + 1]).item():21.2f}")
-panels = [plotting.signed_rgb(attribution_map) for attribution_map in (signed / signed.flatten(1).abs().amax(1)[:, None, None])]
+panels = [plotting.signed_rgb(attribution_map) for attribution_map in attribution.signed_scale(signed, 100)]
 plotting.image_grid(panels, [f"signed: {classifier.class_names[p]}" for p in predicted], ncols=6, size=2.0)
 plt.show()
 

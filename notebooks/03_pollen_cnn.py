@@ -204,7 +204,7 @@ for name, path in variants.items():
     variant_models[name], variant_meta = pollen.load_model(path)
     variant_probabilities = training.predict_proba(variant_models[name], test.images)
     rows[name] = {"test accuracy": (variant_probabilities.argmax(1) == test.labels).float().mean().item(),
-                  "test loss": torch.nn.functional.nll_loss(variant_probabilities.clamp_min(1e-12).log(), test.labels).item(),
+                  "test loss": training.mean_cross_entropy(variant_probabilities, test.labels),
                   "validation accuracy": variant_meta["val_accuracy"]}
 variant_table = pd.DataFrame(rows).T
 print(variant_table.loc[["book (seed 0)", "seed 1"]].round(3).to_string())

@@ -152,16 +152,18 @@ def randomized_head(model: torch.nn.Module, head: str) -> torch.nn.Module:
     return changed
 
 
-def sensitivity(model, guided_model, batch, head):
+def sensitivity(model, guided_model, batch, head, explain=explain_both, names=("saliency", "guided backprop")):
+    """Median correlations of each method's map with the map of a far class and with the map of a
+    random-head model; ``explain(model, guided_model, batch, target)`` returns one map per name."""
     ranking = training.predict_proba(model, batch).argsort(dim=1, descending=True)
     top, far = ranking[:, 0], ranking[:, min(99, ranking.shape[1] - 1)]
-    original = explain_both(model, guided_model, batch, top)
-    other_class = explain_both(model, guided_model, batch, far)
+    original = explain(model, guided_model, batch, top)
+    other_class = explain(model, guided_model, batch, far)
     random_model = randomized_head(model, head)
     random_guided = attribution.guided_backprop_ready(random_model)
-    random_maps = explain_both(random_model, random_guided, batch, top)
+    random_maps = explain(random_model, random_guided, batch, top)
     rows = {}
-    for name, position in (("saliency", 0), ("guided backprop", 1)):
+    for position, name in enumerate(names):
         rows[name] = (features.pearson_per_image(original[position], other_class[position]).median().item(),
                       features.pearson_per_image(original[position], random_maps[position]).median().item())
     return rows
@@ -279,22 +281,16 @@ for layers in (["classifier"], ["classifier", "features.3"], ["classifier", "fea
 from captum.attr import Deconvolution
 
 
-def deconvnet(guided_model, batch, target):
-    return attribution.channel_reduce(Deconvolution(guided_model).attribute(batch.clone().requires_grad_(), target=target),
-                                      "max_abs")
+def deconvnet(model, guided_model, batch, target):
+    """Deconvnet runs on the copy with recognised ReLU6 modules, as guided backprop does."""
+    gradients = Deconvolution(guided_model).attribute(batch.clone().requires_grad_(), target=target)
+    return (attribution.channel_reduce(gradients, "max_abs"),)
 
 
-def deconv_sensitivity(model, guided_model, batch, head):
-    ranking = training.predict_proba(model, batch).argsort(dim=1, descending=True)
-    top, far = ranking[:, 0], ranking[:, min(99, ranking.shape[1] - 1)]
-    original = deconvnet(guided_model, batch, top)
-    random_guided = attribution.guided_backprop_ready(randomized_head(model, head))
-    return (features.pearson_per_image(original, deconvnet(guided_model, batch, far)).median().item(),
-            features.pearson_per_image(original, deconvnet(random_guided, batch, top)).median().item())
-
-
-pollen_rows["deconvnet"] = deconv_sensitivity(pollen_model, pollen_model, pollen_images[:40], "classifier")
-imagenet_rows["deconvnet"] = deconv_sensitivity(classifier.model, imagenet_guided_model, images, classifier.head_layer)
+pollen_rows.update(sensitivity(pollen_model, pollen_model, pollen_images[:40], "classifier",
+                               explain=deconvnet, names=("deconvnet",)))
+imagenet_rows.update(sensitivity(classifier.model, imagenet_guided_model, images, classifier.head_layer,
+                                 explain=deconvnet, names=("deconvnet",)))
 print(f"{'model':9s} {'method':16s} {'corr: class #1 vs far':>23s} {'corr: trained vs random head':>29s}")
 for model_name, rows in (("pollen", pollen_rows), ("ImageNet", imagenet_rows)):
     for method, (class_corr, model_corr) in rows.items():

@@ -263,23 +263,13 @@ plt.show()
 # Optimise at 224 x 224 pixels instead of 128. Are the shapes larger, or repeated?
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
-def typical_wavelength(pictures):
-    """The power-weighted mean spatial wavelength of each image's grey levels, in pixels."""
-    gray = pictures.mean(dim=1)
-    power = torch.fft.rfft2(gray - gray.mean(dim=(1, 2), keepdim=True)).abs().pow(2)
-    fy = torch.fft.fftfreq(gray.shape[-2])[:, None].abs()
-    fx = torch.fft.rfftfreq(gray.shape[-1])[None, :]
-    radius = (fy ** 2 + fx ** 2).sqrt()
-    return 1 / ((power * radius).sum(dim=(1, 2)) / power.sum(dim=(1, 2)))
-
-
 two = classes[:2]
 sizes = {}
 for side in (128, 224):
     sizes[side] = classvis.class_model(classifier.model, two, blur_every=4, blur_sigma=1.0, jitter=4,
                                        **{**settings, "size": side})
     print(f"{side} px: typical wavelength " + ", ".join(
-        f"{names[i]} {w:.1f} px" for i, w in enumerate(typical_wavelength(sizes[side].images).tolist()))
+        f"{names[i]} {w:.1f} px" for i, w in enumerate(classvis.typical_wavelength(sizes[side].images).tolist()))
         + "; probabilities " + ", ".join(f"{p:.2f}" for p in sizes[side].probabilities.tolist()))
 plotting.image_grid(list(classvis.for_display(sizes[128].images)) + list(classvis.for_display(sizes[224].images)),
                     [f"{n}, 128 px" for n in names[:2]] + [f"{n}, 224 px" for n in names[:2]], ncols=4, size=2.4)

@@ -278,6 +278,7 @@ else:
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
 import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score
 
 strangers = torch.stack([imagenet[i][0] for i in range(0, 1000, 1000 // len(pollen_test.labels))][:len(pollen_test.labels)])
 strangers = F.interpolate(strangers, size=(64, 64), mode="bilinear", antialias=True).clamp(0, 1)
@@ -288,7 +289,7 @@ for name, result in (("pollen test", summary), ("ImageNet at 64 x 64", stranger_
 for name in ("entropy", "mutual_information"):
     inside, outside = getattr(summary, name), getattr(stranger_summary, name)
     # AUROC: the chance that a random ImageNet image is more uncertain than a random pollen image.
-    auroc = (outside[:, None] > inside[None, :]).float().mean() + 0.5 * (outside[:, None] == inside[None, :]).float().mean()
+    auroc = roc_auc_score([0] * len(inside) + [1] * len(outside), torch.cat([inside, outside]).numpy())
     print(f"{name}: AUROC for telling ImageNet from pollen {auroc:.2f}")
 
 # %% [markdown]

@@ -138,3 +138,12 @@ def test_a_total_variation_penalty_gives_a_smoother_image():
     assert variation(smooth.images) < 0.8 * variation(rough.images)
     with pytest.raises(ValueError, match="total_variation"):
         classvis.class_model(model, [1], steps=1, total_variation=-1.0)
+
+
+def test_typical_wavelength_of_stripes_is_their_period():
+    xs = torch.arange(64.0)
+    stripes = [torch.sin(2 * torch.pi * xs / period).expand(3, 64, 64) for period in (8, 16)]
+    wavelengths = classvis.typical_wavelength(torch.stack(stripes))
+    assert torch.allclose(wavelengths, torch.tensor([8.0, 16.0]), rtol=0.02)
+    with pytest.raises(ValueError, match="constant"):
+        classvis.typical_wavelength(torch.ones(1, 3, 8, 8))

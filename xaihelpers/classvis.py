@@ -76,6 +76,25 @@ def high_frequency_energy(images: torch.Tensor, cutoff: float = 0.25) -> torch.T
     return (power * high).flatten(1).sum(1) / total
 
 
+def typical_wavelength(images: torch.Tensor) -> torch.Tensor:
+    """The typical size of each image's patterns: the power-weighted mean spatial wavelength of its
+    grey levels, in pixels, (N,). A pattern that repeats every ``w`` pixels gives about ``w``;
+    larger shapes give larger values. The mean grey level is removed first.
+
+    Raises:
+        ValueError: If ``images`` is not a batch ``(N, C, H, W)`` or an image is constant.
+    """
+    checks.images(images)
+    gray = images.mean(dim=1)
+    power = torch.fft.rfft2(gray - gray.mean(dim=(1, 2), keepdim=True)).abs().pow(2)
+    if bool((power.flatten(1).sum(dim=1) == 0).any()):
+        raise ValueError("a constant image has no patterns, hence no wavelength.")
+    fy = torch.fft.fftfreq(gray.shape[-2])[:, None].abs()
+    fx = torch.fft.rfftfreq(gray.shape[-1])[None, :]
+    radius = (fy ** 2 + fx ** 2).sqrt()
+    return 1 / ((power * radius).sum(dim=(1, 2)) / power.sum(dim=(1, 2)))
+
+
 def _blur_plan(blur_every, blur_sigma, count: int) -> dict[tuple[int, float], list[int]]:
     """Which images to blur how: {(every, sigma): image positions}, from scalars or per-image lists."""
     def per_image(value, name):
