@@ -17,10 +17,7 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from captum.attr import GuidedBackprop, IntegratedGradients, NoiseTunnel, Saliency
-
-from xaihelpers import attribution, repro
-from xaihelpers.gradcam import grad_cam
+from xaihelpers import methods, repro
 
 import _results
 
@@ -40,27 +37,30 @@ def main() -> None:
     warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations")
     classifier, images, target = _results.imagenet_batch(args.batch)
     model = classifier.model
-    guided_model = attribution.guided_backprop_ready(model)
 
     def forward_backward():
         x = images.clone().requires_grad_()
         model(x).gather(1, target[:, None]).sum().backward()
 
-    methods = {
-        "saliency": (1, lambda: Saliency(model).attribute(images.clone().requires_grad_(), target=target)),
-        "guided backprop": (1, lambda: GuidedBackprop(guided_model).attribute(images.clone().requires_grad_(), target=target)),
-        "Grad-CAM": (1, lambda: grad_cam(model, classifier.target_layer, images, target)),
-        f"SmoothGrad (N={args.samples})": (args.samples, lambda: NoiseTunnel(Saliency(model)).attribute(
-            images.clone().requires_grad_(), nt_type="smoothgrad", nt_samples=args.samples,
-            nt_samples_batch_size=1, stdevs=0.1, target=target)),
-        f"Integrated Gradients (S={args.steps})": (args.steps, lambda: IntegratedGradients(model).attribute(
-            images, target=target, n_steps=args.steps, internal_batch_size=args.batch)),
-        f"IG (S={args.steps}) in one chunk": (args.steps, lambda: IntegratedGradients(model).attribute(
-            images, target=target, n_steps=args.steps, internal_batch_size=args.batch * args.steps)),
+    # The registry's methods (xaihelpers.methods), with the settings each row names. SmoothGrad runs
+    # one noisy copy of the batch per pass (as many images as the batch), IG one step per pass, then
+    # all steps in one pass.
+    rows_to_run = {
+        "saliency": ("saliency", {}),
+        "guided backprop": ("guided backprop", {}),
+        "Grad-CAM": ("Grad-CAM", {"layer": classifier.target_layer}),
+        f"SmoothGrad (N={args.samples})": ("SmoothGrad", {"samples": args.samples,
+                                                          "pixels_per_chunk": args.batch * 224 * 224}),
+        f"Integrated Gradients (S={args.steps})": ("Integrated Gradients", {"steps": args.steps,
+                                                                            "internal_batch_size": args.batch}),
+        f"IG (S={args.steps}) in one chunk": ("Integrated Gradients", {"steps": args.steps,
+                                                                       "internal_batch_size": args.batch * args.steps}),
     }
     forward_backward()  # warm-up
     rows = []
-    for name, (passes, run) in methods.items():
+    for name, (method, settings) in rows_to_run.items():
+        run = lambda method=method, settings=settings: methods.get(method)(model, images, target, **settings)  # noqa: E731
+        passes = int(methods.get(method).cost(**settings)[1])
         run()  # warm-up
         baseline = _results.median_seconds(forward_backward, args.repeats)[1]
         seconds = _results.median_seconds(run, args.repeats)[1]

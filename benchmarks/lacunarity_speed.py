@@ -2,7 +2,7 @@
 
 Prints, for a 224x224 heat map (the size of an ImageNet Grad-CAM upsampled to the input) and each
 box size of the book (2, 4, 8), the time of ``lacunarity_reference`` (a Python loop over every
-box position), the time of ``heatmaps.lacunarity`` (strided window sums), their ratio, and the
+box position), the time of ``heatmaps.lacunarity`` (window sums by ``avg_pool2d``), their ratio, and the
 largest difference of the results. Also the batched call on 64 maps of 32x32 (the continual-
 learning chapter's case). The target is a ratio of at least 100; it is printed, not asserted.
 

@@ -36,13 +36,9 @@
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
 # are present already, as in a checkout of the book, nothing happens).
-import importlib.util
-import subprocess
-import sys
-
+import importlib.util, subprocess, sys  # noqa: E401 - the one cell that runs before the helpers exist
 if importlib.util.find_spec("xaihelpers") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
 from xaihelpers.fetch import ensure
 
 ensure("imagenet_samples")
@@ -53,15 +49,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from xaihelpers import data, features, hooks, models, plotting, repro
+from xaihelpers import chapter, features, hooks, plotting, repro
 from xaihelpers.hooks import LayerRecorder
 
 repro.seed_everything()
 device = repro.best_device()
-classifier = models.load_imagenet_model(device=device)  # EfficientNet-Lite0; ResNet-50: XAI_IMAGENET_MODEL=resnet50
-imagenet = data.load_dataset("imagenet_samples", split="all", transform=classifier.preprocess)
+classifier, imagenet = chapter.imagenet(device)  # EfficientNet-Lite0; ResNet-50: XAI_IMAGENET_MODEL=resnet50
 model = classifier.model
-print(classifier.describe())
 print(f"device: {device}; ImageNet sample images: {len(imagenet)}")
 
 # %% [markdown]

@@ -43,31 +43,24 @@
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
 # are present already, as in a checkout of the book, nothing happens).
-import importlib.util
-import subprocess
-import sys
-
+import importlib.util, subprocess, sys  # noqa: E401 - the one cell that runs before the helpers exist
 if importlib.util.find_spec("xaihelpers") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
 from xaihelpers.fetch import ensure
 
 ensure("imagenet_samples")
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 
-from xaihelpers import data, features, models, plotting, repro, training
+from xaihelpers import chapter, features, models, plotting, repro, training
 from xaihelpers.gradcam import grad_cam, grad_cam_layers
 
+device = repro.best_device()  # a GPU when there is one; the stored outputs come from the CPU
 repro.seed_everything()
-device = repro.best_device()
-classifier = models.load_imagenet_model(device=device)  # EfficientNet-Lite0; ResNet-50: XAI_IMAGENET_MODEL=resnet50
+classifier, imagenet = chapter.imagenet(device)  # EfficientNet-Lite0; ResNet-50: XAI_IMAGENET_MODEL=resnet50
 model = classifier.model
-imagenet = data.load_dataset("imagenet_samples", split="all", transform=classifier.preprocess)
-print(classifier.describe())
 print(f"device: {device}; Grad-CAM layer: {classifier.target_layer}")
 
 # %% [markdown]

@@ -37,13 +37,9 @@
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
 # are present already, as in a checkout of the book, nothing happens).
-import importlib.util
-import subprocess
-import sys
-
+import importlib.util, subprocess, sys  # noqa: E401 - the one cell that runs before the helpers exist
 if importlib.util.find_spec("xaihelpers") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
 from xaihelpers.fetch import ensure
 
 ensure("pollen")
@@ -53,11 +49,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from xaihelpers import plotting, pollen, repro, training
+from xaihelpers import plotting, pollen, repro, training, zoo
 
 repro.seed_everything()
 device = torch.device("cpu")  # the CNN is small; the chapter runs on the CPU everywhere
-model, meta = pollen.load_model()  # shipped in xaihelpers/checkpoints; `python -m xaihelpers.pollen train` makes it
+model, meta = zoo.load("pollen_cnn")  # shipped in xaihelpers/checkpoints; `python -m xaihelpers.train pollen_cnn` makes it
 test = pollen.load_split("test")  # from $XAI_DATA_ROOT
 print(f"pollen CNN: {meta['epochs']} epochs, seed {meta['seed']}, input {meta['image_size']}x{meta['image_size']}")
 print(f"device: {device}; classes: {len(test.classes)}")
@@ -86,7 +82,7 @@ plt.show()
 # ## The model
 #
 # Four convolutional blocks (convolution, batch normalisation, ReLU, max-pooling), global average
-# pooling, dropout and a linear layer. Training (`python -m xaihelpers.pollen train`, a few
+# pooling, dropout and a linear layer. Training (`python -m xaihelpers.train pollen_cnn`, a few
 # minutes on two CPU cores) uses random flips and quarter turns, because a grain under the
 # microscope has no preferred orientation.
 
@@ -187,21 +183,17 @@ for count, index in zip(counts.tolist(), flat.tolist()):
 #
 # ### Exercise 1
 #
-# Retrain with `python -m xaihelpers.pollen train --seed 1 --out /tmp/pollen_seed1.pt` and load it
-# with `pollen.load_model(path)`. How much does the test accuracy change with the seed alone?
+# Retrain with `python -m xaihelpers.train pollen_cnn --set seed=1 --out-dir /tmp/pollen` and load
+# it with `zoo.load("pollen_cnn", path)`. How much does the test accuracy change with the seed alone?
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
 # Training takes minutes, longer than a chapter may run, so the book trained the variants of these
 # exercises once with the commands below (`make exercise-models`) and ships their checkpoints.
-variants = {
-    "book (seed 0)": pollen.CHECKPOINT,
-    "seed 1": pollen.EXERCISE_CHECKPOINTS["seed1"],
-    "no augmentation": pollen.EXERCISE_CHECKPOINTS["no_augment"],
-}
-print(pollen.EXERCISE_COMMANDS["seed1"])
+variants = {"book (seed 0)": "pollen_cnn", "seed 1": "pollen_cnn_seed1", "no augmentation": "pollen_cnn_no_augment"}
+print(zoo.get("pollen_cnn_seed1").command)
 variant_models, rows = {}, {}
-for name, path in variants.items():
-    variant_models[name], variant_meta = pollen.load_model(path)
+for name, registered in variants.items():
+    variant_models[name], variant_meta = zoo.load(registered)
     variant_probabilities = training.predict_proba(variant_models[name], test.images)
     rows[name] = {"test accuracy": (variant_probabilities.argmax(1) == test.labels).float().mean().item(),
                   "test loss": training.mean_cross_entropy(variant_probabilities, test.labels),
@@ -225,11 +217,11 @@ print(f"test images on which the two seeds predict the same class: {agreement:.2
 #
 # ### Exercise 2
 #
-# Train without the flips and rotations (edit `pollen.train`). What happens to validation
+# Train without the flips and rotations (`--set augment=false`). What happens to validation
 # accuracy, and why does augmentation matter more for a data set this small?
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
-print(pollen.EXERCISE_COMMANDS["no_augment"])
+print(zoo.get("pollen_cnn_no_augment").command)
 print(variant_table.loc[["book (seed 0)", "no augmentation"]].round(3).to_string())
 # How much does each model change its mind when a test grain is turned by a quarter?
 for name in ("book (seed 0)", "no augmentation"):

@@ -43,43 +43,34 @@
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
 # are present already, as in a checkout of the book, nothing happens).
-import importlib.util
-import subprocess
-import sys
-
+import importlib.util, subprocess, sys  # noqa: E401 - the one cell that runs before the helpers exist
 if importlib.util.find_spec("xaihelpers") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
 from xaihelpers.fetch import ensure
 
 ensure("pollen", "imagenet_samples")
 
 # %%
-import copy
 import warnings
 
 import matplotlib.pyplot as plt
 import torch
-from captum.attr import GuidedBackprop, Saliency
 
-from xaihelpers import attribution, data, evaluation, features, models, plotting, pollen, repro, training
+from xaihelpers import attribution, chapter, evaluation, features, methods, plotting, repro, training
 
 repro.seed_everything()
 # captum announces each time that it hooks the ReLUs; that is what guided backprop is, not a problem.
 warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations")
-device = torch.device("cpu")
-pollen_model, _ = pollen.load_model()
-pollen_test = pollen.load_split("test")  # from $XAI_DATA_ROOT
-classifier = models.load_imagenet_model(device=device)  # EfficientNet-Lite0; ResNet-50: XAI_IMAGENET_MODEL=resnet50
-imagenet = data.load_dataset("imagenet_samples", split="all", transform=classifier.preprocess)
-print(classifier.describe())
-print(f"device: {device}; pollen test images: {len(pollen_test.labels)}")
+# The ImageNet model is EfficientNet-Lite0 (ResNet-50: XAI_IMAGENET_MODEL=resnet50); data from $XAI_DATA_ROOT.
+pollen_model, pollen_test, classifier, imagenet = chapter.pollen_and_imagenet(device="cpu")
 
 # %% [markdown]
 # captum's `GuidedBackprop` overrides the gradient of `nn.ReLU` modules only. EfficientNet-Lite0
 # uses ReLU6, which captum would silently leave unguided (the result would be the plain
 # gradient); `attribution.guided_backprop_ready` returns a copy of the model whose ReLU6 modules
-# captum recognises. For ResNet-50 and the pollen CNN the copy is identical to the original.
+# captum recognises. For ResNet-50 and the pollen CNN the copy is identical to the original. The
+# book's registry of methods (`xaihelpers.methods`) makes the same swap for the duration of each
+# guided-backprop call and undoes it afterwards, so the chapter calls the methods from there.
 
 # %%
 imagenet_guided_model = attribution.guided_backprop_ready(classifier.model)
@@ -89,11 +80,9 @@ with torch.no_grad():
           torch.allclose(classifier.model(check), imagenet_guided_model(check), atol=1e-5))
 
 
-def explain_both(model, guided_model, batch, target):
-    """Vanilla saliency and guided backprop of the same images, reduced to (N, H, W)."""
-    vanilla = Saliency(model).attribute(batch.clone().requires_grad_(), target=target)
-    guided = GuidedBackprop(guided_model).attribute(batch.clone().requires_grad_(), target=target)
-    return attribution.channel_reduce(vanilla, "max_abs"), attribution.channel_reduce(guided, "max_abs")
+def explain_both(model, batch, target):
+    """Vanilla saliency and guided backprop of the same images, (N, H, W) each (max |.| over channels)."""
+    return methods.get("saliency")(model, batch, target), methods.get("guided backprop")(model, batch, target)
 
 
 # %% [markdown]
@@ -103,7 +92,7 @@ def explain_both(model, guided_model, batch, target):
 pollen_images = training.to_float(pollen_test.images)
 pollen_predicted = training.predict_proba(pollen_model, pollen_test.images).argmax(dim=1)
 pollen_pick = [int((pollen_test.labels == c).nonzero()[0]) for c in (0, 5, 10, 15)]
-vanilla, guided = explain_both(pollen_model, pollen_model, pollen_images[pollen_pick], pollen_predicted[pollen_pick])
+vanilla, guided = explain_both(pollen_model, pollen_images[pollen_pick], pollen_predicted[pollen_pick])
 panels, titles = [], []
 for position, index in enumerate(pollen_pick):
     panels += [pollen_images[index], attribution.cap(vanilla[position:position + 1])[0],
@@ -119,7 +108,7 @@ plt.show()
 picks = [1, 22, 281, 340]
 images = torch.stack([imagenet[i][0] for i in picks])
 predicted = training.predict_proba(classifier.model, images).argmax(dim=1)
-vanilla, guided = explain_both(classifier.model, imagenet_guided_model, images, predicted)
+vanilla, guided = explain_both(classifier.model, images, predicted)
 panels, titles = [], []
 for position in range(len(picks)):
     panels += [classifier.to_display(images[position]), attribution.cap(vanilla[position:position + 1])[0],
@@ -145,23 +134,15 @@ plt.show()
 # median over the images, for the gradient and for guided backprop.
 
 # %%
-def randomized_head(model: torch.nn.Module, head: str) -> torch.nn.Module:
-    """A copy of ``model`` whose layer ``head`` has freshly initialised weights."""
-    changed = copy.deepcopy(model)
-    evaluation.randomize(changed.get_submodule(head), seed=1)
-    return changed
-
-
-def sensitivity(model, guided_model, batch, head, explain=explain_both, names=("saliency", "guided backprop")):
+def sensitivity(model, batch, head, explain=explain_both, names=("saliency", "guided backprop")):
     """Median correlations of each method's map with the map of a far class and with the map of a
-    random-head model; ``explain(model, guided_model, batch, target)`` returns one map per name."""
+    random-head model; ``explain(model, batch, target)`` returns one map per name."""
     ranking = training.predict_proba(model, batch).argsort(dim=1, descending=True)
     top, far = ranking[:, 0], ranking[:, min(99, ranking.shape[1] - 1)]
-    original = explain(model, guided_model, batch, top)
-    other_class = explain(model, guided_model, batch, far)
-    random_model = randomized_head(model, head)
-    random_guided = attribution.guided_backprop_ready(random_model)
-    random_maps = explain(random_model, random_guided, batch, top)
+    original = explain(model, batch, top)
+    other_class = explain(model, batch, far)
+    random_model = evaluation.randomized_copy(model, [head], seed=1)  # a copy with a freshly initialised head
+    random_maps = explain(random_model, batch, top)
     rows = {}
     for position, name in enumerate(names):
         rows[name] = (features.pearson_per_image(original[position], other_class[position]).median().item(),
@@ -169,8 +150,8 @@ def sensitivity(model, guided_model, batch, head, explain=explain_both, names=("
     return rows
 
 
-pollen_rows = sensitivity(pollen_model, pollen_model, pollen_images[:40], "classifier")
-imagenet_rows = sensitivity(classifier.model, imagenet_guided_model, images, classifier.head_layer)
+pollen_rows = sensitivity(pollen_model, pollen_images[:40], "classifier")
+imagenet_rows = sensitivity(classifier.model, images, classifier.head_layer)
 print(f"{'model':9s} {'method':16s} {'corr: class #1 vs far':>23s} {'corr: trained vs random head':>29s}")
 for model_name, rows in (("pollen", pollen_rows), ("ImageNet", imagenet_rows)):
     for method, (class_corr, model_corr) in rows.items():
@@ -242,21 +223,13 @@ for model_name, rows in (("pollen", pollen_rows), ("ImageNet", imagenet_rows)):
 # correlations change for each method?
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
-def randomized_layers(model: torch.nn.Module, layers) -> torch.nn.Module:
-    """A copy of ``model`` whose ``layers`` have freshly initialised weights."""
-    changed = copy.deepcopy(model)
-    for position, layer in enumerate(layers):
-        evaluation.randomize(changed.get_submodule(layer), seed=1 + position)
-    return changed
-
-
 deep_batch = pollen_images[:40]
 deep_target = training.predict_proba(pollen_model, deep_batch).argmax(dim=1)
-trained_maps = explain_both(pollen_model, pollen_model, deep_batch, deep_target)
+trained_maps = explain_both(pollen_model, deep_batch, deep_target)
 print(f"{'randomised':36s} {'saliency':>9s} {'guided backprop':>16s}  (median corr. with the trained maps)")
 for layers in (["classifier"], ["classifier", "features.3"], ["classifier", "features.3", "features.2"]):
-    changed = randomized_layers(pollen_model, layers)
-    changed_maps = explain_both(changed, changed, deep_batch, deep_target)
+    changed = evaluation.randomized_copy(pollen_model, layers, seed=1)
+    changed_maps = explain_both(changed, deep_batch, deep_target)
     print(f"{' + '.join(layers):36s} "
           + " ".join(f"{features.pearson_per_image(a, b).median():{w}.2f}"
                      for a, b, w in zip(trained_maps, changed_maps, (9, 16))))
@@ -281,16 +254,16 @@ for layers in (["classifier"], ["classifier", "features.3"], ["classifier", "fea
 from captum.attr import Deconvolution
 
 
-def deconvnet(model, guided_model, batch, target):
+def deconvnet(model, batch, target):
     """Deconvnet runs on the copy with recognised ReLU6 modules, as guided backprop does."""
-    gradients = Deconvolution(guided_model).attribute(batch.clone().requires_grad_(), target=target)
+    gradients = Deconvolution(attribution.guided_backprop_ready(model)).attribute(batch.clone().requires_grad_(),
+                                                                                  target=target)
     return (attribution.channel_reduce(gradients, "max_abs"),)
 
 
-pollen_rows.update(sensitivity(pollen_model, pollen_model, pollen_images[:40], "classifier",
-                               explain=deconvnet, names=("deconvnet",)))
-imagenet_rows.update(sensitivity(classifier.model, imagenet_guided_model, images, classifier.head_layer,
-                                 explain=deconvnet, names=("deconvnet",)))
+pollen_rows.update(sensitivity(pollen_model, pollen_images[:40], "classifier", explain=deconvnet, names=("deconvnet",)))
+imagenet_rows.update(sensitivity(classifier.model, images, classifier.head_layer, explain=deconvnet,
+                                 names=("deconvnet",)))
 print(f"{'model':9s} {'method':16s} {'corr: class #1 vs far':>23s} {'corr: trained vs random head':>29s}")
 for model_name, rows in (("pollen", pollen_rows), ("ImageNet", imagenet_rows)):
     for method, (class_corr, model_corr) in rows.items():
@@ -315,13 +288,13 @@ for model_name, rows in (("pollen", pollen_rows), ("ImageNet", imagenet_rows)):
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
 noise_images = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
 noise_target = training.predict_proba(classifier.model, noise_images).argmax(dim=1)
-noise_vanilla, noise_guided = explain_both(classifier.model, imagenet_guided_model, noise_images, noise_target)
+noise_vanilla, noise_guided = explain_both(classifier.model, noise_images, noise_target)
 noise_edges = features.edge_magnitude(noise_images)
 print("noise images classified as:", [classifier.class_names[c] for c in noise_target])
 print(f"corr with the noise image's own edge map: saliency {features.pearson_per_image(noise_vanilla, noise_edges).mean():.2f}, "
       f"guided backprop {features.pearson_per_image(noise_guided, noise_edges).mean():.2f}")
 other_target = training.predict_proba(classifier.model, noise_images).argsort(dim=1, descending=True)[:, 99]
-_, other_guided = explain_both(classifier.model, imagenet_guided_model, noise_images, other_target)
+_, other_guided = explain_both(classifier.model, noise_images, other_target)
 print(f"guided backprop, corr between the maps of class #1 and class #100: "
       f"{features.pearson_per_image(noise_guided, other_guided).mean():.2f}")
 plotting.image_grid([noise_images[0], attribution.cap(noise_vanilla[:1])[0], attribution.cap(noise_guided[:1])[0]],

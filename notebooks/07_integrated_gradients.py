@@ -44,13 +44,9 @@
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
 # are present already, as in a checkout of the book, nothing happens).
-import importlib.util
-import subprocess
-import sys
-
+import importlib.util, subprocess, sys  # noqa: E401 - the one cell that runs before the helpers exist
 if importlib.util.find_spec("xaihelpers") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
 from xaihelpers.fetch import ensure
 
 ensure("pollen", "imagenet_samples")
@@ -62,16 +58,11 @@ import torch
 from captum.attr import IntegratedGradients
 from skimage.segmentation import mark_boundaries, slic
 
-from xaihelpers import attribution, data, models, plotting, pollen, repro, training
+from xaihelpers import attribution, chapter, data, plotting, repro, training
 
 generator = repro.seed_everything()
-device = torch.device("cpu")
-pollen_model, _ = pollen.load_model()
-pollen_test = pollen.load_split("test")  # from $XAI_DATA_ROOT
-classifier = models.load_imagenet_model(device=device)  # EfficientNet-Lite0; ResNet-50: XAI_IMAGENET_MODEL=resnet50
-imagenet = data.load_dataset("imagenet_samples", split="all", transform=classifier.preprocess)
-print(classifier.describe())
-print(f"device: {device}; pollen test images: {len(pollen_test.labels)}")
+# The ImageNet model is EfficientNet-Lite0 (ResNet-50: XAI_IMAGENET_MODEL=resnet50); data from $XAI_DATA_ROOT.
+pollen_model, pollen_test, classifier, imagenet = chapter.pollen_and_imagenet(device="cpu")
 
 # %% [markdown]
 # ## Three baselines

@@ -46,13 +46,9 @@
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
 # are present already, as in a checkout of the book, nothing happens).
-import importlib.util
-import subprocess
-import sys
-
+import importlib.util, subprocess, sys  # noqa: E401 - the one cell that runs before the helpers exist
 if importlib.util.find_spec("xaihelpers") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
 from xaihelpers.fetch import ensure
 
 ensure("pollen", "imagenet_samples")
@@ -62,16 +58,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from xaihelpers import data, models, plotting, pollen, repro, training, uncertainty
+from xaihelpers import chapter, plotting, repro, training, uncertainty, zoo
 
 repro.seed_everything()
-device = torch.device("cpu")
-pollen_model, _ = pollen.load_model()
-pollen_test = pollen.load_split("test")  # from $XAI_DATA_ROOT
-classifier = models.load_imagenet_model(device=device)  # EfficientNet-Lite0; ResNet-50: XAI_IMAGENET_MODEL=resnet50
-imagenet = data.load_dataset("imagenet_samples", split="all", transform=classifier.preprocess)
-print(classifier.describe())
-print(f"device: {device}; pollen test images: {len(pollen_test.labels)}")
+# The ImageNet model is EfficientNet-Lite0 (ResNet-50: XAI_IMAGENET_MODEL=resnet50); data from $XAI_DATA_ROOT.
+pollen_model, pollen_test, classifier, imagenet = chapter.pollen_and_imagenet(device="cpu")
 print("dropout layers: pollen CNN", uncertainty.dropout_layers(pollen_model),
       f"| {classifier.name}", uncertainty.dropout_layers(classifier.model) or "none")
 
@@ -365,12 +356,12 @@ print("mean accuracy over retained fractions 1.0 to 0.3:", curves.mean().round(3
 #
 # ### Exercise 4
 #
-# Retrain the pollen CNN with dropout 0.5 (`python -m xaihelpers.pollen --help`) and repeat. Does
+# Retrain the pollen CNN with dropout 0.5 (`python -m xaihelpers.train --help`) and repeat. Does
 # stronger dropout give more useful uncertainty?
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
-print(pollen.EXERCISE_COMMANDS["dropout05"])  # trained once by `make exercise-models`; it ships with the book
-strong_model, strong_meta = pollen.load_model(pollen.EXERCISE_CHECKPOINTS["dropout05"])
+print(zoo.get("pollen_cnn_dropout05").command)  # trained once by `make exercise-models`; it ships with the book
+strong_model, strong_meta = zoo.load("pollen_cnn_dropout05")
 strong = uncertainty.summarize(uncertainty.mc_predict(strong_model, pollen_test.images, passes=passes, head="classifier"))
 strong_correct = strong.predicted == pollen_test.labels
 rows = {}

@@ -48,98 +48,46 @@
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
 # are present already, as in a checkout of the book, nothing happens).
-import importlib.util
-import subprocess
-import sys
-
+import importlib.util, subprocess, sys  # noqa: E401 - the one cell that runs before the helpers exist
 if importlib.util.find_spec("xaihelpers") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
 from xaihelpers.fetch import ensure
 
 ensure("pollen", "imagenet_samples")
 
 # %%
-import warnings
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from captum.attr import GuidedBackprop, IntegratedGradients, Saliency
-
-from xaihelpers import attribution, data, evaluation, explainers, features, models, plotting, pollen, repro, training
-from xaihelpers.gradcam import grad_cam
+from xaihelpers import attribution, chapter, data, evaluation, methods, plotting, pollen, repro, training
 
 repro.seed_everything()
-# captum announces each time that it hooks the ReLUs for guided backprop; that is expected.
-warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations")
-device = torch.device("cpu")
-pollen_model, _ = pollen.load_model()
-pollen_test = pollen.load_split("test")  # from $XAI_DATA_ROOT
+# The ImageNet model is EfficientNet-Lite0 (ResNet-50: XAI_IMAGENET_MODEL=resnet50); data from $XAI_DATA_ROOT.
+pollen_model, pollen_test, classifier, imagenet = chapter.pollen_and_imagenet(device="cpu")
 pollen_train = pollen.load_split("train")
-classifier = models.load_imagenet_model(device=device)  # EfficientNet-Lite0; ResNet-50: XAI_IMAGENET_MODEL=resnet50
-imagenet = data.load_dataset("imagenet_samples", split="all", transform=classifier.preprocess)
-print(classifier.describe())
-print(f"device: {device}; pollen test images: {len(pollen_test.labels)}")
 
 # %% [markdown]
 # ## The methods, as functions
 #
-# Each method becomes a function `explain(model, images, target) -> (N, H, W)` with the settings
-# the earlier chapters chose, so the evaluation code treats them all alike. LIME {cite}`ribeiro2016why`
-# and SHAP {cite}`lundberg2017unified` come from their packages through thin wrappers (`xaihelpers.explainers`): LIME with 40 SLIC
-# superpixels and 300 samples, SHAP's `GradientExplainer` with 16 training images as background
-# and 32 samples.
+# Every method of the book is one entry of the registry `xaihelpers.methods.METHODS`, with the
+# settings the earlier chapters chose; `methods.bind` turns an entry into a function
+# `explain(model, images, target) -> (N, H, W)`, so the evaluation code treats them all alike.
+# LIME {cite}`ribeiro2016why` and SHAP {cite}`lundberg2017unified` come from their packages through
+# thin wrappers (`xaihelpers.explainers`): LIME with 40 SLIC superpixels and 300 samples, SHAP's
+# `GradientExplainer` with 16 training images as background and 32 samples. The registry also
+# knows each method's cost and how its maps are reduced to one value per pixel:
 
 # %%
-def saliency(model, images, target):
-    return attribution.channel_reduce(Saliency(model).attribute(images.clone().requires_grad_(), target=target))
+print(methods.cost_table().to_string())
 
-
-def guided_backprop(model, images, target):
-    guided = GuidedBackprop(attribution.guided_backprop_ready(model))
-    return attribution.channel_reduce(guided.attribute(images.clone().requires_grad_(), target=target))
-
-
-def smoothgrad(model, images, target, samples=20, **chunking):
-    return attribution.smoothgrad(model, images, target, sigma=0.1, samples=samples, **chunking)
-
-
-def integrated_gradients(model, images, target, steps=32):
-    maps = IntegratedGradients(model).attribute(images, target=target, n_steps=steps, internal_batch_size=len(images))
-    return attribution.channel_reduce(maps, "sum")  # signed: positive evidence ranks first
-
-
-def random_map(model, images, target):
-    return torch.rand(images.shape[0], *images.shape[-2:], generator=torch.Generator().manual_seed(0))
-
-
-def edge_detector(model, images, target):
-    return features.edge_magnitude(images)
-
-
-def lime(model, images, target):
-    return explainers.lime_maps(model, images, target, num_samples=300, segmentation=explainers.slic_segmentation(40))
-
-
+# %%
 shap_background = training.to_float(pollen_train.images[::30][:16])
-
-
-def shap_gradient(model, images, target):
-    return explainers.gradient_shap_maps(model, images, shap_background, target, nsamples=32)[0]
-
-
-def pollen_grad_cam(model, images, target):
-    return grad_cam(model, "features.3", images, target)
-
-
-pollen_methods = {"random": random_map, "edge detector": edge_detector, "saliency": saliency,
-                  "guided backprop": guided_backprop, "SmoothGrad": smoothgrad,
-                  "Integrated Gradients": integrated_gradients, "Grad-CAM": pollen_grad_cam,
-                  "LIME": lime, "SHAP (gradient)": shap_gradient}
+pollen_settings = {"Grad-CAM": {"layer": "features.3"}, "SHAP (gradient)": {"background": shap_background}}
+pollen_methods = {name: methods.bind(name, **pollen_settings.get(name, {})) for name in methods.METHODS}
 
 # %% [markdown]
-# `shap_gradient` passes the target class explicitly: SHAP's `GradientExplainer` would otherwise
+# The SHAP entry passes the target class explicitly: SHAP's `GradientExplainer` would otherwise
 # explain each model's *top* class, which changes once the sanity check randomises the model.
 #
 # ## Faithfulness on the pollen CNN
@@ -243,25 +191,22 @@ print(summary.round(2).assign(**{"seconds per image": summary["seconds per image
 # Grad-CAM is the model's last convolutional stage.
 
 # %%
-imagenet_methods = {name: pollen_methods[name] for name in
-                    ("random", "edge detector", "saliency", "Integrated Gradients")}
-# Guided backprop runs on a copy of the model with guided ReLU6 modules: count the passes there.
-imagenet_guided = attribution.guided_backprop_ready(classifier.model)
-imagenet_methods["guided backprop"] = lambda model, x, t: guided_backprop(imagenet_guided, x, t)
-imagenet_methods["SmoothGrad"] = lambda model, x, t: smoothgrad(model, x, t, samples=10, pixels_per_chunk=2 * 224 * 224)
-imagenet_methods["Grad-CAM"] = lambda model, x, t: grad_cam(model, classifier.target_layer, x, t)
+imagenet_settings = {"SmoothGrad": {"samples": 10, "pixels_per_chunk": 2 * 224 * 224},
+                     "Grad-CAM": {"layer": classifier.target_layer}}
+imagenet_names = ("random", "edge detector", "saliency", "Integrated Gradients", "guided backprop", "SmoothGrad",
+                  "Grad-CAM")
+imagenet_methods = {name: methods.bind(name, **imagenet_settings.get(name, {})) for name in imagenet_names}
 # Two 224x224 images per backward pass (about 0.2 GB of activations) keep the kernel within a
 # reader's memory (Binder: 2 GB); four would take the chapter past its 1.8 GB budget.
-for name in ("saliency", "Integrated Gradients", "guided backprop", "SmoothGrad", "Grad-CAM"):
+for name in imagenet_names[2:]:
     imagenet_methods[name] = evaluation.in_chunks(imagenet_methods[name], 2)
 picture_ids = list(range(0, 1000, 125))
 pictures = torch.stack([imagenet[i][0] for i in picture_ids])
 picture_target = training.predict_proba(classifier.model, pictures).argmax(dim=1)
 imagenet_rows = {}
 for name, explain in imagenet_methods.items():
-    counted = imagenet_guided if name == "guided backprop" else classifier.model
     result, cost = evaluation.measure_cost(classifier.model, lambda: explain(classifier.model, pictures, picture_target),
-                                           len(pictures), counted=counted)
+                                           len(pictures))
     curve = evaluation.deletion_insertion(classifier.model, pictures, result, picture_target, steps=10)
     imagenet_rows[name] = {"deletion AUC": curve.deletion_auc.mean().item(),
                            "insertion AUC": curve.insertion_auc.mean().item(),
@@ -407,7 +352,7 @@ print(references[["deletion, blur", "deletion, mean colour"]].rank().astype(int)
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
 from xaihelpers import hooks
 
-shallow_maps = grad_cam(pollen_model, "features.1", images, target)
+shallow_maps = methods.get("Grad-CAM")(pollen_model, images, target, layer="features.1")
 shallow = evaluation.deletion_insertion(pollen_model, images, shallow_maps, target, steps=16)
 print(f"{'Grad-CAM layer':15s} {'map size':>8s} {'deletion AUC':>13s} {'insertion AUC':>14s}")
 for layer, curve in (("features.3", curves["Grad-CAM"]), ("features.1", shallow)):
@@ -435,8 +380,7 @@ print(f"{'random map':15s} {'':8s} {curves['random'].deletion_auc.mean():13.2f} 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
 half = len(images) // 2  # eight images: the cost of 1,000 samples on all sixteen would exceed the chapter's budget
 lime_more, lime_more_cost = evaluation.measure_cost(
-    pollen_model, lambda: explainers.lime_maps(pollen_model, images[:half], target[:half], num_samples=1000,
-                                               segmentation=explainers.slic_segmentation(40)), half)
+    pollen_model, lambda: methods.get("LIME")(pollen_model, images[:half], target[:half], num_samples=1000), half)
 more = evaluation.deletion_insertion(pollen_model, images[:half], lime_more, target[:half], steps=16)
 print(f"{'LIME':12s} {'deletion AUC':>13s} {'insertion AUC':>14s} {'forward passes':>15s}  (first {half} images)")
 print(f"{'300 samples':12s} {curves['LIME'].deletion_auc[:half].mean():13.2f} {curves['LIME'].insertion_auc[:half].mean():14.2f} "
@@ -461,13 +405,10 @@ print(f"Spearman between the 300- and 1000-sample maps: {evaluation.spearman_per
 # look robust, and why is that misleading?
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
-import copy
-
 cheap_methods = ["edge detector", "saliency", "guided backprop", "Integrated Gradients", "Grad-CAM"]
 independent = {}
 for layer in reversed(layers):  # bottom-up: features.0 first, one layer at a time, the others trained
-    changed = copy.deepcopy(pollen_model)
-    evaluation.randomize(changed.get_submodule(layer), seed=0)
+    changed = evaluation.randomized_copy(pollen_model, [layer], seed=0)
     independent[layer] = {name: evaluation.spearman_per_image(maps[name][:4], pollen_methods[name](changed, images[:4], target[:4]).detach()).nanmean().item()
                           for name in cheap_methods}
 print("rank correlation with the trained model's map when only this layer is random:")

@@ -45,18 +45,14 @@
 # | **What** | activations of conv blocks and of the layer the classifier reads |
 # | **How** | forward hooks; strongest channels; decomposition of a logit into unit contributions |
 # | **When** | after training |
-# | **Where** | the three CIFAR-10 CNNs trained by `python -m xaihelpers.cifar train --arch all` |
+# | **Where** | the three CIFAR-10 CNNs trained by `make cifar` (the model zoo's `python -m xaihelpers.train`) |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
 # are present already, as in a checkout of the book, nothing happens).
-import importlib.util
-import subprocess
-import sys
-
+import importlib.util, subprocess, sys  # noqa: E401 - the one cell that runs before the helpers exist
 if importlib.util.find_spec("xaihelpers") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
 from xaihelpers.fetch import ensure
 
 ensure("cifar10/test")
@@ -67,14 +63,11 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from xaihelpers import cifar, features, hooks, plotting, repro
+from xaihelpers import chapter, features, hooks, plotting, repro
 
 repro.seed_everything()
-device = torch.device("cpu")
-comparison = cifar.compare_models()  # the committed checkpoints; CIFAR-10 test set from $XAI_DATA_ROOT
-models, classes = comparison.models, comparison.test.classes
-images = comparison.example_images()
-print(f"device: {device}; test images: {len(comparison.test)}; architectures: {', '.join(models)}")
+# The committed checkpoints; the CIFAR-10 test set from $XAI_DATA_ROOT.
+comparison, models, classes, images = chapter.cifar_comparison(device="cpu")
 
 # %% [markdown]
 # ## The three networks

@@ -49,13 +49,9 @@
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
 # are present already, as in a checkout of the book, nothing happens).
-import importlib.util
-import subprocess
-import sys
-
+import importlib.util, subprocess, sys  # noqa: E401 - the one cell that runs before the helpers exist
 if importlib.util.find_spec("xaihelpers") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
 from xaihelpers.fetch import ensure
 
 ensure("cifar10/test")
@@ -69,14 +65,11 @@ import pandas as pd
 import torch
 from skimage.segmentation import mark_boundaries
 
-from xaihelpers import attribution, cifar, evaluation, explainers, plotting, repro
+from xaihelpers import attribution, chapter, evaluation, explainers, plotting, repro
 
 repro.seed_everything()
-device = torch.device("cpu")
-comparison = cifar.compare_models()  # the committed checkpoints; CIFAR-10 test set from $XAI_DATA_ROOT
-models, classes = comparison.models, comparison.test.classes
-images = comparison.example_images()
-print(f"device: {device}; test images: {len(comparison.test)}; architectures: {', '.join(models)}")
+# The committed checkpoints; the CIFAR-10 test set from $XAI_DATA_ROOT.
+comparison, models, classes, images = chapter.cifar_comparison(device="cpu")
 print(comparison.accuracy_table()[["design", "test accuracy", "test loss"]].to_string())
 
 # %% [markdown]

@@ -31,7 +31,8 @@
 # network has one output head per task. CIFAR-100 in 10 tasks of 10 classes when the data root
 # holds it; otherwise CIFAR-10 in 5 tasks of 2 classes (the header cell says which was used).
 # One small network (five conv layers with batch norm, global average pooling, one linear head
-# per task) is trained with three strategies by `python -m xaihelpers.continual train`:
+# per task) is trained with three strategies by `make continual` (`python -m xaihelpers.train
+# continual_baseline continual_ewc continual_replay`):
 #
 # - **baseline**: plain fine-tuning on each new task, no protection against forgetting;
 # - **EWC**, elastic weight consolidation {cite}`kirkpatrick2017overcoming`: a quadratic penalty
@@ -54,13 +55,9 @@
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
 # are present already, as in a checkout of the book, nothing happens).
-import importlib.util
-import subprocess
-import sys
-
+import importlib.util, subprocess, sys  # noqa: E401 - the one cell that runs before the helpers exist
 if importlib.util.find_spec("xaihelpers") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "xaihelpers[book] @ git+https://github.com/xai-image-book/xai-image-book"], check=True)
 from xaihelpers.fetch import ensure
 
 ensure("cifar10/test")
@@ -72,16 +69,16 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from xaihelpers import cifar, continual, features, gradcam, heatmaps, plotting, repro, tables
+from xaihelpers import cifar, continual, features, forgetting, gradcam, heatmaps, plotting, repro, tables, zoo
 
 repro.seed_everything()
 device = torch.device("cpu")
 runs, metas = {}, {}
 for strategy in continual.STRATEGIES:
-    runs[strategy], metas[strategy] = continual.load_run(strategy)  # committed checkpoints
+    runs[strategy], metas[strategy] = zoo.load(f"continual_{strategy}")  # committed checkpoints
 meta = metas["baseline"]
 test = cifar.load_cifar(meta["dataset"], "test")  # from $XAI_DATA_ROOT
-tasks = continual.test_tasks(test, meta["classes_per_task"])
+tasks = continual.evaluation_tasks(test, meta["classes_per_task"])
 results_dir = tables.results_dir("continual_learning")  # results/, or $XAI_RESULTS_DIR
 available, _ = continual.choose_dataset()
 print(f"device: {device}; data set: {meta['dataset']}, {meta['tasks']} tasks of {meta['classes_per_task']} classes"
@@ -143,7 +140,7 @@ k = meta["classes_per_task"]
 shown, shown_labels = continual.first_per_class(first_task, 1)
 for strategy, models in runs.items():
     panels, titles = [], []
-    for layer in continual.STUDY_LAYERS:
+    for layer in forgetting.STUDY_LAYERS:
         for image, label in zip(shown, shown_labels):
             for after, model in enumerate(models):
                 heat = gradcam.grad_cam_layers(model, [layer], image[None], int(label))[layer][0]
@@ -164,8 +161,8 @@ for strategy, models in runs.items():
 drift_images, drift_labels = continual.first_per_class(first_task, 20)
 rows = []
 for strategy, models in runs.items():
-    reference = gradcam.grad_cam_layers(models[0], list(continual.STUDY_LAYERS), drift_images, drift_labels)
-    for layer in continual.STUDY_LAYERS:
+    reference = gradcam.grad_cam_layers(models[0], list(forgetting.STUDY_LAYERS), drift_images, drift_labels)
+    for layer in forgetting.STUDY_LAYERS:
         row = {"strategy": strategy, "layer": layer.split(".")[-1]}
         for after in range(1, len(models)):
             maps = gradcam.grad_cam_layers(models[after], [layer], drift_images, drift_labels)[layer]
@@ -191,7 +188,7 @@ print(drift.to_string())
 #
 # A constant map has $\Lambda = 1$; mass concentrated in a few small spots gives a large
 # $\Lambda$. We use box sizes 2, 4 and 8 on the 32x32 maps. `xaihelpers.heatmaps.lacunarity`
-# computes all box masses at once from cumulative sums; the unit tests check it against the
+# computes all box masses at once (torch's `avg_pool2d` sums every window); the unit tests check it against the
 # box-by-box definition to $10^{-9}$, and `benchmarks/lacunarity_speed.py` measures the speed-up.
 #
 # **Colour groups.** The heat map is rendered with the `jet` colour map, and each pixel of the
@@ -216,7 +213,7 @@ print(heatmaps.describe(demo).set_axis(["constant", "one blob", "scattered spots
 # file with other contents is never replaced (the new table gets the next free name).
 
 # %%
-study = continual.heatmap_study(runs, metas, tasks, images_per_class=20)
+study = forgetting.heatmap_study(runs, metas, tasks, images_per_class=20)
 print(f"{len(study)} rows: {study['strategy'].nunique()} strategies x checkpoints x classes x {study['layer'].nunique()} layers")
 print(study.head(4).round(3).to_string(index=False))
 
@@ -230,7 +227,7 @@ for written in tables.save_table(study.round(6), results_dir, "heatmap_study"):
 # Per strategy and checkpoint, for the two classes of the first task at the last conv layer:
 
 # %%
-last_layer = continual.STUDY_LAYERS[-1]
+last_layer = forgetting.STUDY_LAYERS[-1]
 first_rows = study[(study["task"] == 0) & (study["layer"] == last_layer)]
 per_checkpoint = first_rows.groupby(["strategy", "after_task"])[["accuracy", "lacunarity_2", "lacunarity_4",
                                                                   "lacunarity_8", "red", "orange", "yellow"]].mean()
@@ -240,7 +237,7 @@ print(per_checkpoint.round(3).to_string())
 figure, axes = plt.subplots(1, 4, figsize=(14, 3), sharex=True)
 for axis, group in zip(axes, ["red", "orange", "yellow", "other"]):
     for strategy in continual.STRATEGIES:
-        for layer, style in zip(continual.STUDY_LAYERS, ["--", "-"]):
+        for layer, style in zip(forgetting.STUDY_LAYERS, ["--", "-"]):
             rows = study[(study["task"] == 0) & (study["layer"] == layer) & (study["strategy"] == strategy)]
             series = rows.groupby("after_task")[group].mean()
             axis.plot(series.index, series.values, style, marker="o", markersize=3,
@@ -265,7 +262,7 @@ earlier["forgotten"] = (earlier["accuracy_when_learned"] - earlier["accuracy"]) 
 print("classes at risk:", len(earlier) // 2, "| forgotten:", int(earlier["forgotten"].sum()) // 2,
       "| per strategy:", (earlier.groupby("strategy")["forgotten"].sum() // 2).to_dict())
 rows = []
-for layer in continual.STUDY_LAYERS:
+for layer in forgetting.STUDY_LAYERS:
     part = earlier[earlier["layer"] == layer]
     for measure in ["lacunarity_2", "lacunarity_4", "lacunarity_8", "red", "orange", "yellow"]:
         forgotten, remembered = part.loc[part["forgotten"], measure], part.loc[~part["forgotten"], measure]
@@ -279,7 +276,7 @@ print(separation.to_string())
 
 # %%
 figure, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
-for axis, layer in zip(axes, continual.STUDY_LAYERS):
+for axis, layer in zip(axes, forgetting.STUDY_LAYERS):
     for strategy, marker in zip(continual.STRATEGIES, "os^"):
         part = earlier[(earlier["layer"] == layer) & (earlier["strategy"] == strategy)]
         axis.scatter(part["lacunarity_4"], part["accuracy"], marker=marker, alpha=0.7, label=strategy)
@@ -361,18 +358,18 @@ plt.show()
 #
 # ### Exercise 1
 #
-# Retrain with a larger and a smaller EWC strength (`python -m xaihelpers.continual train
-# --strategy ewc --ewc-strength ...  --out-dir /tmp/cl`) and plot average forgetting against the
+# Retrain with a larger and a smaller EWC strength (`python -m xaihelpers.train continual_ewc
+# --set ewc_strength=... --out-dir /tmp/cl`) and plot average forgetting against the
 # accuracy on the last task. Where is the trade-off?
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
 # Each run takes minutes, longer than a chapter may run: `make exercise-models` trained these
 # variants once with the commands printed here, and their checkpoints ship with the book.
 for name in ("ewc_strength_100", "ewc_strength_10000"):
-    print(continual.exercise_command(name))
-strength_runs = {0.0: metas["baseline"], 100.0: continual.load_exercise_run("ewc_strength_100")[1],
+    print(zoo.get(f"continual_{name}").command)
+strength_runs = {0.0: metas["baseline"], 100.0: zoo.load("continual_ewc_strength_100")[1],
                  metas["ewc"]["ewc_strength"]: metas["ewc"],
-                 10000.0: continual.load_exercise_run("ewc_strength_10000")[1]}
+                 10000.0: zoo.load("continual_ewc_strength_10000")[1]}
 trade_off = pd.DataFrame({strength: {"average forgetting": continual.average_forgetting(m["accuracy"]),
                                      "accuracy on the last task": m["accuracy"][-1][-1],
                                      "average accuracy": continual.average_accuracy(m["accuracy"])}
@@ -405,16 +402,16 @@ plt.show()
 # follow?
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
-print(continual.exercise_command("replay_memory_250"))
-half_models, half_meta = continual.load_exercise_run("replay_memory_250")
+print(zoo.get("continual_replay_memory_250").command)
+half_models, half_meta = zoo.load("continual_replay_memory_250")
 for name, run_meta in (("replay, memory 500 (book)", metas["replay"]), ("replay, memory 250", half_meta)):
     print(f"{name}: average accuracy {continual.average_accuracy(run_meta['accuracy']):.3f}, "
           f"average forgetting {continual.average_forgetting(run_meta['accuracy']):.3f}")
 print(pd.DataFrame(half_meta["accuracy"], index=[f"after {i}" for i in range(meta["tasks"])],
                    columns=[f"task {j}" for j in range(meta["tasks"])]).round(3).to_string())
-half_reference = gradcam.grad_cam_layers(half_models[0], list(continual.STUDY_LAYERS), drift_images, drift_labels)
+half_reference = gradcam.grad_cam_layers(half_models[0], list(forgetting.STUDY_LAYERS), drift_images, drift_labels)
 half_drift = {}
-for layer in continual.STUDY_LAYERS:
+for layer in forgetting.STUDY_LAYERS:
     half_drift[layer.split(".")[-1]] = [
         features.pearson_per_image(gradcam.grad_cam_layers(half_models[after], [layer], drift_images, drift_labels)[layer],
                                    half_reference[layer]).mean().item() for after in range(1, len(half_models))]
@@ -448,9 +445,9 @@ def forgotten_auc(table, measure, layer):
         forgotten.sum() * (~forgotten).sum())
 
 
-binary_study = continual.heatmap_study(runs, metas, tasks, images_per_class=20, binarize=0.5)
+binary_study = forgetting.heatmap_study(runs, metas, tasks, images_per_class=20, binarize=0.5)
 rows = {}
-for layer in continual.STUDY_LAYERS:
+for layer in forgetting.STUDY_LAYERS:
     for size in (2, 4, 8):
         measure = f"lacunarity_{size}"
         rows[layer.split(".")[-1], measure] = {"grey levels": forgotten_auc(study, measure, layer),
@@ -476,7 +473,7 @@ print(pd.DataFrame(rows).T.round(3).to_string())
 # Is the separation you see larger than its uncertainty?
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
-larger_study = continual.heatmap_study(runs, metas, tasks, images_per_class=100, layers=(last_layer,))
+larger_study = forgetting.heatmap_study(runs, metas, tasks, images_per_class=100, layers=(last_layer,))
 part = larger_study[larger_study["after_task"] > larger_study["task"]]
 forgotten = ((part["accuracy_when_learned"] - part["accuracy"]) >= 0.10).to_numpy()
 values = part["lacunarity_4"].to_numpy()

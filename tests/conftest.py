@@ -44,6 +44,18 @@ def mirror_root() -> Path:
     return data.data_root()
 
 
+def fake_cifar(per_class: int, classes: int = 4, seed: int = 0):
+    """CIFAR-shaped data in memory where class ``c`` is brighter in channel ``c % 3``: learnable in
+    a few steps, for tests of the training loop and the strategies."""
+    from xaihelpers.cifar import CifarData
+
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(classes).repeat_interleave(per_class)
+    images = torch.randint(0, 120, (len(labels), 3, 32, 32), generator=generator, dtype=torch.uint8)
+    images[torch.arange(len(labels)), labels % 3] += 120
+    return CifarData(images, labels, [f"class{c}" for c in range(classes)])
+
+
 class TinyCNN(nn.Module):
     """Two conv layers and a linear head: fast enough to test hooks and Grad-CAM exactly."""
 

@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from xaihelpers import cache, cifar, tables
+from xaihelpers import cache, cifar, comparison, tables
 
 
 def test_memoize_computes_once_per_key_and_never_serves_another_key(tmp_path, monkeypatch):
@@ -70,19 +70,19 @@ def test_the_test_run_writes_results_and_cache_outside_the_repository():
 
 def test_compare_models_predicts_every_image_and_reuses_the_cache(fake_root, tmp_path, monkeypatch):
     monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
-    comparison = cifar.compare_models(("gap", "allconv"), root=fake_root, counts={})
-    assert set(comparison.probabilities) == {"gap", "allconv"}
-    for probabilities in comparison.probabilities.values():
+    compared = comparison.compare_models(("gap", "allconv"), root=fake_root, counts={})
+    assert set(compared.probabilities) == {"gap", "allconv"}
+    for probabilities in compared.probabilities.values():
         assert probabilities.shape == (6, 10)
         assert torch.allclose(probabilities.sum(dim=1), torch.ones(6), atol=1e-5)
-    assert sorted(comparison.order.tolist()) == list(range(6))
-    model = comparison.models["gap"]
-    expected = torch.softmax(model(comparison.test.images.float() / 255), dim=1)
-    assert torch.allclose(comparison.probabilities["gap"], expected, atol=1e-5)
+    assert sorted(compared.order.tolist()) == list(range(6))
+    model = compared.models["gap"]
+    expected = torch.softmax(model(compared.test.images.float() / 255), dim=1)
+    assert torch.allclose(compared.probabilities["gap"], expected, atol=1e-5)
     assert len(list((tmp_path / "cache").iterdir())) == 2
-    again = cifar.compare_models(("gap", "allconv"), root=fake_root, counts={})
-    assert all(torch.equal(again.probabilities[a], comparison.probabilities[a]) for a in again.probabilities)
-    table = comparison.accuracy_table()
+    again = comparison.compare_models(("gap", "allconv"), root=fake_root, counts={})
+    assert all(torch.equal(again.probabilities[a], compared.probabilities[a]) for a in again.probabilities)
+    table = compared.accuracy_table()
     assert list(table.index) == ["gap", "allconv"] and table["test accuracy"].between(0, 1).all()
-    loss = -comparison.probabilities["gap"].gather(1, comparison.test.labels.view(-1, 1)).log().mean().item()
+    loss = -compared.probabilities["gap"].gather(1, compared.test.labels.view(-1, 1)).log().mean().item()
     assert table.loc["gap", "test loss"] == pytest.approx(loss, abs=1e-3)

@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from xaihelpers import (attribution, cifar, classvis, continual, evaluation, explainers, features, heatmaps, hooks,
-                        pollen, training, uncertainty)
+from xaihelpers import (attribution, checkpoints, classvis, evaluation, explainers, features, heatmaps, hooks,
+                        training, uncertainty, zoo)
 from xaihelpers import checks
 from xaihelpers.gradcam import grad_cam, grad_cam_layers
 
@@ -186,24 +186,27 @@ def _truncated_copy(source, tmp_path):
 
 
 def test_truncated_checkpoints_name_the_file_and_the_fix(tmp_path):
-    cases = [(pollen.load_model, pollen.CHECKPOINT, "xaihelpers.pollen train"),
-             (lambda p: cifar.load_model("gap", p), cifar.checkpoint_path("gap"), "--arch gap"),
-             (lambda p: continual.load_run("ewc", p), continual.checkpoint_path("ewc"), "xaihelpers.continual train")]
-    for load, committed, command in cases:
-        broken = _truncated_copy(committed, tmp_path)
-        with pytest.raises(training.CheckpointError, match="truncated or corrupt") as error:
-            load(broken)
-        assert str(broken) in str(error.value) and command in str(error.value)
+    for name in ("pollen_cnn", "cifar10_gap", "continual_ewc"):
+        broken = _truncated_copy(zoo.get(name).checkpoint, tmp_path)
+        with pytest.raises(checkpoints.CheckpointError, match="truncated or corrupt") as error:
+            zoo.load(name, broken)
+        assert str(broken) in str(error.value) and f"python -m xaihelpers.train {name}" in str(error.value)
 
 
 def test_a_checkpoint_of_another_architecture_is_refused(tmp_path):
-    with pytest.raises(training.CheckpointError, match="another architecture"):
-        cifar.load_model("plain", cifar.checkpoint_path("gap"))
-    with pytest.raises(training.CheckpointError, match="lacks \\['states'\\]"):
-        continual.load_run("baseline", pollen.CHECKPOINT)
-    with pytest.raises(FileNotFoundError, match="xaihelpers.pollen train"):
-        pollen.load_model(tmp_path / "missing.pt")
+    with pytest.raises(checkpoints.CheckpointError, match="another architecture"):
+        zoo.load("cifar10_plain", zoo.get("cifar10_gap").checkpoint)
+    with pytest.raises(checkpoints.CheckpointError, match="another architecture"):
+        zoo.load("pollen_cnn", zoo.get("pollen_cnn_dropout05").checkpoint.with_name("cifar10_allconv.pt"))
+    with pytest.raises(checkpoints.CheckpointError, match="lacks \\['states'\\]"):
+        zoo.load("continual_baseline", zoo.get("pollen_cnn").checkpoint)
+    no_classes = tmp_path / "no_classes.pt"
+    torch.save({"state_dict": {}, "meta": {"mean": [0.5] * 3}}, no_classes)
+    with pytest.raises(checkpoints.CheckpointError, match="lacks the entry 'classes'"):
+        zoo.load("cifar10_plain", no_classes)
+    with pytest.raises(FileNotFoundError, match="xaihelpers.train pollen_cnn"):
+        zoo.load("pollen_cnn", tmp_path / "missing.pt")
     not_a_dict = tmp_path / "list.pt"
     torch.save([1, 2, 3], not_a_dict)
-    with pytest.raises(training.CheckpointError, match="not a checkpoint of this model"):
-        pollen.load_model(not_a_dict)
+    with pytest.raises(checkpoints.CheckpointError, match="not a checkpoint of this model"):
+        zoo.load("pollen_cnn", not_a_dict)

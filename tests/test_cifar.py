@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from xaihelpers import cifar, explainers, hooks, training
+from xaihelpers import checkpoints, cifar, comparison, explainers, hooks, training, zoo
 
 ARCHS = list(cifar.ARCHITECTURES)
 
@@ -111,28 +111,41 @@ def test_crops_and_flips_shift_and_mirror():
 def test_pick_examples_follows_its_rule():
     labels = torch.tensor([0, 1, 2, 3, 4, 5])
     predictions = {"a": torch.tensor([0, 1, 9, 3, 9, 5]), "b": torch.tensor([0, 1, 9, 3, 8, 5])}
-    chosen = cifar.pick_examples(predictions, labels, {"all_right": 2, "all_wrong": 1, "disagree": 1})
+    chosen = comparison.pick_examples(predictions, labels, {"all_right": 2, "all_wrong": 1, "disagree": 1})
     assert chosen == {"all_right": [0, 1], "all_wrong": [2], "disagree": [4]}
     with pytest.raises(ValueError, match="disagree"):
-        cifar.pick_examples(predictions, labels, {"disagree": 2})
+        comparison.pick_examples(predictions, labels, {"disagree": 2})
 
 
 def test_checkpoints_load_safely_and_refuse_overwrite(tmp_path):
     model = cifar.build("allconv")
     meta = {"classes": list(cifar.CLASSES), "mean": [0.5] * 3, "std": [0.25] * 3}
-    path = cifar.save_checkpoint(model, meta, tmp_path / "m.pt")
+    path = checkpoints.save({"state_dict": model.state_dict(), "meta": meta}, tmp_path / "m.pt")
     with pytest.raises(FileExistsError):
-        cifar.save_checkpoint(model, meta, path)
-    loaded, _ = cifar.load_model("allconv", path)
+        checkpoints.save({"state_dict": model.state_dict(), "meta": meta}, path)
+    loaded, _ = zoo.load("cifar10_allconv", path)
     x = torch.rand(2, 3, 32, 32)
     assert torch.allclose(loaded(x), model.eval()(x), atol=1e-5)  # loaded channels-last: same up to rounding
-    with pytest.raises(FileNotFoundError, match="--arch gap"):
-        cifar.load_model("gap", tmp_path / "none.pt")
+    with pytest.raises(FileNotFoundError, match="xaihelpers.train cifar10_gap"):
+        zoo.load("cifar10_gap", tmp_path / "none.pt")
+
+
+def test_train_runs_end_to_end_on_a_tiny_subset_and_leaves_the_global_generator_alone():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (32, 3, 32, 32), generator=generator, dtype=torch.uint8)
+    tiny = cifar.CifarData(images, torch.arange(32) % 10, list(cifar.CLASSES))
+    state = torch.random.get_rng_state()
+    model, meta = cifar.train("gap", epochs=1, train_set=tiny, progress=False)
+    assert torch.equal(state, torch.random.get_rng_state())
+    again, _ = cifar.train("gap", epochs=1, train_set=tiny, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    assert not model.training and len(meta["train_loss"]) == 1 and meta["arch"] == "gap"
+    assert model(training.to_float(images[:2])).shape == (2, 10)
 
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_committed_checkpoints(arch):
-    model, meta = cifar.load_model(arch)
+    model, meta = zoo.load(f"cifar10_{arch}")
     assert meta["arch"] == arch and meta["classes"] == list(cifar.CLASSES)
     assert meta["train_seconds"] < 11 * 60  # the budget: about 10 minutes on 2 cores
     assert meta["test_accuracy"] > 0.6

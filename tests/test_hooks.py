@@ -105,3 +105,26 @@ def test_reduce_activations_equals_one_big_recording_and_leaves_no_hooks(tiny_cn
     assert count_hooks(tiny_cnn) == 0
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         hooks.reduce_activations(tiny_cnn, ["conv1"], images, channel_means, batch_size=0)
+
+
+def test_every_hook_owner_of_the_book_is_a_hook_owner_and_cleans_up_after_an_error(tiny_cnn):
+    from xaihelpers import evaluation
+
+    owners = [hooks.LayerRecorder(tiny_cnn, ["conv1"]), hooks.ReplaceOutput(tiny_cnn, "conv1", lambda out: out),
+              hooks.ActiveFraction(tiny_cnn), hooks.OnForward(tiny_cnn, "conv1", lambda *args: None, before=True),
+              evaluation.PassCounter(tiny_cnn)]
+    for owner in owners:
+        assert isinstance(owner, hooks.HookOwner)
+        with pytest.raises(ZeroDivisionError):
+            with owner:
+                assert owner.active and hooks.count_hooks(tiny_cnn) > 0
+                tiny_cnn(torch.rand(1, 3, 8, 8))
+                1 / 0
+        assert not owner.active and hooks.count_hooks(tiny_cnn) == 0, type(owner).__name__
+
+
+def test_on_forward_sees_a_layers_input_before_it_runs(tiny_cnn):
+    seen = []
+    with hooks.OnForward(tiny_cnn, "fc", lambda module, args: seen.append(args[0].shape), before=True):
+        tiny_cnn(torch.rand(2, 3, 8, 8))
+    assert seen == [torch.Size([2, 6])]

@@ -66,13 +66,9 @@ def bootstrap_cell(datasets: list[str]) -> str:
     names = ", ".join(f'"{name}"' for name in datasets)
     return f"""# Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
 # are present already, as in a checkout of the book, nothing happens).
-import importlib.util
-import subprocess
-import sys
-
+import importlib.util, subprocess, sys  # noqa: E401 - the one cell that runs before the helpers exist
 if importlib.util.find_spec("xaihelpers") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "xaihelpers[book] @ git+{_repository()}"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "xaihelpers[book] @ git+{_repository()}"], check=True)
 from xaihelpers.fetch import ensure
 
 ensure({names})"""

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 import torch
 
-from xaihelpers import pollen, training
+from xaihelpers import checkpoints, pollen, training, zoo
 
 
 def test_split_is_stratified_and_reproducible():
@@ -48,17 +48,17 @@ def test_cnn_shapes_and_modules():
 
 
 def test_missing_checkpoint_says_how_to_train(tmp_path):
-    with pytest.raises(FileNotFoundError, match="python -m xaihelpers.pollen train"):
-        pollen.load_model(tmp_path / "none.pt")
+    with pytest.raises(FileNotFoundError, match="python -m xaihelpers.train pollen_cnn"):
+        zoo.load("pollen_cnn", tmp_path / "none.pt")
 
 
 def test_save_refuses_to_overwrite(tmp_path):
     model = pollen.PollenCNN(3)
     meta = {"classes": ["a", "b", "c"], "mean": [0.5] * 3, "std": [0.2] * 3}
-    path = pollen.save_checkpoint(model, meta, tmp_path / "m.pt")
+    path = checkpoints.save({"state_dict": model.state_dict(), "meta": meta}, tmp_path / "m.pt")
     with pytest.raises(FileExistsError):
-        pollen.save_checkpoint(model, meta, path)
-    loaded, _ = pollen.load_model(path)
+        checkpoints.save({"state_dict": model.state_dict(), "meta": meta}, path)
+    loaded, _ = zoo.load("pollen_cnn", path)
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
 
 
@@ -70,7 +70,7 @@ def test_grain_mask_finds_a_dark_disc_on_a_bright_background():
 
 
 def test_checkpoint_reaches_its_recorded_test_accuracy(mirror_root):
-    model, meta = pollen.load_model()
+    model, meta = zoo.load("pollen_cnn")
     test = pollen.load_split("test")
     assert len(test.labels) == 158
     measured = training.accuracy(model, test.images, test.labels)
@@ -99,17 +99,3 @@ def test_train_passes_the_augmentation_and_dropout_it_is_asked_for(monkeypatch):
         pollen.train(epochs=1, progress=False, dropout=1.0)
 
 
-@pytest.mark.parametrize("name", sorted(pollen.EXERCISE_FLAGS))
-def test_the_exercise_checkpoints_were_trained_with_their_flags(name):
-    model, meta = pollen.load_model(pollen.EXERCISE_CHECKPOINTS[name])
-    expected = {"seed": 0, "augment": True, "dropout": 0.3, "epochs": 60}
-    flags = list(pollen.EXERCISE_FLAGS[name])
-    if "--seed" in flags:
-        expected["seed"] = int(flags[flags.index("--seed") + 1])
-    if "--no-augment" in flags:
-        expected["augment"] = False
-    if "--dropout" in flags:
-        expected["dropout"] = float(flags[flags.index("--dropout") + 1])
-    assert {key: meta[key] for key in expected} == expected
-    assert model.dropout.p == expected["dropout"]
-    assert pollen.EXERCISE_COMMANDS[name].endswith(f"--out xaihelpers/checkpoints/{pollen.EXERCISE_CHECKPOINTS[name].name}")

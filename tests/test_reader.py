@@ -56,10 +56,10 @@ RUNNER = textwrap.dedent('''
     from nbval_figures import compare_figures  # the figure comparison nbval uses in make test
 
     code = [(a, b) for a, b in zip(stored.cells, executed.cells) if a.cell_type == "code"]
-    import xaihelpers, xaihelpers.data as d, xaihelpers.pollen as p
+    import xaihelpers, xaihelpers.data as d, xaihelpers.pollen as p, xaihelpers.zoo as z
     print("xaihelpers from", xaihelpers.__file__)
-    print("checkout:", d.REPO_ROOT, "| checkpoint and split shipped:", p.CHECKPOINT.is_file(), p.SPLIT_FILE.is_file(),
-          "| data root:", d.data_root())
+    print("checkout:", d.REPO_ROOT, "| checkpoint and split shipped:", z.get("pollen_cnn").checkpoint.is_file(),
+          p.SPLIT_FILE.is_file(), "| data root:", d.data_root())
     differ = 0
     for index, (old, new) in enumerate(code[1:], 1):
         if "NBVAL_IGNORE_OUTPUT" in old.source:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import re
+import sys
 from pathlib import Path
 
 import yaml
@@ -57,3 +59,36 @@ def test_binder_pins_agree_with_requirements_and_leave_out_the_tooling():
         line.split("==")[0] for line in binder}
     post_build = (ROOT / "binder" / "postBuild").read_text()
     assert "pip install --no-deps ." in post_build and "xaihelpers.data get all" in post_build
+
+
+def _imports(tree: ast.AST, top_level_only: bool) -> set[str]:
+    nodes = tree.body if top_level_only else ast.walk(tree)
+    names = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return {name for name in names if name not in sys.stdlib_module_names and name != "xaihelpers"}
+
+
+def test_the_package_metadata_lists_every_package_xaihelpers_imports():
+    """Module-level imports need a core dependency; imports inside functions (LIME, SHAP) at least
+    the ``book`` extra, so a plain ``pip install`` of the helpers imports every module."""
+    import importlib.metadata
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    def names(requirements):
+        return {re.split(r"[<>=!~\\[ ;@]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements}
+
+    core, book = names(project["dependencies"]), names(project["optional-dependencies"]["book"])
+    distributions = importlib.metadata.packages_distributions()
+    for path in sorted((ROOT / "xaihelpers").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for module in _imports(tree, top_level_only=False):
+            dists = {d.lower().replace("_", "-") for d in distributions.get(module, [module])}
+            needed = core if module in _imports(tree, top_level_only=True) else core | book
+            assert dists & needed, f"{path.name} imports {module} ({dists}), which pyproject.toml does not list"

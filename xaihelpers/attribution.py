@@ -3,19 +3,8 @@
 The methods themselves come from captum (Kokhlikyan et al. 2020): ``Saliency`` (Simonyan et al.
 2013), ``GuidedBackprop`` (Springenberg et al. 2014), ``NoiseTunnel`` for SmoothGrad (Smilkov et
 al. 2017) and ``IntegratedGradients`` (Sundararajan et al. 2017). This module adds what the
-chapters need around them.
-
-Cost of each method, in forward + backward passes per image (``N`` noise samples, ``S`` steps):
-
-======================  ===========================
-method                  passes per image
-======================  ===========================
-Saliency                1
-Guided backprop         1
-SmoothGrad              N
-Integrated Gradients    S (plus 1 forward per end point for the convergence delta)
-Grad-CAM                1
-======================  ===========================
+chapters need around them; :mod:`xaihelpers.methods` registers every method of the book with its
+settings and its cost in passes per image (``methods.cost_table()``).
 """
 
 from __future__ import annotations
@@ -29,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
-from xaihelpers import checks
+from xaihelpers import checks, repro
 
 
 class GuidedReLU6(nn.ReLU):
@@ -156,7 +145,8 @@ def smoothgrad(model: nn.Module, images: torch.Tensor, target, *, sigma: float =
         target: Class index, or one per image.
         sigma: Noise standard deviation as a fraction of the input range.
         samples: Number N of noisy copies per image (N forward and backward passes).
-        seed: Seeds the noise (the global torch generator is seeded with it).
+        seed: Seeds the noise (captum draws it from the global torch generator, which is seeded
+            for the call and restored afterwards).
         images_per_chunk: About this many noisy images go through the model at once; on a CPU
             larger chunks are slower per image (the activations outgrow the caches).
         pixels_per_chunk: And at most this many pixels (images x height x width) per pass, which
@@ -171,10 +161,9 @@ def smoothgrad(model: nn.Module, images: torch.Tensor, target, *, sigma: float =
     checks.positive_int(samples, "samples")
     checks.positive_int(images_per_chunk, "images_per_chunk")
     checks.positive_int(pixels_per_chunk, "pixels_per_chunk")
-    torch.manual_seed(seed)
     per_pass = min(images_per_chunk, pixels_per_chunk // (images.shape[-2] * images.shape[-1]))
     chunk = max(1, min(samples, per_pass // len(images)))
-    with checks.target_in_range():
+    with checks.target_in_range(), repro.seeded(seed, images.device):
         attributions = NoiseTunnel(Saliency(model)).attribute(
             images.clone().requires_grad_(), nt_type="smoothgrad", nt_samples=samples,
             nt_samples_batch_size=chunk, stdevs=sigma, target=target)

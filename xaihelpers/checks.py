@@ -165,3 +165,14 @@ def target_in_range(name: str = "target") -> Iterator[None]:
 
 
 __all__ = ["images", "maps", "non_negative", "percentile", "positive", "positive_int", "target_in_range", "targets"]
+
+
+def registered(registry: dict, name: str, kind: str):
+    """``registry[name]``, or a ``KeyError`` that lists the registered names (``kind``: what they are).
+
+    Raises:
+        KeyError: For a name the registry does not have.
+    """
+    if name not in registry:
+        raise KeyError(f"Unknown {kind} '{name}'; the book's {kind}s are: {', '.join(registry)}.")
+    return registry[name]

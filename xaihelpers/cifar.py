@@ -12,10 +12,10 @@ and callbacks chapters compare:
   a 1x1 convolution produces one evidence map per class that is averaged into the logits
   (Springenberg et al. 2015, *Striving for simplicity: the all convolutional net*).
 
-Train one (each takes at most about 10 minutes on 2 CPU cores)::
+Train one (each takes at most about 10 minutes on 2 CPU cores; the recipes are in
+:mod:`xaihelpers.zoo`)::
 
-    python -m xaihelpers.cifar train --arch plain     # writes xaihelpers/checkpoints/cifar10_plain.pt
-    python -m xaihelpers.cifar train --arch all
+    python -m xaihelpers.train cifar10_plain          # writes xaihelpers/checkpoints/cifar10_plain.pt
 
 Every model takes ``[0, 1]`` images ``(N, 3, 32, 32)``; its input normalisation is its first layer.
 Every ReLU is its own module (guided backpropagation and hooks need that).
@@ -23,8 +23,6 @@ Every ReLU is its own module (guided backpropagation and hooks need that).
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,13 +33,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from xaihelpers import cache, data, repro, training
-from xaihelpers.models import Normalize, channels_last
+from xaihelpers import data, repro, training
+from xaihelpers.models import Normalize, conv_bn_relu
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGE_SIZE = 32
-CHECKPOINT_DIR = data.CHECKPOINT_DIR
-TRAIN_COMMAND = "python -m xaihelpers.cifar train --arch {arch}"
 WIDTHS = (32, 64, 128)
 
 
@@ -95,10 +91,6 @@ def load_cifar(name: str = "cifar10", split: str = "train", root: Optional[Path]
     return CifarData(images, torch.tensor(labels, dtype=torch.long), list(dataset.classes))
 
 
-def _conv(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
-
-
 def _pooled_stack(widths: Sequence[int]) -> nn.Sequential:
     """Blocks of 3x3 conv layers and a 2x2 max-pool; ``features.i`` is block ``i``.
 
@@ -107,8 +99,8 @@ def _pooled_stack(widths: Sequence[int]) -> nn.Sequential:
     """
     blocks, c_in = [], 3
     for position, width in enumerate(widths):
-        second = _conv(width, width) if position else []
-        blocks.append(nn.Sequential(*_conv(c_in, width), *second, nn.MaxPool2d(2)))
+        second = conv_bn_relu(width, width) if position else []
+        blocks.append(nn.Sequential(*conv_bn_relu(c_in, width), *second, nn.MaxPool2d(2)))
         c_in = width
     return nn.Sequential(*blocks)
 
@@ -190,7 +182,7 @@ class AllConvCNN(CifarCNN):
     def __init__(self, classes: int = 10, mean=(0.5,) * 3, std=(0.25,) * 3) -> None:
         blocks, c_in = [], 3
         for width in WIDTHS:
-            blocks.append(nn.Sequential(*_conv(c_in, width), *_conv(width, width, stride=2)))
+            blocks.append(nn.Sequential(*conv_bn_relu(c_in, width), *conv_bn_relu(width, width, stride=2)))
             c_in = width
         classifier = nn.Sequential(nn.Conv2d(WIDTHS[-1], classes, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten())
         super().__init__(nn.Sequential(*blocks), classifier, mean, std)
@@ -225,11 +217,6 @@ def build(arch: str, **kwargs) -> CifarCNN:
     return ARCHITECTURES[arch][0](**kwargs)
 
 
-def checkpoint_path(arch: str) -> Path:
-    """Where the committed checkpoint of ``arch`` lives."""
-    return CHECKPOINT_DIR / f"cifar10_{arch}.pt"
-
-
 def train(arch: str, epochs: Optional[int] = None, seed: int = 0, batch_size: int = 128,
           learning_rate: float = 4e-3, progress: bool = True, root: Optional[Path] = None,
           train_set: Optional[CifarData] = None, device: Optional[str] = None) -> tuple[CifarCNN, dict]:
@@ -241,11 +228,10 @@ def train(arch: str, epochs: Optional[int] = None, seed: int = 0, batch_size: in
         The model (eval mode, CPU) and the checkpoint metadata (with ``train_seconds``).
     """
     epochs = epochs or ARCHITECTURES[arch][2]
-    repro.seed_everything(seed)
     train_set = train_set or load_cifar("cifar10", "train", root=root, progress=progress)
-    pixels = training.to_float(train_set.images[::10])
-    mean, std = pixels.mean(dim=(0, 2, 3)).tolist(), pixels.std(dim=(0, 2, 3)).tolist()
-    model = build(arch, classes=len(train_set.classes), mean=mean, std=std)
+    mean, std = training.channel_statistics(train_set.images, every=10)
+    with repro.seeded(seed):
+        model = build(arch, classes=len(train_set.classes), mean=mean, std=std)
     start = time.perf_counter()
     history = training.fit(model, train_set.images, train_set.labels, epochs=epochs, batch_size=batch_size,
                            learning_rate=learning_rate, augment=training.crops_and_flips, seed=seed,
@@ -255,187 +241,3 @@ def train(arch: str, epochs: Optional[int] = None, seed: int = 0, batch_size: in
             "train_loss": history.train_loss, "train_seconds": time.perf_counter() - start,
             "device": str(device or "cpu"), "threads": torch.get_num_threads()}
     return model, meta
-
-
-def save_checkpoint(model: CifarCNN, meta: dict, path: Path, overwrite: bool = False) -> Path:
-    """Save weights and metadata atomically; refuses to replace an existing file unless ``overwrite``."""
-    return training.save_checkpoint({"state_dict": model.state_dict(), "meta": meta}, path, overwrite)
-
-
-def load_model(arch: str, path: Optional[Path] = None) -> tuple[CifarCNN, dict]:
-    """Load a trained CIFAR-10 network (``weights_only=True``) in eval mode, with its metadata.
-
-    Raises:
-        ValueError: For an unknown architecture.
-        FileNotFoundError: If there is no checkpoint; the message gives the training command.
-        training.CheckpointError: If the file is truncated, corrupt or of another architecture.
-    """
-    build(arch)  # validates the name
-    path = Path(path or checkpoint_path(arch))
-    retrain = TRAIN_COMMAND.format(arch=arch)
-    checkpoint = training.load_checkpoint(path, ("state_dict", "meta"), retrain)
-    meta = checkpoint["meta"]
-    model = build(arch, classes=len(meta["classes"]), mean=meta["mean"], std=meta["std"])
-    training.load_weights(model, checkpoint["state_dict"], path, retrain)
-    return channels_last(model).eval(), meta
-
-
-#: How many fixed test images of each kind the chapters compare the models on.
-EXAMPLE_KINDS = {"all_right": 2, "all_wrong": 1, "disagree": 2}
-
-
-def pick_examples(predictions: dict[str, torch.Tensor], labels: torch.Tensor,
-                  counts: dict[str, int] = EXAMPLE_KINDS) -> dict[str, list[int]]:
-    """Fixed, reproducible test images for comparing models: the first indices that are
-
-    - ``all_right``: classified correctly by every model,
-    - ``all_wrong``: misclassified by every model,
-    - ``disagree``: given at least two different labels by the models.
-
-    Args:
-        predictions: Model name -> predicted labels ``(N,)`` on the same images.
-        labels: True labels ``(N,)``.
-        counts: How many indices of each kind.
-
-    Raises:
-        ValueError: For an unknown kind, or if some kind has too few images.
-    """
-    stacked = torch.stack(list(predictions.values()))
-    right = stacked == labels
-    kinds = {
-        "all_right": right.all(dim=0),
-        "all_wrong": (~right).all(dim=0),
-        "disagree": (stacked != stacked[0]).any(dim=0),
-    }
-    chosen = {}
-    for kind, count in counts.items():
-        if kind not in kinds:
-            raise ValueError(f"Unknown kind '{kind}'; choose from {sorted(kinds)}.")
-        index = kinds[kind].nonzero().flatten()[:count].tolist()
-        if len(index) < count:
-            raise ValueError(f"Only {len(index)} images of kind '{kind}' among {len(labels)}; pass more images.")
-        chosen[kind] = index
-    return chosen
-
-
-@dataclass
-class Comparison:
-    """The three trained networks, the CIFAR-10 test set, their predictions on it and the fixed
-    example images every CIFAR chapter explains."""
-
-    models: dict[str, CifarCNN]
-    metas: dict[str, dict]
-    test: CifarData
-    probabilities: dict[str, torch.Tensor]
-    examples: dict[str, list[int]]
-    order: torch.Tensor
-
-    def shuffled(self, count: int, start: int = 0) -> list[int]:
-        """Test-set indices ``start .. start + count`` of the fixed shuffled order (seed 0): a
-        sample of all classes (the mirror's files are sorted by class)."""
-        return self.order[start:start + count].tolist()
-
-    @property
-    def predictions(self) -> dict[str, torch.Tensor]:
-        return {arch: p.argmax(dim=1) for arch, p in self.probabilities.items()}
-
-    @property
-    def example_index(self) -> list[int]:
-        """The example images' test-set indices, kind after kind."""
-        return [i for index in self.examples.values() for i in index]
-
-    @property
-    def example_kinds(self) -> list[str]:
-        return [kind for kind, index in self.examples.items() for _ in index]
-
-    def example_images(self) -> torch.Tensor:
-        """The examples as float ``[0, 1]`` images ``(N, 3, 32, 32)``."""
-        return training.to_float(self.test.images[self.example_index])
-
-    def accuracy_table(self):
-        """One row per architecture: description, parameters, training budget, test accuracy and
-        test loss (cross-entropy; both measured now, on all 10,000 test images)."""
-        import pandas as pd
-
-        rows = []
-        for arch, model in self.models.items():
-            meta = self.metas[arch]
-            rows.append({"architecture": arch, "design": ARCHITECTURES[arch][1],
-                         "parameters": sum(p.numel() for p in model.parameters()),
-                         "epochs": meta["epochs"], "training minutes": round(meta["train_seconds"] / 60, 1),
-                         "test accuracy": round((self.predictions[arch] == self.test.labels).float().mean().item(), 3),
-                         "test loss": round(training.mean_cross_entropy(self.probabilities[arch], self.test.labels), 3)})
-        return pd.DataFrame(rows).set_index("architecture")
-
-    def example_table(self):
-        """The examples: kind, true class, and each model's predicted class and probability."""
-        import pandas as pd
-
-        rows = []
-        for index, kind in zip(self.example_index, self.example_kinds):
-            row = {"test index": index, "kind": kind, "true": self.test.classes[self.test.labels[index]]}
-            for arch, probabilities in self.probabilities.items():
-                label = int(probabilities[index].argmax())
-                row[arch] = f"{self.test.classes[label]} ({probabilities[index, label]:.2f})"
-            rows.append(row)
-        return pd.DataFrame(rows).set_index("test index")
-
-
-def compare_models(archs: Sequence[str] = tuple(ARCHITECTURES), root: Optional[Path] = None,
-                   counts: dict[str, int] = EXAMPLE_KINDS) -> Comparison:
-    """Load the committed networks and the test set, predict all of it, pick the fixed examples
-    (the first of each kind in a shuffled order of the test set, seed 0).
-
-    Raises:
-        FileNotFoundError: If a checkpoint is missing (the message gives the training command).
-        DatasetNotFoundError: If CIFAR-10 is not under the data root.
-    """
-    loaded = {arch: load_model(arch) for arch in archs}
-    test = load_cifar("cifar10", "test", root=root)
-    # The three CIFAR chapters share these predictions: computed once, then read from the cache.
-    images_digest = cache.tensor_digest(test.images)
-    probabilities = {
-        arch: cache.memoize_tensor(
-            "cifar10-test-probabilities",
-            {"checkpoint": cache.file_digest(checkpoint_path(arch)), "images": images_digest,
-             "batch_size": training.images_per_pass(test.images)},
-            lambda model=model: training.predict_proba(model, test.images))
-        for arch, (model, _) in loaded.items()}
-    # Picked in a fixed shuffled order: in file order the first thousand images are all airplanes.
-    order = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))
-    picked = pick_examples({a: p.argmax(dim=1)[order] for a, p in probabilities.items()}, test.labels[order], counts)
-    examples = {kind: [int(order[i]) for i in index] for kind, index in picked.items()}
-    return Comparison({a: m for a, (m, _) in loaded.items()}, {a: meta for a, (_, meta) in loaded.items()},
-                      test, probabilities, examples, order)
-
-
-def _main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m xaihelpers.cifar")
-    sub = parser.add_subparsers(dest="command", required=True)
-    command = sub.add_parser("train", help="train one architecture (or all) on CIFAR-10")
-    command.add_argument("--arch", choices=[*ARCHITECTURES, "all"], required=True)
-    command.add_argument("--epochs", type=int, help="default: the architecture's budgeted epochs")
-    command.add_argument("--seed", type=int, default=0)
-    command.add_argument("--device", default=None, help="cpu (default) or cuda")
-    command.add_argument("--out-dir", type=Path, default=CHECKPOINT_DIR)
-    command.add_argument("--force", action="store_true", help="replace existing checkpoints")
-    args = parser.parse_args(argv)
-    archs = list(ARCHITECTURES) if args.arch == "all" else [args.arch]
-    targets = {arch: args.out_dir / checkpoint_path(arch).name for arch in archs}
-    existing = [str(p) for p in targets.values() if p.exists()]
-    if existing and not args.force:
-        print(f"{', '.join(existing)} exist(s); use --force to replace", file=sys.stderr)
-        return 2
-    train_set = load_cifar("cifar10", "train", progress=True)
-    test_set = load_cifar("cifar10", "test", progress=True)
-    for arch in archs:
-        model, meta = train(arch, args.epochs, args.seed, train_set=train_set, device=args.device)
-        meta["test_accuracy"] = training.accuracy(model, test_set.images, test_set.labels)
-        save_checkpoint(model, meta, targets[arch], overwrite=args.force)
-        print(f"saved {targets[arch]}: {meta['epochs']} epochs in {meta['train_seconds']:.0f} s, "
-              f"test accuracy {meta['test_accuracy']:.3f}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main())

@@ -88,48 +88,14 @@ class DatasetInfo:
     get_it: str
 
 
-REGISTRY: dict[str, DatasetInfo] = {
-    info.name: info
-    for info in (
-        DatasetInfo(
-            name="cifar10",
-            title="CIFAR-10 (10 classes, 32x32)",
-            folders=("cifar10", "cifar-10-batches-py"),
-            splits=("train", "test"),
-            citation="Krizhevsky (2009), Learning Multiple Layers of Features from Tiny Images",
-            licence="free for research and teaching (see the CIFAR page)",
-            get_it=("python -m xaihelpers.data get cifar10 (the book's JPEG set, same bytes as its outputs; "
-                    "the official pickles: python -m xaihelpers.data download cifar10, whose numbers differ)"),
-        ),
-        DatasetInfo(
-            name="cifar100",
-            title="CIFAR-100 (100 classes, 32x32)",
-            folders=("cifar100", "cifar-100-python"),
-            splits=("train", "test"),
-            citation="Krizhevsky (2009), Learning Multiple Layers of Features from Tiny Images",
-            licence="free for research and teaching (see the CIFAR page)",
-            get_it="python -m xaihelpers.data download cifar100",
-        ),
-        DatasetInfo(
-            name="pollen",
-            title="Pollen grains of the Brazilian savanna (POLLEN23E, 23 classes)",
-            folders=("pollen",),
-            splits=("all",),
-            citation="Goncalves et al. (2016), PLoS ONE 11(6):e0157044",
-            licence="CC BY 4.0 (figshare POLLEN23E)",
-            get_it="python -m xaihelpers.data get pollen",
-        ),
-        DatasetInfo(
-            name="imagenet_samples",
-            title="One ImageNet-1k validation-style image per class (1,000 images)",
-            folders=("imagenet/samples",),
-            splits=("all",),
-            citation="Deng et al. (2009), ImageNet; sample set EliSchwartz/imagenet-sample-images",
-            licence="ImageNet terms of access (non-commercial research and teaching)",
-            get_it="python -m xaihelpers.data get imagenet_samples",
-        ),
-    )
-}
+def _registry() -> dict[str, DatasetInfo]:
+    """The data sets of ``manifests/datasets.json`` (a table, kept as data beside the hashes)."""
+    rows = json.loads((PACKAGE_DIR / "manifests" / "datasets.json").read_text())
+    infos = (DatasetInfo(**{**row, "folders": tuple(row["folders"]), "splits": tuple(row["splits"])}) for row in rows)
+    return {info.name: info for info in infos}
+
+
+REGISTRY: dict[str, DatasetInfo] = _registry()
 
 
 def data_root() -> Path:

@@ -23,9 +23,9 @@ from scipy.stats import spearmanr
 from skimage.metrics import structural_similarity
 from torch import nn
 
-from xaihelpers import checks
+from xaihelpers import checks, repro
 from xaihelpers.attribution import baseline as ig_baseline
-from xaihelpers.hooks import get_layer
+from xaihelpers.hooks import HookOwner, get_layer
 from xaihelpers.training import images_per_pass
 
 #: ``explain(model, images, target) -> maps (N, H, W)``: any attribution method, as a function.
@@ -153,7 +153,8 @@ def spearman_per_image(maps_a: torch.Tensor, maps_b: torch.Tensor) -> torch.Tens
     has no ranking; its correlation is NaN.
     """
     values = []
-    for a, b in zip(maps_a.abs().flatten(1).double().numpy(), maps_b.abs().flatten(1).double().numpy()):
+    for a, b in zip(maps_a.detach().abs().flatten(1).double().cpu().numpy(),
+                    maps_b.detach().abs().flatten(1).double().cpu().numpy()):
         if np.ptp(a) == 0 or np.ptp(b) == 0:
             values.append(float("nan"))
         else:
@@ -164,8 +165,8 @@ def spearman_per_image(maps_a: torch.Tensor, maps_b: torch.Tensor) -> torch.Tens
 def ssim_per_image(maps_a: torch.Tensor, maps_b: torch.Tensor) -> torch.Tensor:
     """Structural similarity of the absolute maps, each scaled to [0, 1] by its maximum, (N,)."""
     def scaled(maps):
-        maps = maps.abs().double()
-        return (maps / maps.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]).numpy()
+        maps = maps.detach().abs().double()
+        return (maps / maps.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]).cpu().numpy()
 
     return torch.tensor([structural_similarity(a, b, data_range=1.0)
                          for a, b in zip(scaled(maps_a), scaled(maps_b))])
@@ -177,11 +178,24 @@ def randomize(module: nn.Module, seed: int) -> None:
     Batch-norm layers get their default parameters and statistics back, which removes what they
     learned. The seed makes the random weights reproducible.
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with repro.seeded(seed):
         for layer in module.modules():
             if hasattr(layer, "reset_parameters"):
                 layer.reset_parameters()
+
+
+def randomized_copy(model: nn.Module, layers: Sequence[str], seed: int = 0) -> nn.Module:
+    """A copy of ``model`` whose ``layers`` are re-initialised, the ``i``-th with ``seed + i``:
+    the model :func:`cascading_randomization` explains after ``len(layers)`` steps. ``model`` is
+    not changed.
+
+    Raises:
+        KeyError: For a layer the model does not have.
+    """
+    changed = copy.deepcopy(model)
+    for position, layer in enumerate(layers):
+        randomize(get_layer(changed, layer), seed + position)
+    return changed
 
 
 @dataclass
@@ -231,7 +245,7 @@ def cascading_randomization(model: nn.Module, explain: Explainer, images: torch.
     return Randomization(list(layers), torch.stack(spearman), torch.stack(ssim))
 
 
-class PassCounter:
+class PassCounter(HookOwner):
     """Count the forward and backward passes made through a model, per image.
 
     A forward hook on the model counts every image that goes through it; a hook on each output
@@ -244,12 +258,12 @@ class PassCounter:
     """
 
     def __init__(self, model: nn.Module) -> None:
+        super().__init__()
         self.model = model
         self.forward_images = 0
         self.backward_images = 0
         self.forward_calls = 0
         self.backward_calls = 0
-        self._handle = None
 
     def _on_forward(self, module, args, output) -> None:
         batch = output.shape[0]
@@ -262,14 +276,8 @@ class PassCounter:
         self.backward_images += batch
         self.backward_calls += 1
 
-    def __enter__(self) -> "PassCounter":
-        self._handle = self.model.register_forward_hook(self._on_forward)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self._handle is not None:
-            self._handle.remove()
-            self._handle = None
+    def _register(self) -> None:
+        self._own(self.model.register_forward_hook(self._on_forward))
 
     def per_image(self, images: int) -> tuple[float, float]:
         """(forward, backward) passes per explained image."""

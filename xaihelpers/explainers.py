@@ -139,7 +139,7 @@ def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, n
     predict = lime_predict_fn(model)
     maps = []
     for image, label in zip(images, torch.as_tensor(target).flatten().tolist()):
-        picture = image.permute(1, 2, 0).double().numpy()
+        picture = image.detach().permute(1, 2, 0).double().cpu().numpy()
         explainer = lime_image.LimeImageExplainer(random_state=seed)
         with _lime_without_progress_bar():
             explanation = explainer.explain_instance(picture, predict, labels=(label,), top_labels=None,
@@ -190,19 +190,23 @@ def gradient_shap_maps(model: nn.Module, images: torch.Tensor, background: torch
     if target is not None:
         target = checks.targets(target, len(images))
     checks.positive_int(nsamples, "nsamples")
+    from xaihelpers.training import restoring
+
     state = np.random.get_state()
     np.random.seed(seed)
     try:
-        if target is None:
-            values, classes = shap.GradientExplainer(model, background).shap_values(
-                images, nsamples=nsamples, ranked_outputs=1)
-            values, classes = np.asarray(values)[..., 0], torch.as_tensor(classes)[:, 0]
-        else:
-            classes = torch.as_tensor(target).flatten()
-            values = np.concatenate([
-                np.asarray(shap.GradientExplainer(_OneOutput(model, int(label)), background).shap_values(
-                    images[i:i + 1], nsamples=nsamples))[..., 0]
-                for i, label in enumerate(classes.tolist())])
+        # shap switches the model to eval mode and zeroes its gradients: both are given back.
+        with restoring(model):
+            if target is None:
+                values, classes = shap.GradientExplainer(model, background).shap_values(
+                    images, nsamples=nsamples, ranked_outputs=1)
+                values, classes = np.asarray(values)[..., 0], torch.as_tensor(classes)[:, 0]
+            else:
+                classes = torch.as_tensor(target).flatten()
+                values = np.concatenate([
+                    np.asarray(shap.GradientExplainer(_OneOutput(model, int(label)), background).shap_values(
+                        images[i:i + 1], nsamples=nsamples))[..., 0]
+                    for i, label in enumerate(classes.tolist())])
     finally:
         np.random.set_state(state)
     return torch.from_numpy(values).float().sum(dim=1), classes
@@ -245,7 +249,7 @@ def partition_shap_maps(model: nn.Module, images: torch.Tensor, target: torch.Te
     def predict(batch: np.ndarray) -> np.ndarray:
         return model_predict(np.asarray(batch) / scale if scale != 1.0 else batch)
 
-    pictures = images.permute(0, 2, 3, 1).double().numpy() * scale
+    pictures = images.detach().permute(0, 2, 3, 1).double().cpu().numpy() * scale
     maps = []
     for picture, label in zip(pictures, torch.as_tensor(target).flatten().tolist()):
         # A fresh masker per image: shap caches the blurred image under id() of a temporary

@@ -14,12 +14,11 @@ from typing import Callable, Optional
 
 import numpy as np
 import torch
-from captum.attr import Saliency
 from PIL import Image
 from torch import nn
 from torchvision import transforms
 
-from xaihelpers import attribution, cifar, data, features, gradcam, hooks, images, models, pollen
+from xaihelpers import attribution, cifar, data, features, hooks, images, methods, models, pollen, zoo
 
 #: Uploads with a longer side are scaled down first (they gain nothing at 224 pixels).
 MAX_SIDE = 2048
@@ -61,7 +60,7 @@ def model_choices() -> dict[str, str]:
     choices = {"imagenet": f"ImageNet classifier ({models.imagenet_model_name()})",
                "pollen": "pollen CNN (23 classes, trained by the book)"}
     for arch, (_, design, _) in cifar.ARCHITECTURES.items():
-        if cifar.checkpoint_path(arch).is_file():  # offered once trained (python -m xaihelpers.cifar train)
+        if zoo.get(f"cifar10_{arch}").checkpoint.is_file():  # offered once trained (python -m xaihelpers.train)
             choices[f"cifar10_{arch}"] = f"CIFAR-10 CNN '{arch}' ({design})"
     return choices
 
@@ -82,7 +81,7 @@ def load_model(key: str) -> ExplorerModel:
                                                                 if name == classifier.target_layer),
                              224, classifier.preprocess, classifier.describe())
     if key == "pollen":
-        model, meta = pollen.load_model()
+        model, meta = zoo.load("pollen_cnn")
         classes = list(meta["classes"])
         layers = {f"block {i + 1}": name for i, name in enumerate(pollen.POLLEN_CONV_BLOCKS)}
         size = pollen.IMAGE_SIZE
@@ -91,10 +90,10 @@ def load_model(key: str) -> ExplorerModel:
         accuracy = meta.get("val_accuracy")
         note = f", validation accuracy {accuracy:.3f}" if isinstance(accuracy, float) else ""
         return ExplorerModel(key, model_choices()[key], model, classes, layers, "block 4", size, to_tensor,
-                             f"pollen CNN ({pollen.CHECKPOINT.name}{note})")
+                             f"pollen CNN ({zoo.get('pollen_cnn').checkpoint.name}{note})")
     if key.startswith("cifar10_") and key in model_choices():
         arch = key.removeprefix("cifar10_")
-        model, meta = cifar.load_model(arch)
+        model, meta = zoo.load(key)
         layers = {f"block {i + 1}": name for i, name in enumerate(model.conv_blocks)}
         layers["last 8x8 conv"] = model.last_conv
         to_tensor = transforms.Compose([transforms.Resize((cifar.IMAGE_SIZE, cifar.IMAGE_SIZE),
@@ -103,7 +102,7 @@ def load_model(key: str) -> ExplorerModel:
         accuracy = meta.get("test_accuracy")
         note = f", test accuracy {accuracy:.3f}" if isinstance(accuracy, float) else ""
         return ExplorerModel(key, model_choices()[key], model, list(meta["classes"]), layers, "last 8x8 conv",
-                             cifar.IMAGE_SIZE, to_tensor, f"CIFAR-10 '{arch}' ({cifar.checkpoint_path(arch).name}{note})")
+                             cifar.IMAGE_SIZE, to_tensor, f"CIFAR-10 '{arch}' ({zoo.get(key).checkpoint.name}{note})")
     raise ValueError(f"unknown model '{key}'; choose one of {sorted(model_choices())}")
 
 
@@ -180,7 +179,7 @@ def prepare_image(source: images.ImageSource, model: ExplorerModel) -> PreparedI
         notes.append(f"{how} from {width}x{height} to the {model.input_size}x{model.input_size} "
                      f"input of the {model.label}")
     tensor = model.to_tensor(picture)
-    return PreparedImage(tensor, tensor.permute(1, 2, 0).numpy(), notes)
+    return PreparedImage(tensor, tensor.permute(1, 2, 0).cpu().numpy(), notes)
 
 
 _MODE_NAMES = {"L": "grayscale", "LA": "grayscale with transparency", "RGBA": "RGBA", "P": "palette colour",
@@ -221,11 +220,11 @@ def feature_maps(model: ExplorerModel, image: PreparedImage, layer: str, count: 
 
 
 def grad_cam_map(model: ExplorerModel, image: PreparedImage, layer: str, class_index: int) -> torch.Tensor:
-    """Grad-CAM of one class at one layer, (S, S) in [0, 1]."""
-    return gradcam.grad_cam(model.model, model.layers[layer], image.tensor[None], class_index)[0]
+    """Grad-CAM of one class at one layer, (S, S) in [0, 1] (the registry's ``Grad-CAM``)."""
+    return methods.get("Grad-CAM")(model.model, image.tensor[None], class_index, layer=model.layers[layer])[0]
 
 
 def saliency_map(model: ExplorerModel, image: PreparedImage, class_index: int) -> torch.Tensor:
-    """Saliency (max absolute gradient over channels), capped at the 99th percentile, (S, S)."""
-    gradient = Saliency(model.model).attribute(image.tensor[None].clone().requires_grad_(), target=class_index)
-    return attribution.cap(attribution.channel_reduce(gradient, "max_abs"))[0]
+    """Saliency (the registry's: max absolute gradient over channels), capped at the 99th
+    percentile, (S, S)."""
+    return attribution.cap(methods.get("saliency")(model.model, image.tensor[None], class_index))[0]

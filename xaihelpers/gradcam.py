@@ -97,7 +97,8 @@ def grad_cam_layers(
 
     The same quantity as :func:`grad_cam` layer by layer, but the activations and gradients of
     every layer are recorded by forward hooks (:class:`~xaihelpers.hooks.LayerRecorder`) during one
-    pass, which is what makes a layer-by-layer comparison cheap.
+    pass, which is what makes a layer-by-layer comparison cheap. The gradients come from
+    ``torch.autograd.grad``, so the ``.grad`` of the model's parameters is left as it was.
 
     Args:
         model: Classifier returning logits ``(N, classes)``.
@@ -119,14 +120,17 @@ def grad_cam_layers(
     targets = checks.targets(target, images.shape[0])
     parts: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     for chunk, labels in _passes(images, targets):
-        with torch.enable_grad(), LayerRecorder(model, names, gradients=True) as recorder:
+        with torch.enable_grad(), LayerRecorder(model, names, detach=False) as recorder:
             logits = model(chunk)
             labels = checks.targets(labels, len(chunk), classes=logits.shape[1])
-            logits.gather(1, labels.view(-1, 1)).sum().backward()
-        for name in names:
-            activation, gradient = recorder.activations[name], recorder.gradients[name]
+            score = logits.gather(1, labels.view(-1, 1)).sum()
+            # autograd.grad, not backward(): the caller's parameters keep their .grad.
+            activations = [recorder.activations[name] for name in names]
+            gradients = torch.autograd.grad(score, activations, allow_unused=True)
+        for name, activation, gradient in zip(names, activations, gradients):
+            activation = activation.detach()
+            gradient = torch.zeros_like(activation) if gradient is None else gradient
             weights = gradient.mean(dim=(2, 3), keepdim=True)
             cam = F.relu((weights * activation).sum(dim=1, keepdim=True))
             parts[name].append(_finish(cam, tuple(images.shape[-2:]), upsample, normalize))
-    model.zero_grad(set_to_none=True)
     return {name: torch.cat(values) for name, values in parts.items()}

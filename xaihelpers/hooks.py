@@ -53,7 +53,64 @@ def count_hooks(model: nn.Module) -> int:
     )
 
 
-class LayerRecorder:
+class HookOwner:
+    """Base of the hook-owning context managers: :meth:`_register` adds hooks through
+    :meth:`_own`, and every owned hook is removed on exit (or by :meth:`remove`).
+
+    An owner is not re-entrant: entering it while its hooks are registered is an error.
+    """
+
+    def __init__(self) -> None:
+        self._handles: list[RemovableHandle] = []
+
+    @property
+    def active(self) -> bool:
+        """Whether the hooks are currently registered."""
+        return bool(self._handles)
+
+    def _own(self, handle: RemovableHandle) -> RemovableHandle:
+        self._handles.append(handle)
+        return handle
+
+    def _register(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        if self.active:
+            raise RuntimeError(f"This {type(self).__name__} is already active.")
+        try:
+            self._register()
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def remove(self) -> None:
+        """Remove every hook this owner registered (safe to call twice)."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def __exit__(self, *exc_info) -> None:
+        self.remove()
+
+
+class OnForward(HookOwner):
+    """Call ``function(module, inputs, output)`` after every forward pass of one layer while the
+    block runs (a returned tensor replaces the output); with ``before=True``, call
+    ``function(module, inputs)`` before it instead (a forward pre-hook)."""
+
+    def __init__(self, model: nn.Module, layer: LayerRef, function: Callable, *, before: bool = False) -> None:
+        super().__init__()
+        self.module = get_layer(model, layer)
+        self.function, self.before = function, before
+
+    def _register(self) -> None:
+        register = self.module.register_forward_pre_hook if self.before else self.module.register_forward_hook
+        self._own(register(self.function))
+
+
+class LayerRecorder(HookOwner):
     """Record activations (and optionally their gradients) of named layers.
 
     Use it as a context manager around the forward (and backward) pass::
@@ -81,6 +138,7 @@ class LayerRecorder:
         gradients: bool = False,
         detach: bool = True,
     ) -> None:
+        super().__init__()
         self.model = model
         self.names = [layer_name(model, layer) for layer in layers]
         self.modules = [get_layer(model, layer) for layer in layers]
@@ -88,12 +146,6 @@ class LayerRecorder:
         self.detach = detach
         self.activations: dict[str, torch.Tensor] = {}
         self.gradients: dict[str, torch.Tensor] = {}
-        self._handles: list[RemovableHandle] = []
-
-    @property
-    def active(self) -> bool:
-        """Whether the hooks are currently registered."""
-        return bool(self._handles)
 
     def _forward_hook(self, name: str):
         def hook(module: nn.Module, inputs, output) -> None:
@@ -108,23 +160,11 @@ class LayerRecorder:
 
         return hook
 
-    def __enter__(self) -> "LayerRecorder":
-        if self.active:
-            raise RuntimeError("This LayerRecorder is already recording.")
+    def _register(self) -> None:
         self.activations.clear()
         self.gradients.clear()
         for name, module in zip(self.names, self.modules):
-            self._handles.append(module.register_forward_hook(self._forward_hook(name)))
-        return self
-
-    def remove(self) -> None:
-        """Remove every hook this recorder registered (safe to call twice)."""
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
-
-    def __exit__(self, *exc_info) -> None:
-        self.remove()
+            self._own(module.register_forward_hook(self._forward_hook(name)))
 
 
 def reduce_activations(
@@ -167,7 +207,7 @@ def reduce_activations(
     return {name: torch.cat(values) for name, values in parts.items()}
 
 
-class ReplaceOutput:
+class ReplaceOutput(OnForward):
     """Edit a layer's output during the forward pass: ``function(output) -> new output``.
 
     A forward hook that returns a tensor replaces the layer's output; this context manager owns
@@ -177,56 +217,38 @@ class ReplaceOutput:
             model(x)   # as if features.2 produced zeros
     """
 
-    def __init__(self, model: nn.Module, layer: LayerRef, function) -> None:
-        self.module = get_layer(model, layer)
-        self.function = function
-        self._handle: RemovableHandle | None = None
-
-    def __enter__(self) -> "ReplaceOutput":
-        self._handle = self.module.register_forward_hook(lambda module, inputs, output: self.function(output))
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self._handle is not None:
-            self._handle.remove()
-            self._handle = None
+    def __init__(self, model: nn.Module, layer: LayerRef, function: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        super().__init__(model, layer, lambda module, inputs, output: function(output))
 
 
-@torch.no_grad()
 def occlusion_by_position(model: nn.Module, layer: LayerRef, images: torch.Tensor,
                           target: torch.Tensor) -> torch.Tensor:
-    """Drop of the ``target`` logit when a layer's activations at one position are set to zero.
+    """Drop of the ``target`` logit when a layer's activations at one position (all channels) are
+    set to zero: captum's ``LayerFeatureAblation`` with one feature per position.
 
     Returns ``(N, h, w)`` for a layer with ``(N, C, h, w)`` output: one forward pass per position.
     """
-    rows = torch.arange(len(images))
-    reference = model(images)[rows, target]
-    with LayerRecorder(model, [layer]) as recorder:
+    from captum.attr import LayerFeatureAblation
+
+    with torch.no_grad(), LayerRecorder(model, [layer]) as recorder:
         model(images[:1])
     height, width = recorder.activations[layer_name(model, layer)].shape[-2:]
-    drops = torch.zeros(len(images), height, width)
-    for row in range(height):
-        for column in range(width):
-            def zero(output: torch.Tensor, row=row, column=column) -> torch.Tensor:
-                output = output.clone()
-                output[:, :, row, column] = 0
-                return output
-
-            with ReplaceOutput(model, layer, zero):
-                drops[:, row, column] = reference - model(images)[rows, target]
-    return drops
+    positions = torch.arange(height * width).view(1, 1, height, width)
+    drops = LayerFeatureAblation(model, get_layer(model, layer)).attribute(
+        images, target=target, layer_baselines=0.0, layer_mask=positions)
+    return drops[:, 0].detach()
 
 
-class ActiveFraction:
+class ActiveFraction(HookOwner):
     """Forward hooks on every ``nn.ReLU`` that count the fraction of positive outputs.
 
     ``fractions`` maps each ReLU's name to positive / total over all passes made inside the block.
     """
 
     def __init__(self, model: nn.Module) -> None:
+        super().__init__()
         self.model = model
         self.counts: dict[str, tuple[int, int]] = {}
-        self._handles: list[RemovableHandle] = []
 
     def _hook(self, name: str):
         def hook(module: nn.Module, inputs, output: torch.Tensor) -> None:
@@ -235,16 +257,10 @@ class ActiveFraction:
 
         return hook
 
-    def __enter__(self) -> "ActiveFraction":
+    def _register(self) -> None:
         for name, module in self.model.named_modules():
             if isinstance(module, nn.ReLU):
-                self._handles.append(module.register_forward_hook(self._hook(name)))
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
+                self._own(module.register_forward_hook(self._hook(name)))
 
     @property
     def fractions(self) -> dict[str, float]:

@@ -64,6 +64,11 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
+def conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
+    """A 3x3 convolution, batch norm and its own ``nn.ReLU`` module: the book's conv layer."""
+    return [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+
 def channels_last(model: nn.Module) -> nn.Module:
     """``model`` with its 4-D weights stored channels-last (NHWC), returned for chaining.
 

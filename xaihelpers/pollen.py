@@ -6,16 +6,14 @@ images of 23 classes, read from the data root. The split into train/validation/t
 drawn once from a seed and committed as ``xaihelpers/splits/pollen_split.csv``, so every chapter sees
 the same test images. The CNN has dropout, so the Monte-Carlo dropout chapter can use it too.
 
-Train (about 5 minutes on 2 CPU cores)::
+Train (about 5 minutes on 2 CPU cores; the model zoo, :mod:`xaihelpers.zoo`, holds the recipe)::
 
-    python -m xaihelpers.pollen train          # writes xaihelpers/checkpoints/pollen_cnn.pt
+    python -m xaihelpers.train pollen_cnn      # writes xaihelpers/checkpoints/pollen_cnn.pt
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -27,28 +25,12 @@ from tqdm import tqdm
 
 from xaihelpers import data, repro, training
 from xaihelpers.images import load_rgb
-from xaihelpers.models import Normalize, channels_last
+from xaihelpers.models import Normalize, conv_bn_relu
 
 #: Side of the square images the CNN takes.
 IMAGE_SIZE = 64
 SPLIT_FILE = data.SPLIT_DIR / "pollen_split.csv"
-CHECKPOINT = data.CHECKPOINT_DIR / "pollen_cnn.pt"
 SPLITS = ("train", "val", "test")
-TRAIN_COMMAND = "python -m xaihelpers.pollen train"
-#: Variants of the book's CNN that the chapters' exercises compare with it: name -> training flags.
-#: Training takes minutes, longer than a chapter may run, so ``make exercise-models`` trains them
-#: once with these flags and their checkpoints ship beside the book's.
-EXERCISE_FLAGS = {
-    "seed1": ("--seed", "1"),
-    "no_augment": ("--no-augment",),
-    "dropout05": ("--dropout", "0.5"),
-}
-EXERCISE_CHECKPOINTS = {name: data.CHECKPOINT_DIR / f"pollen_cnn_{name}.pt" for name in EXERCISE_FLAGS}
-#: The command that made each exercise checkpoint (from the repository root).
-EXERCISE_COMMANDS = {
-    name: f"{TRAIN_COMMAND} {' '.join(flags)} --out xaihelpers/checkpoints/{EXERCISE_CHECKPOINTS[name].name}"
-    for name, flags in EXERCISE_FLAGS.items()
-}
 
 
 def make_split(
@@ -91,7 +73,9 @@ def write_split(assignment: dict[str, str], classes: dict[str, str], path: Path 
 def read_split(path: Path = SPLIT_FILE) -> list[tuple[str, str, str]]:
     """The committed manifest as ``(file, class, split)`` rows."""
     if not path.is_file():
-        raise FileNotFoundError(f"No pollen split at {path}; create it with: {TRAIN_COMMAND} --split-only")
+        raise FileNotFoundError(f"No pollen split at {path}; restore the committed file, or draw it again from the "
+                                "data root with xaihelpers.pollen.ensure_split() (python -m xaihelpers.train "
+                                "pollen_cnn does it first)")
     with open(path, newline="") as handle:
         return [(row["file"], row["class"], row["split"]) for row in csv.DictReader(handle)]
 
@@ -151,8 +135,7 @@ class PollenCNN(nn.Module):
         self.normalize = Normalize(mean, std)
         widths = (3, 32, 64, 128, 128)
         self.features = nn.Sequential(*[
-            nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
-                          nn.ReLU(), nn.MaxPool2d(2))
+            nn.Sequential(*conv_bn_relu(c_in, c_out), nn.MaxPool2d(2))
             for c_in, c_out in zip(widths[:-1], widths[1:])
         ])
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -187,13 +170,11 @@ def train(epochs: int = 60, seed: int = 0, progress: bool = True,
     """
     train_set = load_split("train", root=root, progress=progress)
     val_set = load_split("val", root=root, progress=progress)
-    pixels = training.to_float(train_set.images)
-    mean = pixels.mean(dim=(0, 2, 3)).tolist()
-    std = pixels.std(dim=(0, 2, 3)).tolist()
-    torch.manual_seed(seed)
+    mean, std = training.channel_statistics(train_set.images)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be a probability in [0, 1), got {dropout}.")
-    model = PollenCNN(len(train_set.classes), mean, std, dropout=dropout)
+    with repro.seeded(seed):
+        model = PollenCNN(len(train_set.classes), mean, std, dropout=dropout)
     history = training.fit(
         model, train_set.images, train_set.labels, epochs=epochs,
         augment=training.flips_and_rotations if augment else None,
@@ -205,70 +186,16 @@ def train(epochs: int = 60, seed: int = 0, progress: bool = True,
     return model, history, meta
 
 
-def save_checkpoint(model: PollenCNN, meta: dict, path: Path = CHECKPOINT, overwrite: bool = False) -> Path:
-    """Save weights and metadata atomically; refuses to replace an existing file unless ``overwrite``."""
-    return training.save_checkpoint({"state_dict": model.state_dict(), "meta": meta}, path, overwrite)
-
-
-def load_model(path: Path = CHECKPOINT) -> tuple[PollenCNN, dict]:
-    """Load the trained pollen CNN (``weights_only=True``) in eval mode, with its metadata.
-
-    Raises:
-        FileNotFoundError: If there is no checkpoint; the message gives the training command.
-        training.CheckpointError: If the file is truncated, corrupt or of another architecture.
-    """
-    path = Path(path)
-    checkpoint = training.load_checkpoint(path, ("state_dict", "meta"), TRAIN_COMMAND)
-    meta = checkpoint["meta"]
-    model = PollenCNN(len(meta["classes"]), meta["mean"], meta["std"], dropout=meta.get("dropout", 0.3))
-    training.load_weights(model, checkpoint["state_dict"], path, TRAIN_COMMAND)
-    return channels_last(model).eval(), meta
-
-
-def _main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m xaihelpers.pollen")
-    sub = parser.add_subparsers(dest="command", required=True)
-    command = sub.add_parser("train", help="make the split (if missing) and train the CNN")
-    command.add_argument("--epochs", type=int, default=60)
-    command.add_argument("--seed", type=int, default=0)
-    command.add_argument("--no-augment", action="store_true", help="train without flips and rotations")
-    command.add_argument("--dropout", type=float, default=0.3, help="dropout before the classifier")
-    command.add_argument("--out", type=Path, default=CHECKPOINT)
-    command.add_argument("--force", action="store_true", help="replace an existing checkpoint")
-    command.add_argument("--split-only", action="store_true", help="only write the split manifest")
-    sub.add_parser("train-exercises", help="train the variants the exercises compare (missing ones only)")
-    args = parser.parse_args(argv)
-    if args.command == "train-exercises":
-        for name, flags in EXERCISE_FLAGS.items():
-            if EXERCISE_CHECKPOINTS[name].exists():
-                print(f"{EXERCISE_CHECKPOINTS[name]} exists; kept")
-            elif _main(["train", *flags, "--out", str(EXERCISE_CHECKPOINTS[name])]):
-                return 2
-        return 0
-    if not SPLIT_FILE.exists():
-        dataset = data.load_dataset("pollen", "all")
-        folder = data.dataset_dir("pollen")
-        files = [str(Path(p).relative_to(folder)) for p, _ in dataset.samples]
-        labels = [label for _, label in dataset.samples]
-        write_split(make_split(files, labels), {f: dataset.classes[l] for f, l in zip(files, labels)})
-        print(f"split written to {SPLIT_FILE}")
-    if args.split_only:
-        return 0
-    if args.out.exists() and not args.force:
-        print(f"{args.out} exists; use --force to replace it", file=sys.stderr)
-        return 2
-    repro.seed_everything(args.seed)
-    model, history, meta = train(args.epochs, args.seed, augment=not args.no_augment, dropout=args.dropout)
-    test = load_split("test")
-    meta["test_accuracy"] = training.accuracy(model, test.images, test.labels)
-    save_checkpoint(model, meta, args.out, overwrite=args.force)
-    print(f"saved {args.out}: validation accuracy {meta['val_accuracy']:.3f}, "
-          f"test accuracy {meta['test_accuracy']:.3f}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main())
+def ensure_split(path: Path = SPLIT_FILE, root: Optional[Path] = None) -> Path:
+    """The split manifest: the committed one, or (when it is missing) drawn from the data root
+    with :func:`make_split` and written with :func:`write_split`."""
+    if path.exists():
+        return path
+    dataset = data.load_dataset("pollen", "all", root=root)
+    folder = data.dataset_dir("pollen", root)
+    files = [str(Path(p).relative_to(folder)) for p, _ in dataset.samples]
+    labels = [label for _, label in dataset.samples]
+    return write_split(make_split(files, labels), {f: dataset.classes[l] for f, l in zip(files, labels)}, path)
 
 
 def grain_mask(images: torch.Tensor) -> torch.Tensor:
@@ -279,7 +206,7 @@ def grain_mask(images: torch.Tensor) -> torch.Tensor:
     """
     from skimage.filters import threshold_otsu
 
-    gray = training.to_float(images).mean(dim=1).numpy()
+    gray = training.to_float(images).mean(dim=1).cpu().numpy()
     masks = []
     for picture in gray:
         above = picture > threshold_otsu(picture)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from typing import Iterator, Optional
 
 import numpy as np
 import torch
@@ -34,7 +36,8 @@ def seed_everything(seed: int = DEFAULT_SEED, threads: int = DEFAULT_THREADS) ->
     """
     if threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
-    os.environ["PYTHONHASHSEED"] = str(seed)
+    # PYTHONHASHSEED is not set here: Python reads it only at start-up, so setting it now would
+    # change nothing. Nothing in the book depends on the order of a set of strings.
     # Needed by cuBLAS for deterministic results when a reader runs a chapter on a GPU.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     random.seed(seed)
@@ -46,6 +49,25 @@ def seed_everything(seed: int = DEFAULT_SEED, threads: int = DEFAULT_THREADS) ->
     generator = torch.Generator()
     generator.manual_seed(seed)
     return generator
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: Optional[torch.device | str] = None) -> Iterator[None]:
+    """Run a block with torch's global generator seeded with ``seed``, and restore it afterwards.
+
+    For library code that must draw from the global generator (a module's default initialiser,
+    dropout, a library that takes no generator): the block is reproducible, and the caller's
+    random stream continues afterwards as if the block had not run. With a CUDA ``device`` its
+    generator is forked and seeded too.
+    """
+    device = torch.device(device or "cpu")
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.random.default_generator.manual_seed(seed)
+        if devices:
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
+        yield
 
 
 def best_device() -> torch.device:

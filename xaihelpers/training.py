@@ -1,4 +1,5 @@
-"""The book's own training loop for the small models it trains (pollen CNN, CIFAR CNNs).
+"""The book's own training loop for the small models it trains (pollen CNN, CIFAR CNNs, the
+continual learners), with the hooks continual-learning strategies need.
 
 Small data sets are held in memory as one uint8 tensor, augmented on the fly with batched tensor
 operations, and trained with a seeded generator, so a training run is one reproducible command.
@@ -6,16 +7,19 @@ operations, and trained with a seeded generator, so a training run is one reprod
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from xaihelpers import checks
+from xaihelpers import checks, repro
+
+if TYPE_CHECKING:
+    from xaihelpers.strategies import Strategy
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -65,6 +69,13 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
     return images.float().div_(255) if images.dtype == torch.uint8 else images
 
 
+def channel_statistics(images: torch.Tensor, every: int = 1) -> tuple[list[float], list[float]]:
+    """Per-channel mean and standard deviation of ``(N, C, H, W)`` images scaled to ``[0, 1]``,
+    from every ``every``-th image: the input normalisation a network of the book is built with."""
+    pixels = to_float(images[::every])
+    return pixels.mean(dim=(0, 2, 3)).tolist(), pixels.std(dim=(0, 2, 3)).tolist()
+
+
 #: Pixels (images x height x width) per inference pass. On a CPU a batch whose activations
 #: outgrow the caches is slower per image; measured here (2 cores), forward passes of 128 CIFAR
 #: images, 32 pollen images or 2 ImageNet images at a time are 1.3x to 1.8x faster per image than
@@ -85,10 +96,38 @@ def images_per_pass(images: torch.Tensor | Sequence[int], pixels: int = PIXELS_P
     return max(1, pixels // (int(height) * int(width)))
 
 
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put every module of ``model`` in eval mode for a block, and give each its own mode back."""
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, mode in modes.items():
+            module.training = mode
+
+
+@contextlib.contextmanager
+def restoring(model: nn.Module) -> Iterator[nn.Module]:
+    """Give every module its mode and every parameter its ``.grad`` back after the block: for
+    libraries that switch a model to eval mode or zero its gradients (shap does both)."""
+    modes = {module: module.training for module in model.modules()}
+    grads = {p: (None if p.grad is None else p.grad.clone()) for p in model.parameters()}
+    try:
+        yield model
+    finally:
+        for module, mode in modes.items():
+            module.training = mode
+        for p, grad in grads.items():
+            p.grad = grad
+
+
 @torch.no_grad()
 def predict_proba(model: nn.Module, images: torch.Tensor, batch_size: Optional[int] = None,
                   device: Optional[torch.device | str] = None) -> torch.Tensor:
-    """Softmax probabilities of ``model`` (put in eval mode) for a tensor of images, in batches.
+    """Softmax probabilities of ``model`` in eval mode for a tensor of images, in batches; the
+    model's mode is restored afterwards.
 
     ``batch_size`` defaults to :func:`images_per_pass`. ``device`` is where ``model`` already is
     (the CPU by default); the result is on the CPU.
@@ -96,9 +135,9 @@ def predict_proba(model: nn.Module, images: torch.Tensor, batch_size: Optional[i
     checks.images(images)
     batch_size = images_per_pass(images) if batch_size is None else batch_size
     checks.positive_int(batch_size, "batch_size")
-    model.eval()
-    outputs = [model(to_float(images[i:i + batch_size]).to(device or "cpu")).softmax(dim=1).cpu()
-               for i in range(0, len(images), batch_size)]
+    with eval_mode(model):
+        outputs = [model(to_float(images[i:i + batch_size]).to(device or "cpu")).softmax(dim=1).cpu()
+                   for i in range(0, len(images), batch_size)]
     return torch.cat(outputs)
 
 
@@ -134,139 +173,105 @@ def fit(
     augment: Optional[Augment] = None,
     validation: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
     seed: int = 0,
+    generator: Optional[torch.Generator] = None,
+    parameters: Optional[Iterable[nn.Parameter]] = None,
+    task: int = 0,
+    head: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None,
+    strategy: Optional["Strategy"] = None,
     progress: bool = True,
     device: Optional[torch.device | str] = None,
 ) -> History:
-    """Train ``model`` with AdamW and a one-cycle learning-rate schedule.
+    """Train ``model`` on one task with AdamW and a one-cycle learning-rate schedule: the book's
+    one training loop, for the pollen and CIFAR CNNs and, task after task, the continual learners.
 
     Args:
-        model: The network (trained in place).
+        model: The network (trained in place; left on the CPU in eval mode).
         images: Training images, uint8 or float ``(N, C, H, W)``.
-        labels: ``(N,)`` class indices.
+        labels: ``(N,)`` class indices (local to ``task`` for a multi-head network).
         epochs: Passes over the training set.
-        batch_size: Images per step.
+        batch_size: Images per step (a strategy's extra batch comes on top).
         learning_rate: Peak learning rate.
         weight_decay: AdamW weight decay.
-        augment: Batched augmentation ``(images, generator) -> images``.
+        augment: Batched augmentation ``(images, generator) -> images``, applied to the
+            strategy's extra images too.
         validation: ``(images, labels)`` evaluated after every epoch.
-        seed: Seeds the shuffling, the augmentation and dropout.
-        progress: Show a tqdm bar over epochs.
+        seed: Seeds the shuffling and the augmentation (unless ``generator`` is given) and
+            dropout; the global generator is restored afterwards.
+        generator: The generator of the shuffling and the augmentation, for a run that spans
+            several calls (a task sequence); a fresh one seeded with ``seed`` by default.
+        parameters: What the optimiser updates (default: all of ``model``'s parameters).
+        task: The task these images belong to (continual learning); every step passes each
+            image's task to ``head``.
+        head: ``head(outputs, tasks) -> logits`` picks each row's logits from a multi-head
+            network's outputs (:func:`xaihelpers.strategies.task_logits`); default: the outputs.
+        strategy: A :class:`xaihelpers.strategies.Strategy` whose hooks add images to each batch,
+            a term to each loss, and act once the task is learned; default: none.
+        progress: Show a tqdm bar over the steps.
         device: Where the model runs (it is moved there and back to the CPU at the end); the data
             stay on the CPU and each augmented batch is moved. Defaults to the CPU.
 
     Returns:
         The :class:`History` of the run.
     """
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
+    generator = generator if generator is not None else torch.Generator().manual_seed(seed)
     device = torch.device(device or "cpu")
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters() if parameters is None else parameters, lr=learning_rate,
+                                  weight_decay=weight_decay)
     steps_per_epoch = (len(images) + batch_size - 1) // batch_size
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=learning_rate, total_steps=epochs * steps_per_epoch
     )
     history = History()
     bar = tqdm(total=epochs * steps_per_epoch, unit="step", disable=not progress)
-    for epoch in range(epochs):
-        bar.set_description(f"epoch {epoch + 1}/{epochs}")
-        model.train()
-        order = torch.randperm(len(images), generator=generator)
-        total = 0.0
-        for start in range(0, len(images), batch_size):
-            index = order[start:start + batch_size]
-            batch = to_float(images[index])
-            if augment is not None:
-                batch = augment(batch, generator)
-            loss = F.cross_entropy(model(batch.to(device)), labels[index].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total += loss.item() * len(index)
-            bar.update()
-        history.train_loss.append(total / len(images))
-        if validation is not None:
-            history.val_accuracy.append(accuracy(model, *validation, device=device))
-            bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", val=f"{history.val_accuracy[-1]:.3f}")
-        else:
-            bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
+    with repro.seeded(seed, device):  # dropout draws from the global generator
+        for epoch in range(epochs):
+            bar.set_description(f"task {task}, epoch {epoch + 1}/{epochs}" if head else f"epoch {epoch + 1}/{epochs}")
+            model.train()
+            order = torch.randperm(len(images), generator=generator)
+            total = 0.0
+            for start in range(0, len(images), batch_size):
+                index = order[start:start + batch_size]
+                batch, batch_labels = to_float(images[index]), labels[index]
+                if augment is not None:
+                    batch = augment(batch, generator)
+                tasks = torch.full((len(index),), task)
+                extra = strategy.extra_batch(len(index), generator) if strategy is not None else None
+                if extra is not None:
+                    extra_images, extra_tasks, extra_labels = extra
+                    extra_images = to_float(extra_images)
+                    if augment is not None:
+                        extra_images = augment(extra_images, generator)
+                    batch, tasks = torch.cat([batch, extra_images]), torch.cat([tasks, extra_tasks])
+                    batch_labels = torch.cat([batch_labels, extra_labels])
+                outputs = model(batch.to(device))
+                logits = outputs if head is None else head(outputs, tasks.to(device))
+                loss = F.cross_entropy(logits, batch_labels.to(device))
+                penalty = strategy.extra_loss(model) if strategy is not None else None
+                if penalty is not None:
+                    loss = loss + penalty
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                total += loss.item() * len(index)
+                bar.update()
+            history.train_loss.append(total / len(images))
+            if validation is not None:
+                history.val_accuracy.append(accuracy(model, *validation, device=device))
+                bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", val=f"{history.val_accuracy[-1]:.3f}")
+            else:
+                bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
     bar.close()
     model.to("cpu").eval()
+    if strategy is not None:
+        strategy.after_task(model, images, labels, task, generator)
     return history
 
 
-def save_checkpoint(payload: dict, path: Path, overwrite: bool = False) -> Path:
-    """``torch.save`` a checkpoint dictionary (tensors, lists, numbers, strings: loadable with
-    ``weights_only=True``) through a temporary file, so a crash never leaves half a file; refuses
-    to replace an existing file unless ``overwrite``.
-    """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass --force (overwrite=True) to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    torch.save(payload, temporary)
-    temporary.replace(path)
-    return path
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that exists but cannot be used (truncated, corrupt, or of another model)."""
-
-
-def _restore_hint(path: Path) -> str:
-    """How to get a shipped checkpoint back: from git in a checkout, else by reinstalling."""
-    from xaihelpers import data
-
-    if data.REPO_ROOT is not None:
-        return f"Restore the committed file with 'git checkout -- {path.relative_to(data.REPO_ROOT) if path.is_relative_to(data.REPO_ROOT) else path}'"
-    return ("It ships with the package: reinstall it "
-            "('pip install --force-reinstall --no-deps xaihelpers' from where you installed it)")
-
-
-def load_checkpoint(path: Path, keys: Sequence[str], retrain: str) -> dict:
-    """Load a checkpoint dictionary with ``torch.load(..., weights_only=True)`` and check its keys.
-
-    Args:
-        path: The checkpoint file.
-        keys: Entries the caller needs (e.g. ``("state_dict", "meta")``).
-        retrain: The command that makes the checkpoint again, named in every error.
-
-    Raises:
-        FileNotFoundError: If there is no file at ``path``.
-        CheckpointError: If the file is truncated or corrupt, or lacks one of ``keys``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No checkpoint at {path}. {_restore_hint(path)}, or make it again: {retrain}.")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises RuntimeError, OSError, EOFError or pickle errors here
-        raise CheckpointError(
-            f"{path} is not a readable checkpoint ({type(error).__name__}: {error}); the file is truncated or "
-            f"corrupt. {_restore_hint(path)}, or make it again: {retrain}."
-        ) from error
-    missing = [key for key in keys if not isinstance(checkpoint, dict) or key not in checkpoint]
-    if missing:
-        raise CheckpointError(f"{path} lacks {missing}: it is not a checkpoint of this model. Make it with: {retrain}.")
-    return checkpoint
-
-
-def load_weights(model: nn.Module, state_dict: dict, path: Path, retrain: str) -> nn.Module:
-    """``model.load_state_dict(state_dict)``, with an error that names the file when the shapes or
-    names do not fit (a checkpoint of another architecture)."""
-    try:
-        model.load_state_dict(state_dict)
-    except RuntimeError as error:
-        first = str(error).splitlines()[0:3]
-        raise CheckpointError(
-            f"{path} holds weights of another architecture than {type(model).__name__} ({' '.join(first)}). "
-            f"Pass the matching checkpoint, or make this one again: {retrain}."
-        ) from error
-    return model
-
-
 def confusion_matrix(predicted: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
-    """``(classes, classes)`` counts; row = true class, column = predicted class."""
-    return torch.bincount(labels * classes + predicted, minlength=classes * classes).view(classes, classes)
+    """``(classes, classes)`` counts, row = true class, column = predicted class (scikit-learn's
+    ``confusion_matrix`` with every class listed, so an unpredicted class keeps its column)."""
+    from sklearn.metrics import confusion_matrix as counts
+
+    return torch.from_numpy(counts(labels.cpu().numpy(), predicted.cpu().numpy(), labels=list(range(classes))))

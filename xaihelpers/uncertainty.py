@@ -19,7 +19,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from xaihelpers import checks
+from xaihelpers import checks, repro
+from xaihelpers.hooks import OnForward
+from xaihelpers.training import eval_mode
 
 #: Module types treated as dropout layers.
 DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
@@ -100,9 +102,8 @@ def mc_predict(model: nn.Module, images: torch.Tensor, passes: int = 20, *, batc
     else:
         steps, inputs = [model] * len(chunks), chunks
     outputs = []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        context = MCDropout(model) if enabled else _EvalMode(model)
+    with repro.seeded(seed, device):
+        context = MCDropout(model) if enabled else eval_mode(model)
         with context:
             for _ in tqdm(range(passes), desc="MC dropout", disable=not progress):
                 outputs.append(torch.cat([step(x).softmax(dim=1).cpu() for step, x in zip(steps, inputs)]))
@@ -116,14 +117,8 @@ def _head_only(model: nn.Module, chunks: list[torch.Tensor], head: str):
         raise ValueError(f"head={head!r} needs exactly one dropout layer, the model has {len(layers)}: {layers}")
     dropout, last = model.get_submodule(layers[0]), model.get_submodule(head)
     captured: list[torch.Tensor] = []
-    handle = dropout.register_forward_pre_hook(lambda module, args: captured.append(args[0]))
-    was_training = model.training
-    model.eval()
-    try:
+    with OnForward(model, dropout, lambda module, args: captured.append(args[0]), before=True), eval_mode(model):
         reference = [model(x) for x in chunks]
-    finally:
-        handle.remove()
-        model.train(was_training)
     try:
         reproduced = torch.allclose(last(captured[0]), reference[0], rtol=1e-4, atol=1e-5)
     except RuntimeError:  # e.g. the head expects another shape than the dropout's input
@@ -133,19 +128,6 @@ def _head_only(model: nn.Module, chunks: list[torch.Tensor], head: str):
                          "head does not reproduce the model's output; call mc_predict without head=")
     step = nn.Sequential(dropout, last)
     return [step] * len(chunks), captured
-
-
-class _EvalMode:
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-
-    def __enter__(self) -> nn.Module:
-        self.mode = self.model.training
-        self.model.eval()
-        return self.model
-
-    def __exit__(self, *exc_info) -> None:
-        self.model.train(self.mode)
 
 
 def _entropy(probabilities: torch.Tensor) -> torch.Tensor:

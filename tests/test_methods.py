@@ -1,0 +1,65 @@
+"""The registry of attribution methods: one calling convention, the book's settings, known costs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from captum.attr import IntegratedGradients, Saliency
+
+from xaihelpers import attribution, evaluation, methods
+
+# Four flat quadrants with a little noise: structure for LIME's superpixels, texture for gradients.
+_QUADRANTS = torch.rand(2, 3, 2, 2, generator=torch.Generator().manual_seed(0)).repeat_interleave(8, 2).repeat_interleave(8, 3)
+IMAGES = (_QUADRANTS + 0.05 * torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+TARGET = torch.tensor([0, 2])
+NEEDS = {"Grad-CAM": {"layer": "conv2"}, "SHAP (gradient)": {"background": IMAGES.flip(0), "nsamples": 4},
+         "LIME": {"num_samples": 20, "superpixels": 4}}
+
+
+@pytest.mark.parametrize("name", list(methods.METHODS))
+def test_every_method_returns_one_map_per_image_at_the_input_size(name, tiny_cnn):
+    maps = methods.get(name)(tiny_cnn, IMAGES, TARGET, **NEEDS.get(name, {}))
+    assert maps.shape == (2, 16, 16) and torch.isfinite(maps).all()
+    assert maps.flatten(1).std(dim=1).gt(0).all(), f"{name} gave a constant map"
+
+
+def test_the_registry_computes_what_the_libraries_compute(tiny_cnn):
+    saliency = Saliency(tiny_cnn).attribute(IMAGES.clone().requires_grad_(), target=TARGET)
+    assert torch.equal(methods.get("saliency")(tiny_cnn, IMAGES, TARGET), saliency.abs().amax(dim=1))
+    ig = IntegratedGradients(tiny_cnn).attribute(IMAGES, target=TARGET, n_steps=32, internal_batch_size=2)
+    assert torch.allclose(methods.get("Integrated Gradients")(tiny_cnn, IMAGES, TARGET), ig.sum(dim=1))
+    smooth = attribution.smoothgrad(tiny_cnn, IMAGES, TARGET, sigma=0.1, samples=20, seed=0)
+    assert torch.equal(methods.get("SmoothGrad")(tiny_cnn, IMAGES, TARGET), smooth)
+
+
+def test_settings_are_checked_when_bound_and_the_needed_ones_are_named():
+    with pytest.raises(TypeError, match="needs \\['layer'\\]"):
+        methods.bind("Grad-CAM")
+    with pytest.raises(TypeError, match="takes \\['internal_batch_size', 'steps'\\], not \\['samples'\\]"):
+        methods.bind("Integrated Gradients", samples=3)
+    with pytest.raises(KeyError, match="the book's methods are: random, edge detector"):
+        methods.get("occlusion")
+    explain = methods.bind("SmoothGrad", samples=2)
+    assert explain.__name__ == "SmoothGrad"
+
+
+def test_bound_methods_plug_into_the_evaluation(tiny_cnn):
+    explain = evaluation.in_chunks(methods.bind("saliency"), 1)
+    maps, cost = evaluation.measure_cost(tiny_cnn, lambda: explain(tiny_cnn, IMAGES, TARGET), len(IMAGES))
+    assert maps.shape == (2, 16, 16) and (cost.forward, cost.backward) == (1.0, 1.0)
+    assert (cost.forward, cost.backward) == methods.get("saliency").cost()
+
+
+@pytest.mark.parametrize("name, settings", [("SmoothGrad", {"samples": 3}), ("Integrated Gradients", {"steps": 5})])
+def test_the_registered_cost_is_the_counted_one(name, settings, tiny_cnn):
+    _, cost = evaluation.measure_cost(tiny_cnn, lambda: methods.get(name)(tiny_cnn, IMAGES, TARGET, **settings), 2)
+    forward, backward = methods.get(name).cost(**settings)
+    assert cost.backward == backward and cost.forward >= forward  # IG adds forward passes for its delta
+
+
+def test_the_cost_table_lists_every_method_with_its_paper():
+    table = methods.cost_table(SmoothGrad={"samples": 50})
+    assert list(table.index) == list(methods.METHODS)
+    assert table.loc["SmoothGrad", "backward passes"] == 50
+    assert table.loc["LIME", "backward passes"] == 0 and table.loc["LIME", "forward passes"] == 300
+    assert table["defined by"].str.len().gt(0).all()

@@ -1,0 +1,57 @@
+"""What the chapters' header cells load, one call per family of chapters.
+
+A header cell seeds (``repro.seed_everything()``, in the chapter itself: only chapters seed), picks
+the device and then calls one of these, which load the book's models and data from the zoo and
+the data root and print the lines every such chapter starts with.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from xaihelpers import data, models, pollen, zoo
+from xaihelpers.comparison import compare_models
+
+
+def imagenet(device: torch.device | str = "cpu"):
+    """The ImageNet classifier and its sample images; prints which model it is.
+
+    The model is EfficientNet-Lite0 unless ``XAI_IMAGENET_MODEL=resnet50``
+    (:func:`xaihelpers.models.load_imagenet_model`); the images come from ``$XAI_DATA_ROOT``.
+
+    Returns:
+        ``(classifier, imagenet)``.
+    """
+    classifier = models.load_imagenet_model(device=device)
+    samples = data.load_dataset("imagenet_samples", split="all", transform=classifier.preprocess)
+    print(classifier.describe())
+    return classifier, samples
+
+
+def pollen_and_imagenet(device: torch.device | str = "cpu"):
+    """The pollen CNN and its test split, the ImageNet classifier and its sample images.
+
+    The ImageNet model is EfficientNet-Lite0 unless ``XAI_IMAGENET_MODEL=resnet50``
+    (:func:`xaihelpers.models.load_imagenet_model`); the images come from ``$XAI_DATA_ROOT``.
+
+    Returns:
+        ``(pollen_model, pollen_test, classifier, imagenet)``.
+    """
+    pollen_model, _ = zoo.load("pollen_cnn")
+    pollen_test = pollen.load_split("test")
+    classifier, samples = imagenet(device)
+    print(f"device: {device}; pollen test images: {len(pollen_test.labels)}")
+    return pollen_model, pollen_test, classifier, samples
+
+
+def cifar_comparison(device: torch.device | str = "cpu"):
+    """The three CIFAR-10 CNNs compared on the test set (:func:`xaihelpers.comparison.compare_models`).
+
+    Returns:
+        ``(comparison, models, classes, images)``: the comparison, architecture -> model, the class
+        names and the fixed example images (float, ``[0, 1]``).
+    """
+    comparison = compare_models()
+    models_by_arch, classes = comparison.models, comparison.test.classes
+    print(f"device: {device}; test images: {len(comparison.test)}; architectures: {', '.join(models_by_arch)}")
+    return comparison, models_by_arch, classes, comparison.example_images()
