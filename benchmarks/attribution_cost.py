@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from xaihelpers import methods, repro
+from xaihelpers import attribution, methods, repro
 
 import _results
 
@@ -27,7 +27,8 @@ OUT = _results.OUT
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--samples", type=int, default=10, help="SmoothGrad samples N")
+    parser.add_argument("--samples", type=int, default=attribution.SMOOTHGRAD["samples"],
+                        help="SmoothGrad samples N (default: the book's setting)")
     parser.add_argument("--steps", type=int, default=16, help="Integrated Gradients steps S")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--write", action="store_true", help=f"store the table under {OUT}")

@@ -11,8 +11,9 @@ book's setting is faster) and how close the two outputs are:
   the book: chunks the size of the image batch), 32 steps, on the ImageNet model (with 50 steps,
   captum's default, the one-batch run needs about 2 GiB per image on EfficientNet-Lite0);
 - SmoothGrad (captum ``NoiseTunnel`` default: all noisy copies in one batch; the book: chunks of
-  about 32 images), 10 samples, on the ImageNet model; the chunks draw the noise in another
-  order, so the two maps are two samples of the same estimator and agree only up to noise;
+  about 32 images), signed, with the book's setting (``attribution.SMOOTHGRAD``), on the ImageNet
+  model; the chunks draw the noise in another order, so the two maps are two samples of the same
+  estimator and agree only up to noise;
 - Grad-CAM (pytorch-grad-cam's ``GradCAM`` against the book's captum-based ``grad_cam``), on the
   ImageNet model's last convolutional stage;
 - LIME (lime's default ``batch_size=10`` against the book's 64), 300 samples, on the pollen CNN.
@@ -55,11 +56,14 @@ def main() -> None:
     classifier, images, target = _results.imagenet_batch(args.batch)
     model = classifier.model
 
+    samples, sigma = attribution.SMOOTHGRAD["samples"], attribution.SMOOTHGRAD["sigma"]
+
     def smoothgrad(chunk):
         torch.manual_seed(0)
+        # abs=False: the signed average, SmoothGrad as the book (and its paper) defines it.
         return NoiseTunnel(Saliency(model)).attribute(images.clone().requires_grad_(), nt_type="smoothgrad",
-                                                      nt_samples=10, stdevs=0.1, target=target,
-                                                      nt_samples_batch_size=chunk)
+                                                      nt_samples=samples, stdevs=sigma, target=target,
+                                                      nt_samples_batch_size=chunk, abs=False)
 
     def anchor_grad_cam():
         with GradCAM(model=model, target_layers=[get_layer(model, classifier.target_layer)]) as cam:
@@ -79,9 +83,9 @@ def main() -> None:
          lambda: IntegratedGradients(model).attribute(images, target=target, n_steps=32),
          lambda: methods.get("Integrated Gradients")(model, images, target, steps=32,
                                                      internal_batch_size=args.batch)),
-        ("SmoothGrad, 10 samples", "captum: one batch", "about 32 images per chunk",
+        (f"SmoothGrad, {samples} samples", "captum: one batch", "about 32 images per chunk",
          lambda: smoothgrad(None),
-         lambda: methods.get("SmoothGrad")(model, images, target, samples=10, pixels_per_chunk=32 * 224 * 224)),
+         lambda: methods.get("SmoothGrad")(model, images, target, pixels_per_chunk=32 * 224 * 224)),
         ("Grad-CAM", "pytorch-grad-cam GradCAM", "captum LayerGradCam",
          anchor_grad_cam, lambda: methods.get("Grad-CAM")(model, images, target, layer=classifier.target_layer)),
         ("LIME, 300 samples (pollen CNN)", "lime: batch_size=10", "batch_size=64",

@@ -133,3 +133,25 @@ def test_smoothgrad_helper_is_seeded_and_equals_the_gradient_without_noise(tiny_
     again = attribution.smoothgrad(tiny_cnn, images, target, sigma=0.2, samples=5, seed=3, images_per_chunk=6)
     assert noisy.shape == (3, 16, 16) and torch.equal(noisy, again)
     assert not torch.allclose(noisy, plain)
+
+
+def test_signed_smoothgrad_is_the_magnitude_of_the_mean_signed_gradient_on_the_same_noise(tiny_cnn):
+    images = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(4))
+    target = torch.tensor([0, 2])
+    sigma, samples, seed = 0.3, 6, 11
+    # The noise captum's NoiseTunnel draws for one chunk of all samples: torch.normal under the seed,
+    # image after image (repeat_interleave).
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        noise = torch.normal(0, torch.full((2 * samples, 3, 16, 16), sigma))
+    noisy = (images.repeat_interleave(samples, 0) + noise).requires_grad_()
+    scores = tiny_cnn(noisy).gather(1, target.repeat_interleave(samples)[:, None]).sum()
+    gradients = torch.autograd.grad(scores, noisy)[0].view(2, samples, 3, 16, 16)
+    signed = attribution.smoothgrad(tiny_cnn, images, target, sigma=sigma, samples=samples, seed=seed)
+    absolute = attribution.smoothgrad(tiny_cnn, images, target, sigma=sigma, samples=samples, seed=seed,
+                                      average="absolute")
+    assert torch.allclose(signed, gradients.mean(dim=1).abs().amax(dim=1), atol=1e-6)
+    assert torch.allclose(absolute, gradients.abs().mean(dim=1).amax(dim=1), atol=1e-6)
+    assert (signed <= absolute + 1e-7).all() and (signed < absolute - 1e-6).any()  # signs cancel
+    with pytest.raises(ValueError, match="average must be one of"):
+        attribution.smoothgrad(tiny_cnn, images, target, average="squared")

@@ -28,7 +28,7 @@ def test_the_registry_computes_what_the_libraries_compute(tiny_cnn):
     assert torch.equal(methods.get("saliency")(tiny_cnn, IMAGES, TARGET), saliency.abs().amax(dim=1))
     ig = IntegratedGradients(tiny_cnn).attribute(IMAGES, target=TARGET, n_steps=32, internal_batch_size=2)
     assert torch.allclose(methods.get("Integrated Gradients")(tiny_cnn, IMAGES, TARGET), ig.sum(dim=1))
-    smooth = attribution.smoothgrad(tiny_cnn, IMAGES, TARGET, sigma=0.1, samples=20, seed=0)
+    smooth = attribution.smoothgrad(tiny_cnn, IMAGES, TARGET, **attribution.SMOOTHGRAD, average="signed", seed=0)
     assert torch.equal(methods.get("SmoothGrad")(tiny_cnn, IMAGES, TARGET), smooth)
 
 

@@ -125,8 +125,8 @@ def _guided_backprop(model, images, target):
     return attribution.channel_reduce(gradients, "max_abs")
 
 
-def _smoothgrad(model, images, target, *, sigma, samples, seed, pixels_per_chunk):
-    return attribution.smoothgrad(model, images, target, sigma=sigma, samples=samples, seed=seed,
+def _smoothgrad(model, images, target, *, sigma, samples, average, seed, pixels_per_chunk):
+    return attribution.smoothgrad(model, images, target, sigma=sigma, samples=samples, average=average, seed=seed,
                                   pixels_per_chunk=pixels_per_chunk)
 
 
@@ -162,8 +162,9 @@ def _registry() -> dict[str, Method]:
         Method("guided backprop", _guided_backprop, one, "max |guided gradient| over channels", {},
                "Springenberg et al. 2014"),
         Method("SmoothGrad", _smoothgrad, lambda s: (float(s["samples"]),) * 2,
-               "max |gradient| over channels, averaged over noisy copies",
-               {"sigma": 0.1, "samples": 20, "seed": 0, "pixels_per_chunk": 4 * 224 * 224}, "Smilkov et al. 2017"),
+               "|mean signed gradient over noisy copies|, max over channels",
+               {**attribution.SMOOTHGRAD, "average": "signed", "seed": 0, "pixels_per_chunk": 4 * 224 * 224},
+               "Smilkov et al. 2017"),
         Method("Integrated Gradients", _integrated_gradients, lambda s: (float(s["steps"]),) * 2,
                "signed sum over channels (positive evidence ranks first)",
                {"steps": 32, "internal_batch_size": None}, "Sundararajan et al. 2017"),
