@@ -133,11 +133,10 @@ for average in attribution.SMOOTHGRAD_AVERAGES:
             maps = attribution.smoothgrad(pollen_model, faith_images, faith_targets, sigma=sigma, samples=count,
                                           average=average, seed=0)
             curve = evaluation.deletion_insertion(pollen_model, faith_images, maps, faith_targets, steps=16)
-            on_grain = (maps * grain).flatten(1).sum(1) / maps.flatten(1).sum(1)
             rows.append({"average": average, "sigma": sigma, "N": count,
                          "deletion AUC": curve.deletion_auc.mean().item(),
                          "insertion AUC": curve.insertion_auc.mean().item(),
-                         "share on the grain": on_grain.mean().item()})
+                         "share on the grain": features.share_inside(maps, grain).mean().item()})
 settings = pd.DataFrame(rows)
 settings["insertion - deletion"] = settings["insertion AUC"] - settings["deletion AUC"]
 plain_maps = attribution.smoothgrad(pollen_model, faith_images, faith_targets, sigma=0.0, samples=1)

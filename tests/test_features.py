@@ -73,3 +73,18 @@ def test_roughness_known_answers():
     assert torch.allclose(values, torch.tensor([0.0, 2.0, (1 / 4.5) / 2]), atol=1e-6)
     with pytest.raises(ValueError, match=r"\(N, H, W\)"):
         features.roughness(checkerboard[0])
+
+
+def test_share_inside_known_answers():
+    masks = torch.zeros(2, 4, 4, dtype=torch.bool)
+    masks[:, :2] = True  # the top half
+    flat = torch.ones(2, 4, 4)
+    inside = torch.zeros(2, 4, 4)
+    inside[:, 0, 0] = 3.0
+    assert torch.allclose(features.share_inside(flat, masks), torch.tensor([0.5, 0.5]))
+    assert torch.allclose(features.share_inside(inside, masks), torch.ones(2))
+    assert torch.allclose(features.share_inside(inside, ~masks), torch.zeros(2))
+    with pytest.raises(ValueError, match="non-negative"):
+        features.share_inside(-flat, masks)
+    with pytest.raises(ValueError, match="shape"):
+        features.share_inside(flat, masks[:, :2])

@@ -35,7 +35,7 @@ def test_the_registry_computes_what_the_libraries_compute(tiny_cnn):
 def test_settings_are_checked_when_bound_and_the_needed_ones_are_named():
     with pytest.raises(TypeError, match="needs \\['layer'\\]"):
         methods.bind("Grad-CAM")
-    with pytest.raises(TypeError, match="takes \\['internal_batch_size', 'steps'\\], not \\['samples'\\]"):
+    with pytest.raises(TypeError, match="'reduction', 'steps'\\], not \\['samples'\\]"):
         methods.bind("Integrated Gradients", samples=3)
     with pytest.raises(KeyError, match="the book's methods are: random, edge detector"):
         methods.get("occlusion")
@@ -63,3 +63,11 @@ def test_the_cost_table_lists_every_method_with_its_paper():
     assert table.loc["SmoothGrad", "backward passes"] == 50
     assert table.loc["LIME", "backward passes"] == 0 and table.loc["LIME", "forward passes"] == 300
     assert table["defined by"].str.len().gt(0).all()
+
+
+def test_integrated_gradients_takes_the_books_baselines_and_reductions(tiny_cnn):
+    images = torch.nn.functional.interpolate(IMAGES, size=64)  # the blur baseline's kernel must fit the image
+    blur = attribution.baseline(images, "blur")
+    ig = IntegratedGradients(tiny_cnn).attribute(images, baselines=blur, target=TARGET, n_steps=8, internal_batch_size=2)
+    assert torch.allclose(methods.get("Integrated Gradients")(tiny_cnn, images, TARGET, steps=8, baseline="blur",
+                                                             reduction="abs_sum"), ig.abs().sum(dim=1))

@@ -126,6 +126,21 @@ def top_share(maps: torch.Tensor, fraction: float = 0.1) -> torch.Tensor:
     return flat.topk(k, dim=1).values.sum(dim=1) / flat.sum(dim=1).clamp_min(1e-12)
 
 
+def share_inside(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """How much of each map lies inside its mask: the share of its total on the ``True`` pixels.
+
+    A map spread evenly gives the mask's share of the frame; a map entirely inside gives 1. For
+    non-negative maps ``(N, H, W)`` and boolean masks of the same shape; returns ``(N,)``.
+    """
+    checks.maps(maps, "maps")
+    if masks.shape != maps.shape:
+        raise ValueError(f"masks must have the maps' shape {tuple(maps.shape)}, got {tuple(masks.shape)}.")
+    if (maps < 0).any():
+        raise ValueError("maps must be non-negative (take .abs() or .clamp_min(0) of a signed map first).")
+    inside = (maps * masks.to(maps.dtype)).flatten(1).sum(dim=1)
+    return inside / maps.flatten(1).sum(dim=1).clamp_min(1e-12)
+
+
 def roughness(maps: torch.Tensor) -> torch.Tensor:
     """How noisy each map is: the mean absolute difference between neighbouring pixels, in units
     of the map's mean absolute value. 0 for a constant map; about 1 or more for salt-and-pepper

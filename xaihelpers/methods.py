@@ -130,12 +130,13 @@ def _smoothgrad(model, images, target, *, sigma, samples, average, seed, pixels_
                                   pixels_per_chunk=pixels_per_chunk)
 
 
-def _integrated_gradients(model, images, target, *, steps, internal_batch_size):
+def _integrated_gradients(model, images, target, *, steps, internal_batch_size, baseline, reduction):
     from captum.attr import IntegratedGradients
 
-    maps = IntegratedGradients(model).attribute(images, target=target, n_steps=steps,
+    maps = IntegratedGradients(model).attribute(images, baselines=attribution.baseline(images, baseline),
+                                                target=target, n_steps=steps,
                                                 internal_batch_size=internal_batch_size or len(images))
-    return attribution.channel_reduce(maps, "sum")
+    return attribution.channel_reduce(maps, reduction)
 
 
 def _grad_cam(model, images, target, *, layer):
@@ -167,7 +168,8 @@ def _registry() -> dict[str, Method]:
                "Smilkov et al. 2017"),
         Method("Integrated Gradients", _integrated_gradients, lambda s: (float(s["steps"]),) * 2,
                "signed sum over channels (positive evidence ranks first)",
-               {"steps": 32, "internal_batch_size": None}, "Sundararajan et al. 2017"),
+               {"steps": 32, "internal_batch_size": None, "baseline": "black", "reduction": "sum"},
+               "Sundararajan et al. 2017"),
         Method("Grad-CAM", _grad_cam, one, "one map per layer, upsampled, scaled to [0, 1]", {},
                "Selvaraju et al. 2017", needs=("layer",)),
         Method("LIME", _lime, lambda s: (float(s["num_samples"]), 0.0), "one weight per SLIC superpixel",

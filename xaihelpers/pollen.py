@@ -14,6 +14,7 @@ Train (about 5 minutes on 2 CPU cores; the model zoo, :mod:`xaihelpers.zoo`, hol
 from __future__ import annotations
 
 import csv
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -175,6 +176,7 @@ def train(epochs: int = 60, seed: int = 0, progress: bool = True,
         raise ValueError(f"dropout must be a probability in [0, 1), got {dropout}.")
     with repro.seeded(seed):
         model = PollenCNN(len(train_set.classes), mean, std, dropout=dropout)
+    start = time.perf_counter()
     history = training.fit(
         model, train_set.images, train_set.labels, epochs=epochs,
         augment=training.flips_and_rotations if augment else None,
@@ -182,7 +184,7 @@ def train(epochs: int = 60, seed: int = 0, progress: bool = True,
     )
     meta = {"classes": train_set.classes, "image_size": IMAGE_SIZE, "epochs": epochs, "seed": seed,
             "mean": mean, "std": std, "val_accuracy": history.val_accuracy[-1],
-            "augment": augment, "dropout": dropout}
+            "augment": augment, "dropout": dropout, "train_seconds": time.perf_counter() - start}
     return model, history, meta
 
 

@@ -159,22 +159,10 @@ def _train_pollen(recipe: dict, progress: bool) -> dict:
 def _train_cifar(recipe: dict, progress: bool) -> dict:
     from xaihelpers import cifar, training
 
-    model, meta = cifar.train(**recipe, progress=progress, train_set=_cifar10("train", progress))
-    test = _cifar10("test", progress)
+    model, meta = cifar.train(**recipe, progress=progress)
+    test = cifar.load_cifar("cifar10", "test", progress=progress)
     meta["test_accuracy"] = training.accuracy(model, test.images, test.labels)
     return {"state_dict": model.state_dict(), "meta": meta}
-
-
-_LOADED: dict[str, Any] = {}
-
-
-def _cifar10(split: str, progress: bool):
-    """CIFAR-10 read once per process (training all CIFAR models reads it once)."""
-    from xaihelpers.cifar import load_cifar
-
-    if split not in _LOADED:
-        _LOADED[split] = load_cifar("cifar10", split, progress=progress)
-    return _LOADED[split]
 
 
 def _train_continual(recipe: dict, progress: bool) -> dict:
