@@ -10,7 +10,7 @@
 #                    STORE_TIMES=1 also stores the chapter times the course guide shows
 #   make pollen      retrain the pollen CNN (keeps xaihelpers/checkpoints/pollen_cnn.pt; FORCE=1 replaces)
 #   make cifar       retrain the three CIFAR-10 CNNs (about 8 minutes each; keeps existing ones)
-#   make continual   retrain the continual learners, three strategies (about 15 minutes; keeps existing)
+#   make continual   retrain the continual learners, four strategies (about 20 minutes; keeps existing)
 #   make exercise-models  train the model variants the exercises compare (missing ones only)
 #   make explorer    start the interactive explorer (Streamlit) on http://localhost:8501
 #   make screenshot  retake the explorer screenshot the book shows (the browser test takes it)
@@ -95,7 +95,7 @@ cifar: setup
 	$(TRAIN) cifar10_plain cifar10_gap cifar10_allconv
 
 continual: setup
-	$(TRAIN) continual_baseline continual_ewc continual_replay
+	$(TRAIN) continual_baseline continual_ewc continual_replay continual_generative continual_generative_no_replay
 
 # The variants the exercises compare with the book's models (pollen: seed, augmentation, dropout;
 # continual: EWC strength, replay memory), about 40 minutes on 2 cores.

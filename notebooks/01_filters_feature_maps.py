@@ -422,13 +422,18 @@ plt.show()
 # %% [markdown]
 # :::{admonition} Solution to exercise 4
 # :class: dropdown
-# The two maps mostly agree on where the activity is (correlation 0.72 to 0.89), but the maximum
+# The two maps mostly agree on where the activity is (correlation 0.64 to 0.88), but the maximum
 # marks, at each position, the single strongest channel. One channel that fires strongly there
 # dominates, where the mean needs many channels to agree. In the overlays, the max maps of the
 # middle stages show isolated hot spots: at stage 5, one spot on the cat's face, where the mean map
-# is spread over the whole head. The correlation is lowest exactly there (0.72 at stage 5), where
-# channels are most specific. At the stem and at the head, where many channels respond together, the
-# two maps nearly coincide (0.88 and 0.89). The maximum is more concentrated only a little (top-10 %
-# share 0.15 to 0.16, against 0.13 to 0.15). The mean shows how active a region is; the maximum,
-# whether some detector found its pattern there.
+# is spread over the whole head. Of the middle stages, the correlation is lowest there (0.72 at
+# stage 5), where channels are most specific. At the stem, where many channels respond together, the
+# two maps nearly coincide (0.88). The head (after its ReLU6) is the exception: there the two agree
+# least (0.64), and the *mean* is the more concentrated map (top-10 % share 0.21 against 0.09),
+# likely because a rectified map is zero in many places for most channels, so the mean is high
+# only where many channels fire together, while the maximum finds some active channel almost
+# everywhere. In the
+# earlier stages the maximum is a little more concentrated (0.15 to 0.16, against 0.13 to 0.15).
+# The mean shows how active a region is; the maximum, whether some detector found its pattern
+# there.
 # :::

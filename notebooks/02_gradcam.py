@@ -194,11 +194,11 @@ for layer in layers:
           f" {top.median():12.2f} {features.pearson_per_image(heat, final).median():14.2f}")
 
 # %% [markdown]
-# Read the table from the bottom. The last block and the head give the *same* map (correlation
-# 1.00), and that is exact, not a coincidence: the head is a $1 \times 1$ convolution, a linear
-# map $A = WB$ of the block's output $B$, and since $\partial y / \partial B = W^\top
-# \partial y / \partial A$, the Grad-CAM sums $\sum_k \alpha_k A_k$ and $\sum_j \beta_j B_j$
-# agree term by term. Above the last stage, the maps barely correlate with the final one (values
+# Read the table from the bottom. The head (the book's Grad-CAM layer, after the head's batch norm
+# and ReLU6) and the last block's output (stage 7) give nearly the same map (correlation 0.93): the
+# head is a $1 \times 1$ convolution of that output followed by batch norm and a rectifier, and a
+# linear map alone would not change the map at all (the next section shows it). Above the last
+# stage, the maps barely correlate with the final one (values
 # near 0, some negative): at those depths the channel weights $\alpha_k$, averaged over the whole
 # map, mix features of the object and of the background, and the resulting maps are speckled
 # (a larger share of their mass sits in few pixels) rather than localising the class. Grad-CAM's
@@ -206,6 +206,68 @@ for layer in layers:
 # stage is the usual choice, at the price of its $7 \times 7$ resolution. Whether any of these
 # maps is *faithful* to the model is a separate question, which the evaluation chapter measures
 # {cite}`adebayo2018sanity`.
+#
+# ## Inside a block: convolution, batch norm, activation
+#
+# Grad-CAM is defined on the *rectified* feature maps of a layer, the non-negative activations the
+# next layer sees. A block of this network is a chain of convolutions, each followed by batch
+# norm and (except the last, linear projection) by ReLU6; the head is one such chain, a
+# $1 \times 1$ convolution, batch norm and ReLU6, whose output the classifier averages over the
+# image. The library `efficientnet_lite_pytorch` runs one shared ReLU6 module at every activation,
+# which no hook can single out, so the book gives each activation its own module
+# (`models.untie_lite0_activations`; outputs and gradients are unchanged, a test checks it bit for
+# bit). Here is Grad-CAM at every sublayer of the last block and of the head, for the same six
+# images: the map's concentration, its correlation with the map at the rectified head (the book's
+# Grad-CAM layer), and for the head's three sublayers the deletion and insertion AUC of the evaluation
+# chapter (10 steps; deletion lower and insertion higher is more faithful).
+
+# %%
+from xaihelpers import evaluation
+
+head_layers = classifier.sublayers("head")
+block_layers = classifier.sublayers(classifier.conv_blocks[-1])
+inside = grad_cam_layers(model, block_layers + head_layers, batch, predicted)
+rectified = inside[classifier.target_layer]
+print(f"{'sublayer':26s} {'empty maps':>10s} {'top-10% mass':>12s} {'corr with rectified head':>25s} "
+      f"{'deletion AUC':>13s} {'insertion AUC':>14s}")
+for layer in block_layers + head_layers:
+    empty = int((inside[layer].flatten(1).amax(dim=1) == 0).sum())  # the weighted sum is negative everywhere
+    row = (f"{layer.replace('net.', ''):26s} {empty:7d} of {len(batch)} {features.top_share(inside[layer]).median():12.2f} "
+           f"{features.pearson_per_image(inside[layer], rectified).median():25.2f}")
+    if layer in head_layers:
+        curve = evaluation.deletion_insertion(model, batch, inside[layer], predicted, steps=10)
+        row += f" {curve.deletion_auc.mean():13.2f} {curve.insertion_auc.mean():14.2f}"
+    print(row)
+
+# %%
+short = {layer: "block " + layer.split(".", 3)[-1].lstrip("_").replace("_conv", "") for layer in block_layers}
+short |= {layer: f"head {part}" for layer, part in zip(head_layers, ("conv", "BN", "ReLU6"))}
+panels, titles = [], []
+for position in range(2):
+    picture = classifier.to_display(batch[position])
+    for layer in block_layers + head_layers:
+        panels.append(plotting.overlay(picture, inside[layer][position].cpu()))
+        titles.append(short[layer])
+plotting.image_grid(panels, titles, ncols=len(block_layers + head_layers), size=1.5)
+plt.show()
+
+# %% [markdown]
+# Three things stand out. First, **before or after the head's rectifier matters little here**:
+# Grad-CAM at the head's convolution (`_conv_head`, the layer the book used before), at its batch
+# norm and at its ReLU6 correlate at 0.93 to 1.00 and score the same deletion and insertion AUC
+# (0.25 to 0.26 and 0.56). The book uses the rectified output because Grad-CAM is defined there,
+# and because it is the layer the classifier pools: its gradient is the linear classifier's weight
+# over 49 at every position, so Grad-CAM there *is* the class activation map of
+# {cite}`zhou2016cam` (a test checks it to $10^{-5}$). Second, inside the last block the maps jump
+# from layer to layer: the expansion convolution and its batch norm correlate negatively with the
+# head's map, and after the depthwise ReLU6 the weighted sum is negative everywhere for five of
+# the six images, so Grad-CAM is empty there (and at the projection, a $1 \times 1$ convolution of
+# it). A linear layer passes the Grad-CAM sum on unchanged: with $B = WA$,
+# $\partial y / \partial A = W^\top \partial y / \partial B$, so $\sum_j \beta_j B_j$ and
+# $\sum_k \alpha_k A_k$ agree term by term; batch norm adds a constant per channel, which the ReLU
+# of Grad-CAM then cuts differently (the projection's batch norm gives a full map again).
+# Grad-CAM inside a block shows how the evidence is *recombined* from sublayer to sublayer; only at
+# the block's output does it localise the class.
 #
 # ## Summary
 #
@@ -215,9 +277,12 @@ for layer in layers:
 #   down the ranking gets a clearly different map, as the printed correlations show.
 # - For wrong predictions, comparing the maps of the predicted and the true class shows whether
 #   the model missed the object or saw it and was outvoted by a similar class.
-# - Layer by layer, only the deepest stage gives class-specific localisation; a linear
-#   $1 \times 1$ convolution on top of it leaves the map unchanged, and earlier stages give
+# - Layer by layer, only the deepest stage gives class-specific localisation; earlier stages give
 #   speckled maps that do not agree with it.
+# - Grad-CAM is defined on rectified feature maps. At the head's ReLU6, the layer the classifier
+#   pools, it equals the class activation map; before the batch norm and ReLU6 it gives almost the
+#   same map and the same faithfulness. Inside a block, the maps change from sublayer to sublayer
+#   and can be empty; a linear sublayer passes the map on unchanged.
 
 # %% [markdown]
 # ## Exercises
@@ -246,18 +311,20 @@ for layer in layers:
 # :class: dropdown
 # No. The top few classes of an image are usually close relatives (three finches, three fish) whose
 # evidence is the same object, so their maps should agree. Class-discrimination shows against a
-# class far down the ranking: the map of class #100 correlates at only about 0.35 with the map of
-# class #1.
+# class far down the ranking: the map of class #100 correlates at a median of only 0.50 with the
+# map of class #1.
 # :::
 #
-# **3.** Why do the last block and the $1 \times 1$ head give exactly the same Grad-CAM map?
+# **3.** Why do the depthwise ReLU6 of the last block and the $1 \times 1$ projection after it give
+# the same (empty) Grad-CAM maps?
 #
 # :::{admonition} Answer
 # :class: dropdown
-# The head is a 1 x 1 convolution, a linear map $A = WB$ of the block's output $B$. The gradient
-# with respect to $B$ is $W^\top$ times the gradient with respect to $A$, so the weighted sums
-# $\sum_k \alpha_k A_k$ and $\sum_j \beta_j B_j$ are equal term by term, as the chapter derives: a
-# linear layer on top of a stage cannot change its Grad-CAM map.
+# The projection is a 1 x 1 convolution without bias, a linear map $B = WA$ of the ReLU6's output
+# $A$. The gradient with respect to $A$ is $W^\top$ times the gradient with respect to $B$, so the
+# weighted sums $\sum_k \alpha_k A_k$ and $\sum_j \beta_j B_j$ are equal term by term, as the
+# chapter derives: a linear layer cannot change a Grad-CAM map. Where that sum is negative
+# everywhere, both maps are empty.
 # :::
 #
 # ### Exercise 1
@@ -288,7 +355,7 @@ plt.show()
 # Yes, for both wrong predictions. The night snake was called a ringneck snake with the thunder
 # snake second (the true class comes third); the wolfhound was called a Scottish deerhound, with the
 # Irish wolfhound itself second. The map of the second class correlates with the map of the true
-# class at 0.99 and 1.00, and with the map of the top class at 0.98 and 0.99: all three rest on the
+# class at 0.99 and 1.00, and with the map of the top class at 0.97 and 0.98: all three rest on the
 # same animal. These are fine-grained confusions between look-alike species and breeds. The model
 # found the object; its error is in choosing among near-identical classes, which a 7 x 7 map of
 # *where* the evidence is cannot show.
@@ -363,29 +430,31 @@ plt.show()
 # %% [markdown]
 # :::{admonition} Solution to exercise 3
 # :class: dropdown
-# The negative regions are small and faint. For the six images, 1 % to 20 % of the area is negative
-# and the negative mass is at most 5 % of the positive mass, so the ReLU removes little. The
-# negative part is anti-correlated with the class's own map (-0.13 to -0.49): it lies where the
-# evidence for the class is missing, beside the object rather than on it. Whether it marks evidence
-# for *other* classes depends on the image: its correlation with the map of the class ranked 100th
-# ranges from -0.34 to 0.66 (the wolfhound). The ReLU keeps Grad-CAM's question, "where is the
-# evidence for the class?"; the signed map adds "where is evidence against it?", which is weak here.
+# At the book's layer there are almost no negative regions. For four of the six images no pixel is
+# negative; for the tench and the brambling 1 % and 3 % of the area is, with a negative mass that
+# rounds to 0 % of the positive mass, so the ReLU removes nothing that matters. The reason is the
+# layer: at the rectified head the gradient is the classifier's weight over 49 at every position,
+# so the signed map is $\sum_k w_{ck} A_k / 49$ with non-negative activations $A_k$, which is
+# negative only where channels with negative weights dominate. Where there is a negative part it is
+# weakly anti-correlated with the class's own map (-0.07 and -0.11): it lies beside the object.
+# The ReLU keeps Grad-CAM's question, "where is the evidence for the class?"; at this layer the
+# signed map adds almost nothing about evidence against it.
 # :::
 #
 # ### Exercise 4
 #
-# Replace the spatial mean of the gradients by their spatial maximum. Is the map still
-# class-discriminative?
+# Replace the spatial mean of the gradients by their spatial maximum, at the book's Grad-CAM layer
+# and at the last block of stage 6. Is the map still class-discriminative?
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
-def grad_cam_pooled(pictures, target, pool):
-    """Grad-CAM at the last stage with the channel weights pooled from the gradients by ``pool``
+def grad_cam_pooled(pictures, target, pool, layer):
+    """Grad-CAM at ``layer`` with the channel weights pooled from the gradients by ``pool``
     (two images per pass, as the library's grad_cam does, to keep the memory small)."""
     maps = []
     for chunk, labels in zip(pictures.split(2), target.split(2)):
-        with torch.enable_grad(), hooks.LayerRecorder(model, [classifier.target_layer], gradients=True) as recorder:
+        with torch.enable_grad(), hooks.LayerRecorder(model, [layer], gradients=True) as recorder:
             model(chunk).gather(1, labels.view(-1, 1)).sum().backward()
-        activation, gradient = recorder.activations[classifier.target_layer], recorder.gradients[classifier.target_layer]
+        activation, gradient = recorder.activations[layer], recorder.gradients[layer]
         cam = torch.relu((pool(gradient)[:, :, None, None] * activation).sum(dim=1, keepdim=True))
         maps.append(torch.nn.functional.interpolate(cam, size=(224, 224), mode="bilinear")[:, 0])
     model.zero_grad(set_to_none=True)
@@ -393,21 +462,28 @@ def grad_cam_pooled(pictures, target, pool):
 
 
 pools = {"mean": lambda g: g.mean(dim=(2, 3)), "max": lambda g: g.amax(dim=(2, 3))}
-print(f"{'pooling':8s} {'corr(#1, #2)':>13s} {'corr(#1, #100)':>15s} {'corr with the mean map':>23s}  (median, 6 images)")
-for name, pool in pools.items():
-    top_pooled = grad_cam_pooled(batch, ranking[:, 0], pool)
-    print(f"{name:8s} {features.pearson_per_image(top_pooled, grad_cam_pooled(batch, ranking[:, 1], pool)).median():13.2f} "
-          f"{features.pearson_per_image(top_pooled, grad_cam_pooled(batch, ranking[:, 99], pool)).median():15.2f} "
-          f"{features.pearson_per_image(top_pooled, top_map).median():23.2f}")
+print(f"{'layer':16s} {'pooling':8s} {'corr(#1, #2)':>13s} {'corr(#1, #100)':>15s} {'corr with the mean map':>23s}  (median, 6 images)")
+for layer in (classifier.target_layer, classifier.conv_stages["stage6"]):
+    mean_map = grad_cam_pooled(batch, ranking[:, 0], pools["mean"], layer)
+    for name, pool in pools.items():
+        top_pooled = grad_cam_pooled(batch, ranking[:, 0], pool, layer)
+        print(f"{layer.replace('net.', ''):16s} {name:8s} "
+              f"{features.pearson_per_image(top_pooled, grad_cam_pooled(batch, ranking[:, 1], pool, layer)).median():13.2f} "
+              f"{features.pearson_per_image(top_pooled, grad_cam_pooled(batch, ranking[:, 99], pool, layer)).median():15.2f} "
+              f"{features.pearson_per_image(top_pooled, mean_map).median():23.2f}")
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 4
 # :class: dropdown
-# No. With the spatial maximum of the gradients as channel weights, the map of the top class and the
-# map of the class ranked 100th correlate at a median of 0.99, where the mean gives 0.35: the map no
-# longer depends on the class. A channel's largest gradient over the 7 x 7 positions is positive for
-# nearly every channel whatever the class, so all channels get positive weights and the map becomes
-# a weighted sum of all activations: where the network is active, not where the class is. The mean
-# lets positive and negative gradients cancel, which is what makes the weights class-specific. (The
-# mean row checks the solution's own Grad-CAM: it equals the chapter's map, correlation 1.00.)
+# It depends on the layer. At the book's Grad-CAM layer, the rectified head, the maximum gives the
+# same map as the mean (correlation 1.00): there the gradient of the class score is the same at
+# every position (the classifier averages the layer), so its maximum and its mean are equal, and the
+# map stays as class-discriminative as before (0.50 with the class ranked 100th). At the last block
+# of stage 6 the gradients vary over the image, and the pooling matters: with the maximum, the map
+# of the top class and the map of the class ranked 100th correlate at a median of 0.54, where the
+# mean gives 0.04, and the max-pooled map correlates with the mean-pooled one at only 0.36. A
+# channel's largest gradient over the positions tends to be positive whatever the class, so the
+# weights lose their sign and the map drifts towards where the network is active rather than where
+# the class is; the mean lets positive and negative gradients cancel, which is what makes the
+# weights class-specific.
 # :::

@@ -38,7 +38,9 @@ def test_model_outputs_every_head_and_names_its_layers():
 @pytest.mark.parametrize("strategy", continual.STRATEGIES)
 def test_a_tiny_two_task_run_gives_an_accuracy_matrix(strategy):
     tasks = continual.split_tasks(fake_cifar(16), fake_cifar(8, seed=1), 2)
-    chosen = strategies.make(strategy, fisher_samples=4, memory_size=8)
+    generative = {"pretrained": continual.MultiHeadCNN(1, 4).hidden_state(), "classes": 4, "classes_per_task": 2,
+                  "vae_epochs": 1, "hidden": 16} if strategy == "generative" else {}
+    chosen = strategies.make(strategy, fisher_samples=4, memory_size=8, **generative)
     run = continual.train_sequence(chosen, tasks, epochs=1, batch_size=16, progress=False)
     assert run.strategy == strategy
     matrix = np.array(run.accuracy)

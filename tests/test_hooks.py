@@ -128,3 +128,12 @@ def test_on_forward_sees_a_layers_input_before_it_runs(tiny_cnn):
     with hooks.OnForward(tiny_cnn, "fc", lambda module, args: seen.append(args[0].shape), before=True):
         tiny_cnn(torch.rand(2, 3, 8, 8))
     assert seen == [torch.Size([2, 6])]
+
+
+def test_call_counter_tells_a_shared_module_from_a_single_use_one(tiny_cnn):
+    from xaihelpers.hooks import CallCounter
+
+    with CallCounter(tiny_cnn, ["relu", "conv1"]) as counter:
+        tiny_cnn(torch.rand(1, 3, 8, 8))
+    assert counter.counts == {"relu": 2, "conv1": 1}
+    assert not counter.active and not tiny_cnn.relu._forward_hooks

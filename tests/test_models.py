@@ -54,12 +54,12 @@ def test_efficientnet_lite0_structure_and_normalisation():
     stages = classifier.conv_stages
     assert list(stages)[0] == "stem" and list(stages)[-1] == "head"
     assert len(stages) == 9 and len(classifier.conv_blocks) == 16
-    assert classifier.target_layer == "net._conv_head"
+    assert classifier.target_layer == "net._bn1.relu6" == stages["head"]
     assert isinstance(classifier.model.get_submodule(classifier.head_layer), torch.nn.Linear)
     assert torch.allclose(classifier.model.normalize.mean.flatten(), torch.full((3,), 0.498))
     assert torch.allclose(classifier.model.normalize.std.flatten(), torch.full((3,), 0.502))
     depth_order = classifier.layers_by_depth()
-    assert depth_order[0] == "net._conv_stem" and depth_order[-1] == "net._conv_head"
+    assert depth_order[0] == "net._conv_stem" and depth_order[-1] == "net._bn1.relu6"
     assert "ImageNet model: efficientnet_lite0" in classifier.describe()
 
 
@@ -87,3 +87,69 @@ def test_efficientnet_lite0_recognises_the_mirror_images(mirror_root):
     assert accuracy >= 0.75
     goldfish = classifier.top_k(samples[1][0][None], k=1)[0][0]
     assert goldfish[0] == "goldfish" and goldfish[1] > 0.5
+
+
+def test_lite0_grad_cam_layer_is_the_rectified_head():
+    # Grad-CAM is defined on rectified feature maps: the layer's output is ReLU6's, in [0, 6], and
+    # it is what the classifier pools (its spatial mean, through the linear head, is the logits).
+    from xaihelpers import hooks
+
+    classifier = models.load_imagenet_model("efficientnet_lite0")
+    images = torch.rand(2, 3, 224, 224)
+    with torch.no_grad(), hooks.LayerRecorder(classifier.model, [classifier.target_layer, "net._conv_head"]) as seen:
+        logits = classifier.model(images)
+    rectified, before = seen.activations[classifier.target_layer], seen.activations["net._conv_head"]
+    assert rectified.shape == (2, 1280, 7, 7)
+    assert rectified.min() >= 0 and rectified.max() <= 6 and (rectified == 0).any()
+    assert before.min() < 0  # the convolution's output is not rectified
+    head = classifier.model.get_submodule(classifier.head_layer)
+    assert torch.allclose(head(rectified.mean(dim=(2, 3))), logits, atol=1e-4)
+    # Known answer: at the layer the classifier pools, Grad-CAM is the class activation map of Zhou
+    # et al. 2016, ReLU(sum_k w_ck A_k) / 49, as long as the hook sees the true gradient (a shared
+    # ReLU6 after the layer would zero it where the activation is 0).
+    from xaihelpers.gradcam import grad_cam
+
+    target = logits.argmax(dim=1)
+    maps = grad_cam(classifier.model, classifier.target_layer, images, target, upsample=False, normalize=False)
+    cam = torch.einsum("nk,nkij->nij", head.weight[target], rectified).clamp_min(0) / 49
+    assert torch.allclose(maps, cam.detach(), atol=1e-5)
+
+
+def test_untying_lite0_activations_changes_no_output_and_no_gradient():
+    from efficientnet_lite_pytorch import EfficientNet
+
+    torch.manual_seed(0)
+    original = EfficientNet.from_name("efficientnet-lite0").eval()
+    untied = models.untie_lite0_activations(__import__("copy").deepcopy(original))
+    relus = [m for m in untied.modules() if isinstance(m, torch.nn.ReLU6)]
+    # Stem, head, the first block (no expansion) and the 15 others: 2 + 1 + 2 * 15 modules, each
+    # run once per pass, where the original ran one module per block (and one for stem and head).
+    assert len(relus) == 33
+    from xaihelpers.hooks import CallCounter
+
+    names = [name for name, m in untied.named_modules() if isinstance(m, torch.nn.ReLU6)]
+    with torch.no_grad(), CallCounter(untied, names) as calls:
+        untied(torch.rand(1, 3, 224, 224))
+    assert set(calls.counts.values()) == {1}
+    images = torch.rand(2, 3, 224, 224, requires_grad=True)
+    gradients = []
+    for net in (original, untied):
+        images.grad = None
+        out = net(images)
+        out[:, 3].sum().backward()
+        gradients.append((out.detach(), images.grad.clone()))
+    assert torch.equal(gradients[0][0], gradients[1][0])
+    assert torch.equal(gradients[0][1], gradients[1][1])
+
+
+def test_sublayers_inside_a_block_are_the_convolutions_norms_and_own_activations_in_order():
+    classifier = models.load_imagenet_model("efficientnet_lite0", pretrained=False)
+    last = classifier.conv_blocks[-1]
+    assert classifier.sublayers(last) == [f"{last}.{name}" for name in (
+        "_expand_conv", "_bn0.bn", "_bn0.relu6", "_depthwise_conv", "_bn1.bn", "_bn1.relu6", "_project_conv", "_bn2")]
+    assert classifier.sublayers("head") == ["net._conv_head", "net._bn1.bn", classifier.target_layer]
+    # ResNet-50's bottleneck runs one ReLU module three times: a hook cannot single it out.
+    resnet = models.load_imagenet_model("resnet50", pretrained=False)
+    inside = resnet.sublayers("net.layer4.2")
+    assert "net.layer4.2.relu" not in inside and inside[:2] == ["net.layer4.2.conv1", "net.layer4.2.bn1"]
+    assert resnet.sublayers("head")[-1] == "net.layer4.2"

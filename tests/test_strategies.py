@@ -134,7 +134,10 @@ def test_ewc_after_task_consolidates_on_its_fisher_samples_and_leaves_the_model_
 
 
 def test_make_builds_each_strategy_and_refuses_unknown_names():
-    assert [type(strategies.make(name)).__name__ for name in strategies.STRATEGIES] == ["Baseline", "EWC", "Replay"]
+    generative = {"pretrained": continual.MultiHeadCNN(1, 2).hidden_state(), "classes": 4, "classes_per_task": 2}
+    assert [type(strategies.make(name, **(generative if name == "generative" else {}))).__name__
+            for name in strategies.STRATEGIES] == ["Baseline", "EWC", "Replay", "GenerativeReplay"]
+    assert strategies.make("generative", replay_batch=3, **generative).replay_batch == 3
     assert strategies.make("ewc", ewc_strength=5.0).strength == 5.0
     assert strategies.make("replay", memory_size=7).memory.capacity == 7
     with pytest.raises(ValueError, match="Unknown strategy 'lwf'"):

@@ -2,16 +2,16 @@
 
 The network learns a sequence of tasks (disjoint groups of classes) one after the other and is told
 the task at test time (*task-incremental* setting: one output head per task). The strategies
-(baseline, EWC, replay) are objects in :mod:`xaihelpers.strategies`; :func:`train_sequence` runs
+(baseline, EWC, replay, generative replay) are objects in :mod:`xaihelpers.strategies`; :func:`train_sequence` runs
 the one training loop, :func:`xaihelpers.training.fit`, task after task with one of them. The
 Grad-CAM study of what the networks forget is in :mod:`xaihelpers.forgetting`.
 
 Data: CIFAR-100 split into 10 tasks of 10 classes when the data root has it, otherwise CIFAR-10
 split into 5 tasks of 2 classes; classes are taken in their index order.
 
-Train the book's runs (about 15 minutes on 2 CPU cores for the three)::
+Train the book's runs (``make continual``)::
 
-    python -m xaihelpers.train continual_baseline continual_ewc continual_replay
+    python -m xaihelpers.train continual_baseline continual_ewc continual_replay continual_generative
 """
 
 from __future__ import annotations
@@ -100,6 +100,12 @@ def first_per_class(task: Task, count: int) -> tuple[torch.Tensor, torch.Tensor]
     return training.to_float(task.test_images[index]), task.test_labels[index]
 
 
+#: The layer whose output generative replay generates, and the layers below it (frozen there).
+REPLAY_LAYER = "features.pool2"
+HIDDEN_LAYERS = ("conv1", "conv2", "pool1", "conv3", "conv4", "pool2")
+_HIDDEN_DEPTH = len(HIDDEN_LAYERS)
+
+
 class MultiHeadCNN(nn.Module):
     """Five conv layers with batch norm (``features.conv1`` ... ``features.conv5``), global average
     pooling, and one linear head per task.
@@ -125,13 +131,53 @@ class MultiHeadCNN(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.heads = nn.ModuleList(nn.Linear(w5, classes_per_task) for _ in range(tasks))
 
+        self.frozen = False
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = self.pool(self.features(self.normalize(x))).flatten(1)
+        return self.from_hidden(self.hidden(x))
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The feature maps at :data:`REPLAY_LAYER` of images ``x`` in ``[0, 1]``, ``(N, 64, 8, 8)``
+        for 32 x 32 images: what generative replay generates."""
+        return self.features[:_HIDDEN_DEPTH](self.normalize(x))
+
+    def from_hidden(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Every head's logits from feature maps at :data:`REPLAY_LAYER` (the upper layers)."""
+        pooled = self.pool(self.features[_HIDDEN_DEPTH:](hidden)).flatten(1)
         return torch.cat([head(pooled) for head in self.heads], dim=1)
 
+    def hidden_state(self) -> dict[str, torch.Tensor]:
+        """The state of the layers below :data:`REPLAY_LAYER` (normalisation included), by name."""
+        prefixes = ("normalize.",) + tuple(f"features.{name}." for name in HIDDEN_LAYERS)
+        return {name: t.detach().clone() for name, t in self.state_dict().items() if name.startswith(prefixes)}
+
+    def freeze_hidden(self, state: dict[str, torch.Tensor]) -> None:
+        """Load ``state`` (from :meth:`hidden_state`) into the layers below :data:`REPLAY_LAYER` and
+        freeze them: no gradients, and batch norm stays in eval mode when the network trains.
+
+        Raises:
+            ValueError: If ``state`` is not the state of exactly those layers.
+        """
+        expected = set(self.hidden_state())
+        if set(state) != expected:
+            raise ValueError(f"The state to freeze must hold exactly the layers below {REPLAY_LAYER}; "
+                             f"missing {sorted(expected - set(state))[:3]}, unexpected {sorted(set(state) - expected)[:3]}.")
+        self.load_state_dict(state, strict=False)
+        for name, parameter in self.named_parameters():
+            if name in expected:
+                parameter.requires_grad_(False)
+        self.frozen = True
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> "MultiHeadCNN":
+        super().train(mode)
+        if self.frozen:
+            self.features[:_HIDDEN_DEPTH].eval()
+        return self
+
     def shared_parameters(self) -> dict[str, nn.Parameter]:
-        """The parameters every task uses (all but the heads), by name."""
-        return {name: p for name, p in self.named_parameters() if not name.startswith("heads.")}
+        """The trainable parameters every task uses (all but the heads and frozen layers), by name."""
+        return {name: p for name, p in self.named_parameters() if not name.startswith("heads.") and p.requires_grad}
 
 
 @dataclass
@@ -212,6 +258,7 @@ def train_sequence(strategy: Strategy, tasks: Sequence[Task], *, epochs: int = 3
     k = len(tasks[0].classes)
     with repro.seeded(seed):
         model = MultiHeadCNN(len(tasks), k, mean, std)
+    strategy.prepare(model)
     run = Run(strategy.name)
     start = time.perf_counter()
     for task in tasks:
@@ -248,6 +295,74 @@ def average_accuracy(accuracy: Sequence[Sequence[float]]) -> float:
 #: The settings of the committed runs (the time budget decides epochs and images per class).
 DEFAULTS = {"epochs": 3, "train_per_class": 2000, "batch_size": 64, "learning_rate": 2e-3,
             "ewc_strength": 1000.0, "fisher_samples": 200, "memory_size": 500, "seed": 0}
+#: The generative-replay run's settings beyond :data:`DEFAULTS`: pretraining epochs of the frozen
+#: layers, and the feature VAE (:class:`xaihelpers.strategies.GenerativeReplay`).
+GENERATIVE_DEFAULTS = {"pretrain_epochs": 30, "vae_epochs": 20, "latent": 32, "vae_hidden": 512,
+                       "replay_batch": 64, "temperature": 2.0}
+
+
+@dataclass
+class PretrainingSource:
+    """Labelled images outside the task sequence that the frozen layers of generative replay learn from."""
+
+    name: str
+    objective: str  # "classification" or "rotation"
+    images: torch.Tensor  # uint8 (N, 3, 32, 32)
+    labels: torch.Tensor
+    classes: int
+    augment: training.Augment
+
+
+def rotation_task(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every image turned by 0, 90, 180 and 270 degrees, labelled 0-3 by its turn: the
+    self-supervised pretext task of Gidaris, Singh and Komodakis (2018, *Unsupervised
+    representation learning by predicting image rotations*, ICLR)."""
+    turned = torch.cat([torch.rot90(images, turns, dims=(-2, -1)) for turns in range(4)])
+    return turned, torch.arange(4).repeat_interleave(len(images))
+
+
+def pretraining_source(dataset: str, root: Optional[Path] = None, progress: bool = False) -> PretrainingSource:
+    """Where the frozen layers of generative replay are pretrained, for a task sequence on ``dataset``.
+
+    For CIFAR-100 tasks, CIFAR-10's training images with their labels, as brain-inspired replay does.
+    For CIFAR-10 tasks no CIFAR image may be used (every class is in a task), so the ImageNet
+    sample images (one per ImageNet class, reduced to 32 x 32: resize of the short side, bicubic,
+    then a centre crop) learn the rotation task (:func:`rotation_task`), which needs no label.
+    """
+    from torchvision import transforms
+
+    from xaihelpers.cifar import load_cifar
+
+    if dataset == "cifar100":
+        source = load_cifar("cifar10", "train", root=root, progress=progress)
+        return PretrainingSource("cifar10", "classification", source.images, source.labels, len(source.classes),
+                                 training.crops_and_flips)
+    reduce = transforms.Compose([transforms.Resize(32, interpolation=transforms.InterpolationMode.BICUBIC,
+                                                   antialias=True), transforms.CenterCrop(32), transforms.PILToTensor()])
+    samples = data.load_dataset("imagenet_samples", "all", transform=reduce, root=root)
+    images, labels = rotation_task(torch.stack([samples[i][0] for i in range(len(samples))]))
+    return PretrainingSource("imagenet_samples", "rotation", images, labels, 4, training.random_crops)
+
+
+def pretrain_features(source: PretrainingSource, *, epochs: int, seed: int = 0, batch_size: int = 128,
+                      learning_rate: float = 4e-3, progress: bool = True) -> tuple[dict[str, torch.Tensor], dict]:
+    """Train a :class:`MultiHeadCNN` with one head on ``source`` and keep its layers below
+    :data:`REPLAY_LAYER`, the layers generative replay freezes.
+
+    Returns:
+        ``(state, info)``: :meth:`MultiHeadCNN.hidden_state` of the trained network, and the
+        source, objective, input normalisation, training accuracy on the source and seconds.
+    """
+    start = time.perf_counter()
+    mean, std = training.channel_statistics(source.images)
+    with repro.seeded(seed):
+        network = MultiHeadCNN(1, source.classes, mean, std)
+    training.fit(network, source.images, source.labels, epochs=epochs, batch_size=batch_size,
+                 learning_rate=learning_rate, augment=source.augment, seed=seed, progress=progress)
+    info = {"source": source.name, "objective": source.objective, "images": len(source.images),
+            "mean": mean, "std": std, "source_accuracy": training.accuracy(network, source.images, source.labels),
+            "seconds": time.perf_counter() - start}
+    return network.hidden_state(), info
 
 
 def train_run(strategy: str, *, root: Optional[Path] = None, progress: bool = True, **settings) -> dict:
@@ -258,10 +373,11 @@ def train_run(strategy: str, *, root: Optional[Path] = None, progress: bool = Tr
     :func:`train_sequence` with ``strategies.make(strategy, ...)``.
 
     Args:
-        strategy: ``baseline``, ``ewc`` or ``replay``.
+        strategy: ``baseline``, ``ewc``, ``replay`` or ``generative`` (which first pretrains its
+            frozen layers on :func:`pretraining_source`; its ``train_seconds`` include that).
         root: The data root (default: the configured one).
         progress: Show progress bars.
-        settings: Overrides of :data:`DEFAULTS`.
+        settings: Overrides of :data:`DEFAULTS` (and of :data:`GENERATIVE_DEFAULTS` for ``generative``).
 
     Returns:
         ``{"states": [state after each task], "meta": {...}}``, ready for
@@ -269,23 +385,39 @@ def train_run(strategy: str, *, root: Optional[Path] = None, progress: bool = Tr
     """
     from xaihelpers.cifar import load_cifar
 
-    unknown = set(settings) - set(DEFAULTS)
+    generative = strategy == "generative"
+    accepted = {**DEFAULTS, **(GENERATIVE_DEFAULTS if generative else {})}
+    unknown = set(settings) - set(accepted)
     if unknown:
-        raise ValueError(f"Unknown settings {sorted(unknown)}; the run takes {sorted(DEFAULTS)}.")
-    settings = {**DEFAULTS, **settings}
+        raise ValueError(f"Unknown settings {sorted(unknown)}; the {strategy} run takes {sorted(accepted)}.")
+    settings = {**accepted, **settings}
     name, per_task = choose_dataset(root)
     train_set = load_cifar(name, "train", root=root, progress=progress)
     test_set = load_cifar(name, "test", root=root, progress=progress)
     tasks = split_tasks(train_set, test_set, per_task, settings["train_per_class"], seed=settings["seed"])
-    mean, std = training.channel_statistics(torch.cat([t.train_images for t in tasks]), every=10)
+    extra_meta, extra_seconds, options = {}, 0.0, {}
+    if generative:
+        # The frozen layers expect the source's normalisation, so the whole network takes it.
+        pretrained, info = pretrain_features(pretraining_source(name, root, progress), epochs=settings["pretrain_epochs"],
+                                             seed=settings["seed"], progress=progress)
+        mean, std = info["mean"], info["std"]
+        options = {"pretrained": pretrained, "classes": len(tasks) * per_task, "classes_per_task": per_task,
+                   "vae_epochs": settings["vae_epochs"], "latent": settings["latent"],
+                   "hidden": settings["vae_hidden"], "replay_batch": settings["replay_batch"],
+                   "temperature": settings["temperature"], "progress": progress}
+        extra_meta, extra_seconds = {"pretraining": info}, info["seconds"]
+    else:
+        mean, std = training.channel_statistics(torch.cat([t.train_images for t in tasks]), every=10)
     chosen = strategies.make(strategy, ewc_strength=settings["ewc_strength"],
                              fisher_samples=settings["fisher_samples"], memory_size=settings["memory_size"],
-                             seed=settings["seed"])
+                             seed=settings["seed"], **options)
     run = train_sequence(chosen, tasks, epochs=settings["epochs"], batch_size=settings["batch_size"],
                          learning_rate=settings["learning_rate"], mean=mean, std=std, seed=settings["seed"],
                          progress=progress)
+    if generative:
+        extra_meta["vae_losses"] = chosen.vae_losses
     meta = {"dataset": name, "tasks": len(tasks), "classes_per_task": per_task,
             "task_classes": [t.classes for t in tasks], "mean": mean, "std": std, **settings,
             "threads": torch.get_num_threads(), "strategy": run.strategy, "accuracy": run.accuracy,
-            "class_accuracy": run.class_accuracy, "train_seconds": run.seconds}
+            "class_accuracy": run.class_accuracy, "train_seconds": run.seconds + extra_seconds, **extra_meta}
     return {"states": run.states, "meta": meta}

@@ -7,7 +7,7 @@ or change every later forward pass of the model.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Union
+from typing import Callable, Iterable, Sequence, Union
 
 import torch
 from torch import nn
@@ -108,6 +108,21 @@ class OnForward(HookOwner):
     def _register(self) -> None:
         register = self.module.register_forward_pre_hook if self.before else self.module.register_forward_hook
         self._own(register(self.function))
+
+
+class CallCounter(HookOwner):
+    """Count the forward calls of named layers while the block runs (``counts[name]``): a layer
+    called more than once in a pass is a shared module, whose calls a hook cannot tell apart."""
+
+    def __init__(self, model: nn.Module, layers: Sequence[str]) -> None:
+        super().__init__()
+        self.modules = {name: get_layer(model, name) for name in layers}
+        self.counts: dict[str, int] = {}
+
+    def _register(self) -> None:
+        self.counts = dict.fromkeys(self.modules, 0)
+        for name, module in self.modules.items():
+            self._own(module.register_forward_hook(lambda *_, key=name: self.counts.__setitem__(key, self.counts[key] + 1)))
 
 
 class LayerRecorder(HookOwner):

@@ -50,6 +50,8 @@ class Method:
         defaults: The settings the book uses unless a chapter says otherwise.
         paper: The reference that defines it.
         needs: Settings without a default that every call must give (a layer, a background).
+        explains: What its map explains, in short (the "what" of the chapter's Hohman card).
+        good_for: What the book found it good for (the closing chapter's decision guide).
     """
 
     name: str
@@ -59,6 +61,8 @@ class Method:
     defaults: dict[str, Any] = field(default_factory=dict)
     paper: str = ""
     needs: tuple[str, ...] = ()
+    explains: str = ""
+    good_for: str = ""
 
     def settings(self, **overrides) -> dict[str, Any]:
         """The defaults with ``overrides``; refuses names the method does not take."""
@@ -156,27 +160,39 @@ def _registry() -> dict[str, Method]:
     one = lambda settings: (1.0, 1.0)  # noqa: E731 - one forward and one backward pass
     methods = [
         Method("random", _random, lambda s: (0.0, 0.0), "none: uniform noise per pixel", {"seed": 0},
-               "control: what no information scores"),
+               "control: what no information scores", explains="nothing: uniform noise",
+               good_for="the floor every method must beat"),
         Method("edge detector", _edges, lambda s: (0.0, 0.0), "Sobel magnitude of the grey image", {},
-               "control: ignores the model"),
-        Method("saliency", _saliency, one, "max |gradient| over channels", {}, "Simonyan et al. 2013"),
+               "control: ignores the model", explains="the image's edges, not the model",
+               good_for="catching maps that only show edges"),
+        Method("saliency", _saliency, one, "max |gradient| over channels", {}, "Simonyan et al. 2013",
+               explains="how sensitive the class score is to each pixel",
+               good_for="a cheap, model-dependent first look"),
         Method("guided backprop", _guided_backprop, one, "max |guided gradient| over channels", {},
-               "Springenberg et al. 2014"),
+               "Springenberg et al. 2014", explains="image structure the ReLUs let through, barely the class",
+               good_for="sharp pictures, not evidence (fails the sanity check)"),
         Method("SmoothGrad", _smoothgrad, lambda s: (float(s["samples"]),) * 2,
                "|mean signed gradient over noisy copies|, max over channels",
                {**attribution.SMOOTHGRAD, "average": "signed", "seed": 0, "pixels_per_chunk": 4 * 224 * 224},
-               "Smilkov et al. 2017"),
+               "Smilkov et al. 2017", explains="the gradient averaged over noisy copies of the image",
+               good_for="a less noisy saliency map, at N times the cost"),
         Method("Integrated Gradients", _integrated_gradients, lambda s: (float(s["steps"]),) * 2,
                "signed sum over channels (positive evidence ranks first)",
                {"steps": 32, "internal_batch_size": None, "baseline": "black", "reduction": "sum"},
-               "Sundararajan et al. 2017"),
+               "Sundararajan et al. 2017", explains="each pixel's share of the score's change from a baseline",
+               good_for="attributions that add up to the score (completeness)"),
         Method("Grad-CAM", _grad_cam, one, "one map per layer, upsampled, scaled to [0, 1]", {},
-               "Selvaraju et al. 2017", needs=("layer",)),
+               "Selvaraju et al. 2017", needs=("layer",),
+               explains="which regions of a layer's feature maps raise the class score",
+               good_for="where the evidence is, class by class, at one pass"),
         Method("LIME", _lime, lambda s: (float(s["num_samples"]), 0.0), "one weight per SLIC superpixel",
-               {"num_samples": 300, "superpixels": 40, "seed": 0}, "Ribeiro et al. 2016"),
+               {"num_samples": 300, "superpixels": 40, "seed": 0}, "Ribeiro et al. 2016",
+               explains="a linear surrogate's weights for superpixels switched on and off",
+               good_for="any black box, regions instead of pixels"),
         Method("SHAP (gradient)", _gradient_shap, lambda s: (float(s["nsamples"]),) * 2,
                "signed sum over channels", {"nsamples": 32, "seed": 0}, "Lundberg & Lee 2017",
-               needs=("background",)),
+               needs=("background",), explains="expected gradients times input against background images",
+               good_for="attributions relative to a data set, with signs"),
     ]
     return {method.name: method for method in methods}
 

