@@ -82,9 +82,8 @@ pollen_train = pollen.load_split("train")
 print(methods.cost_table().to_string())
 
 # %%
-shap_background = training.to_float(pollen_train.images[::30][:16])
-pollen_settings = {"Grad-CAM": {"layer": "features.3"}, "SHAP (gradient)": {"background": shap_background}}
-pollen_methods = {name: methods.bind(name, **pollen_settings.get(name, {})) for name in methods.METHODS}
+# Grad-CAM at the last conv block, SHAP's background every 30th training image (16 of them).
+pollen_methods = chapter.pollen_explainers(pollen_train)
 
 # %% [markdown]
 # The SHAP entry passes the target class explicitly: SHAP's `GradientExplainer` would otherwise
@@ -138,7 +137,7 @@ plt.show()
 # original map.
 
 # %%
-layers = ["classifier", "features.3", "features.2", "features.1", "features.0"]
+layers = chapter.POLLEN_RANDOMIZATION_LAYERS  # classifier, features.3, ..., features.0
 randomization = {name: evaluation.cascading_randomization(pollen_model, explain, images[:4], target[:4], layers,
                                                          original=maps[name][:4])  # the maps above, not recomputed
                  for name, explain in pollen_methods.items()}

@@ -56,7 +56,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from xaihelpers import attribution, methods, plotting, pollen, repro, scorecard, training, zoo
+from xaihelpers import attribution, chapter, methods, plotting, pollen, repro, scorecard, training, zoo
 
 repro.seed_everything()
 device = torch.device("cpu")  # the sanity check copies the model; all of it runs on the CPU
@@ -78,11 +78,9 @@ target = training.predict_proba(model, images).argmax(dim=1)
 grain = pollen.grain_mask(test.images[pick])
 print(f"images: {len(pick)}; predicted correctly: {int((target == test.labels[pick]).sum())}; "
       f"grain covers {grain.float().mean():.2f} of the frame")
-background = training.to_float(pollen.load_split("train").images[::30][:16])
-settings = {"Grad-CAM": {"layer": "features.3"}, "SHAP (gradient)": {"background": background}}
-explainers = {name: methods.bind(name, **settings.get(name, {})) for name in methods.METHODS}
-randomize = ["classifier", "features.3", "features.2", "features.1", "features.0"]
-card = scorecard.score_methods(model, images, target, explainers, randomize, masks=grain, steps=10, sanity_images=4)
+explainers = chapter.pollen_explainers(pollen.load_split("train"))  # chapter 10's settings
+card = scorecard.score_methods(model, images, target, explainers, chapter.POLLEN_RANDOMIZATION_LAYERS, masks=grain,
+                               steps=10, sanity_images=4)
 
 # %% [markdown]
 # ## One table

@@ -71,3 +71,18 @@ def test_integrated_gradients_takes_the_books_baselines_and_reductions(tiny_cnn)
     ig = IntegratedGradients(tiny_cnn).attribute(images, baselines=blur, target=TARGET, n_steps=8, internal_batch_size=2)
     assert torch.allclose(methods.get("Integrated Gradients")(tiny_cnn, images, TARGET, steps=8, baseline="blur",
                                                              reduction="abs_sum"), ig.abs().sum(dim=1))
+
+
+def test_the_pollen_chapters_bind_every_method_with_the_last_block_and_a_training_background():
+    from xaihelpers import chapter, pollen
+
+    train = pollen.PollenData(torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8),
+                              torch.zeros(64, dtype=torch.long), [f"{i}.jpg" for i in range(64)], ["a", "b"])
+    explainers = chapter.pollen_explainers(train)
+    assert list(explainers) == list(methods.METHODS)
+    assert chapter.POLLEN_RANDOMIZATION_LAYERS == ["classifier", "features.3", "features.2", "features.1", "features.0"]
+    torch.manual_seed(0)
+    model = pollen.PollenCNN(2, (0.5,) * 3, (0.25,) * 3).eval()
+    images, target = torch.rand(2, 3, 32, 32), torch.tensor([0, 1])
+    assert torch.equal(explainers["Grad-CAM"](model, images, target),
+                       methods.METHODS["Grad-CAM"](model, images, target, layer="features.3"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from xaihelpers import data, models, pollen, zoo
+from xaihelpers import data, methods, models, pollen, training, zoo
 from xaihelpers.comparison import compare_models
 
 
@@ -55,3 +55,20 @@ def cifar_comparison(device: torch.device | str = "cpu"):
     models_by_arch, classes = comparison.models, comparison.test.classes
     print(f"device: {device}; test images: {len(comparison.test)}; architectures: {', '.join(models_by_arch)}")
     return comparison, models_by_arch, classes, comparison.example_images()
+
+
+#: The pollen CNN's layers that the randomisation check re-initialises, from the output down.
+POLLEN_RANDOMIZATION_LAYERS = ["classifier", *reversed(pollen.POLLEN_CONV_BLOCKS)]
+
+
+def pollen_explainers(train: pollen.PollenData) -> dict:
+    """Every method of the registry bound with the pollen CNN's settings, as chapters 10 and 15
+    measure them: Grad-CAM at the last conv block, SHAP with 16 training images (every 30th of
+    ``train``) as its background.
+
+    Returns:
+        Method name -> ``explain(model, images, target)`` (:func:`xaihelpers.methods.bind`).
+    """
+    background = training.to_float(train.images[::30][:16])
+    settings = {"Grad-CAM": {"layer": pollen.POLLEN_CONV_BLOCKS[-1]}, "SHAP (gradient)": {"background": background}}
+    return {name: methods.bind(name, **settings.get(name, {})) for name in methods.METHODS}

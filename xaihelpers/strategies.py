@@ -232,7 +232,7 @@ class GenerativeReplay(Strategy):
     logits ``z_old`` and the network's ``z`` on each map's own task head (Hinton et al. 2015).
 
     Args:
-        pretrained: State of the frozen layers (``MultiHeadCNN.frozen_state``).
+        pretrained: State of the frozen layers (``MultiHeadCNN.hidden_state`` of a pretrained network).
         classes: Classes of all tasks together (the prior's modes).
         classes_per_task: ``k``, to pick each map's task head.
         vae_epochs: Passes of the VAE over each task's feature maps.

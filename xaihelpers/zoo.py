@@ -110,7 +110,7 @@ def _registry() -> dict[str, ModelSpec]:
         _continual("replay", "continual learner, replay memory of 250 (exercise 14.2)", "replay_memory_250",
                    minutes=3.0, memory_size=250),
         _continual("generative", "continual learner, generative replay's frozen layers without replay (chapter 14's ablation)",
-                   "generative_no_replay", minutes=4.0, replay_batch=0),
+                   "generative_no_replay", minutes=2.5, replay_batch=0),
     ]
     return {spec.name: spec for spec in specs}
 
