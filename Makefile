@@ -3,17 +3,23 @@
 #   make book        set up .venv if needed, build the HTML book, print (and open) index.html
 #   make test        set up .venv if needed, run unit tests + the reader test + nbval over the
 #                    other chapters + book build
-#   make notebooks   re-execute every chapter and store its outputs (after changing a chapter)
+#   make notebooks   re-execute every chapter and store its outputs (after changing a chapter),
+#                    then run the crosscheck on them
+#   make crosscheck  re-execute every chapter under narrower instruction sets (AVX2, SSE4) and
+#                    compare its text and figures with the stored outputs (CHAPTERS=... for some)
 #   make sync        pair/sync every notebook with its jupytext py:percent script
 #   make bench       print chapter times and peak memory, the attribution-cost ratios, the
 #                    book-settings-vs-library-defaults ratios and the lacunarity speed-up;
 #                    STORE_TIMES=1 also stores the chapter times the course guide shows
-#   make pollen      retrain the pollen CNN (keeps xaihelpers/checkpoints/pollen_cnn.pt; FORCE=1 replaces)
+#   make pollen      retrain the pollen CNN (keeps xaihelpers/weights/pollen_cnn.pt; FORCE=1 replaces)
 #   make cifar       retrain the three CIFAR-10 CNNs (about 8 minutes each; keeps existing ones)
 #   make continual   retrain the continual learners, four strategies (about 20 minutes; keeps existing)
 #   make exercise-models  train the model variants the exercises compare (missing ones only)
 #   make explorer    start the interactive explorer (Streamlit) on http://localhost:8501
 #   make screenshot  retake the explorer screenshot the book shows (the browser test takes it)
+#   make mutation    mutation testing of the core modules' unit tests (mutmut, pinned in
+#                    requirements-dev.txt and installed on first use): the score per module and
+#                    the surviving mutants (about MUTATION_MINUTES minutes on 2 cores; not part of make test)
 #
 # Variables: XAI_DATA_ROOT (the data root, see README), XAI_IMAGENET_MODEL (efficientnet_lite0, the
 # package's default and the model of the committed outputs, or resnet50).
@@ -24,6 +30,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MATHJAX_VERSION := 3.2.2
 MATHJAX := book/_static/mathjax/tex-chtml.js
+# axe-core, the accessibility checker the browser test runs on every page of the built book.
+AXE_VERSION := 4.14.1
+AXE := .cache/axe-core-$(AXE_VERSION)/axe.min.js
 
 # Relative paths would break inside notebook kernels, which run in notebooks/.
 ifdef XAI_DATA_ROOT
@@ -31,9 +40,9 @@ override XAI_DATA_ROOT := $(abspath $(XAI_DATA_ROOT))
 export XAI_DATA_ROOT
 endif
 
-.PHONY: book test notebooks sync bench pollen cifar continual exercise-models explorer screenshot setup clean-book
+.PHONY: book test notebooks crosscheck sync bench pollen cifar continual exercise-models explorer screenshot mutation setup clean-book
 
-setup: $(STAMP) $(MATHJAX)
+setup: $(STAMP) $(MATHJAX) $(AXE)
 
 # Reinstall only when the pins change: a second run finds the stamp newer and does nothing.
 $(STAMP): requirements.txt pyproject.toml
@@ -54,6 +63,16 @@ $(MATHJAX):
 	rm -rf book/_static/mathjax && mv book/_static/mathjax.tmp book/_static/mathjax
 	@test -f $@ && touch $@
 
+# Fetched once, like MathJax; the tests then run offline.
+$(AXE):
+	@command -v npm >/dev/null || { echo "npm is needed once to fetch axe-core $(AXE_VERSION) (apt-get install npm, or conda install nodejs)"; exit 1; }
+	@mkdir -p .cache
+	cd .cache && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null
+	rm -rf $(@D).tmp && mkdir -p $(@D).tmp
+	tar -xzf .cache/axe-core-$(AXE_VERSION).tgz -C $(@D).tmp --strip-components=1 package/axe.min.js package/LICENSE
+	rm -rf $(@D) && mv $(@D).tmp $(@D)
+	@test -f $@ && touch $@
+
 book: setup
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book: $(CURDIR)/_build/html/index.html"
@@ -70,10 +89,17 @@ test: setup
 	$(BIN)/python -m pytest tests notebooks --nbval $(addprefix --deselect=,$(READER_CHAPTERS)) || status=$$?; \
 	echo "$$(( $$(date +%s) - start ))" > .cache/make-test-seconds; exit $$status
 
+# Stored outputs must print the same on every x86 CPU: the crosscheck re-executes what was just
+# stored under narrower instruction sets and names every cell that prints something else.
+CHAPTERS ?= notebooks/*.ipynb
 notebooks: setup
-	$(BIN)/jupytext --sync notebooks/*.ipynb
-	$(BIN)/python scripts/run_notebooks.py --write notebooks/*.ipynb
-	$(BIN)/jupytext --sync notebooks/*.ipynb
+	$(BIN)/jupytext --sync $(CHAPTERS)
+	$(BIN)/python scripts/run_notebooks.py --write $(CHAPTERS)
+	$(BIN)/jupytext --sync $(CHAPTERS)
+	$(BIN)/python scripts/crosscheck.py $(CHAPTERS)
+
+crosscheck: setup
+	$(BIN)/python scripts/crosscheck.py $(CHAPTERS)
 
 sync: setup
 	$(BIN)/jupytext --sync notebooks/*.ipynb
@@ -109,6 +135,22 @@ explorer: setup
 screenshot: setup
 	@scripts/install_browser.sh
 	XAI_SCREENSHOT=$(CURDIR)/book/figures/explorer.png $(BIN)/python -m pytest -q tests/test_explorer_browser.py
+
+# Mutation testing: mutmut mutates the modules listed in pyproject.toml's [tool.mutmut], one mutant
+# at a time, and runs the unit tests that call the mutated function; a mutant no test notices
+# survives. It starts afresh each time (earlier results would hide what changed in the tests); the
+# fetch tests read the data sets, so the data root defaults to data/ as for the chapters.
+DEV_STAMP := $(VENV)/.installed-dev
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+mutation: $(DEV_STAMP)
+	rm -rf mutants
+	@start=$$(date +%s); status=0; \
+	XAI_DATA_ROOT=$${XAI_DATA_ROOT:-$(CURDIR)/data} $(BIN)/mutmut run --max-children 1 || status=$$?; \
+	echo "mutmut ran $$(( $$(date +%s) - start )) s"; exit $$status
+	$(BIN)/python scripts/mutation_report.py --survivors
 
 clean-book:
 	rm -rf _build

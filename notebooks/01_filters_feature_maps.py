@@ -70,11 +70,12 @@ for stage, layer in classifier.conv_stages.items():
 # %% [markdown]
 # ## First-layer filters
 #
-# The first convolution sees raw pixels, so its weights can be drawn as tiny RGB images. Each
-# filter is scaled on its own to $[0, 1]$: grey means "no preference", colours show which
-# channel the filter adds or subtracts, stripes show the orientation of the edges it detects.
+# The first convolution sees raw pixels, so its weights can be drawn as tiny RGB images
+# ({numref}`fig-filters-first-layer`). Each filter is scaled on its own to $[0, 1]$: grey means "no
+# preference", colours show which channel the filter adds or subtracts, stripes show the orientation
+# of the edges it detects.
 
-# %%
+# %% mystnb={"figure": {"caption": "Every filter of the model's first convolution, drawn as a tiny RGB image scaled on its own to [0, 1]. Grey means no preference; colours show the channels a filter adds or subtracts.", "name": "fig-filters-first-layer"}, "image": {"alt": "Two rows of tiny square colour patches, one per first-layer filter. Some are nearly uniform, others set a bright colour against its opposite or a light corner against a dark one."}}
 conv_name, conv = features.first_conv(model)
 weights = conv.weight.detach().cpu()
 print(f"{conv_name}: {weights.shape[0]} filters of size "
@@ -99,7 +100,8 @@ print("opponency quartiles:", np.round(np.quantile(opponency.numpy(), [0.25, 0.5
 #
 # We take eight images of the mirror (one ImageNet class each; the sample set is sorted by class
 # index, so image $i$ shows class $i$), record the output of every stage with forward hooks, and
-# look at the strongest channels of each depth for one image.
+# look at the strongest channels of each depth for one image
+# ({numref}`fig-filters-strongest-channels`).
 
 # %%
 chosen_classes = [1, 22, 281, 340, 417, 430, 817, 948]
@@ -114,7 +116,7 @@ for stage, layer in classifier.conv_stages.items():
     print(f"{stage:8s} {channels:5d} channels x {height:3d} x {width:3d}  "
           f"(one map cell covers {224 // height} x {224 // width} input pixels)")
 
-# %%
+# %% mystnb={"figure": {"caption": "The three most active channels at four depths, from the stem to the head, for the tabby-cat image. With depth the maps lose resolution and turn from image-like to blob-like.", "name": "fig-filters-strongest-channels"}, "image": {"alt": "Twelve small activation maps in two rows, titled with stage and channel. The stem's maps still look like the cat photo, the middle stages' maps are fine speckle, and the head's maps are coarse blocks with one bright region."}}
 image_index = 2  # the tabby cat
 all_stages = list(classifier.conv_stages)
 shown_stages = [all_stages[i] for i in np.linspace(0, len(all_stages) - 1, 4).round().astype(int)]
@@ -132,9 +134,10 @@ plt.show()
 # ## Activation maps: where each depth is active
 #
 # Averaging the absolute activation over all channels gives one **activation map** per depth.
-# Upsampled to the input and overlaid, it shows where the layer "sees something".
+# Upsampled to the input and overlaid, it shows where the layer "sees something"
+# ({numref}`fig-filters-activation-maps`).
 
-# %%
+# %% mystnb={"figure": {"caption": "Activation maps (mean absolute activation over all channels) at four depths, upsampled and overlaid on four images; each row is one image, its first column the photo.", "name": "fig-filters-activation-maps"}, "image": {"alt": "A grid of four rows (goldfish, bald eagle, tabby, zebra) and five columns: the photo, then heat-map overlays for the stem, stage 3, stage 5 and the head. The shallow overlays follow edges and texture all over the image; the head's overlay is a smooth blob on the animal."}}
 rows, row_titles = [], []
 for index in range(4):
     rows.append(classifier.to_display(images[index]))
@@ -150,11 +153,11 @@ plt.show()
 # %% [markdown]
 # ## What each depth responds to, measured
 #
-# The pictures suggest that shallow layers trace edges while deep layers light up on the object.
-# We measure it on 100 images (every tenth ImageNet class): for each stage, the Pearson
-# correlation between the activation map and the image's edge map (Sobel magnitude, pooled to the
-# map's resolution). A layer that mostly detects edges correlates strongly; a layer that has
-# moved on to object parts does not.
+# {numref}`fig-filters-strongest-channels` and {numref}`fig-filters-activation-maps` suggest that
+# shallow layers trace edges while deep layers light up on the object. We measure it on 100 images
+# (every tenth ImageNet class): for each stage, the Pearson correlation between the activation map
+# and the image's edge map (Sobel magnitude, pooled to the map's resolution). A layer that mostly
+# detects edges correlates strongly; a layer that has moved on to object parts does not.
 
 # %%
 subset = list(range(0, 1000, 10))
@@ -179,7 +182,7 @@ for stage, layer in classifier.conv_stages.items():
     alignment[stage] = values
     print(f"{stage:8s} {values.mean():16.2f}  +- {values.std():.2f}")
 
-# %%
+# %% mystnb={"figure": {"caption": "Correlation between each stage's activation map and the image's edge map over 100 sample images, one box per stage from the stem to the head.", "name": "fig-filters-edge-alignment"}, "image": {"alt": "Box plot with the stages (stem, stage 1 to stage 7, head) on the horizontal axis and the correlation on the vertical axis. The stem's box sits low, stages 1 and 2 sit highest, and the boxes then drop and widen towards the deep stages."}}
 figure, axis = plt.subplots(figsize=(6, 3))
 axis.boxplot([v.numpy() for v in alignment.values()], tick_labels=list(alignment))
 axis.axhline(0, color="grey", lw=0.5)
@@ -190,12 +193,12 @@ plt.show()
 # %% [markdown]
 # ## Which images drive a deep channel
 #
-# For two channels of the deepest stage we list the images of the 100 that activate them most.
-# A channel that responds to a concept (fur, wheels, water) collects images that share it, across
-# different classes; "selective" channels are those whose strongest response is far above their
-# average one.
+# For two channels of the deepest stage we list the images of the 100 that activate them most
+# ({numref}`fig-filters-deep-channel-images`). A channel that responds to a concept (fur, wheels,
+# water) collects images that share it, across different classes; "selective" channels are those
+# whose strongest response is far above their average one.
 
-# %%
+# %% mystnb={"figure": {"caption": "The four sample images that activate each of the two most selective channels of the deepest stage most; one row per channel.", "name": "fig-filters-deep-channel-images"}, "image": {"alt": "Two rows of four photos, each titled with the channel and the image's class. Each row gathers photos of different classes that the same channel responds to."}}
 deep = reduced[deepest][:, 1:]  # each channel's mean activation per image
 selective = (deep.max(dim=0).values / deep.mean(dim=0).abs().clamp_min(1e-6)).topk(2).indices.tolist()
 top_panels, top_titles = [], []
@@ -216,9 +219,9 @@ plt.show()
 # - Feature maps lose resolution and gain channels with depth: one cell of the last stage covers
 #   a 32 x 32 pixel patch of the input.
 # - From the first block on, the correlation between activation maps and image edges falls with
-#   depth: shallow stages mark edges everywhere, deep stages respond to object regions and to
-#   concepts shared across classes. (The stem is recorded before its batch norm and activation,
-#   so its absolute value still follows brightness more than edges.)
+#   depth ({numref}`fig-filters-edge-alignment`): shallow stages mark edges everywhere, deep stages
+#   respond to object regions and to concepts shared across classes. (The stem is recorded before
+#   its batch norm and activation, so its absolute value still follows brightness more than edges.)
 # - Feature maps show *what* a layer responds to, not *why* the model chose a class: the next
 #   chapter, Grad-CAM, weighs the feature maps by their importance for one class.
 
@@ -349,7 +352,7 @@ print("stage with the channel best aligned with saturation:", max(best_channel, 
 # Pick a channel from `stage4` and find its top-4 images among all 1,000 samples. Can you name the
 # pattern it detects?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 3: the four sample images that activate the most selective stage-4 channel most, each followed by that channel's activation overlaid on it.", "name": "fig-filters-exercise-stage4-channel"}, "image": {"alt": "Two rows of four panels, pairs of a photo and its heat-map overlay for the chosen channel. The photos are nearly colourless, and the overlays spread over textured regions rather than over one object."}} tags=["hide-cell"]
 stage4 = classifier.conv_stages["stage4"]
 
 
@@ -388,13 +391,14 @@ plt.show()
 # :::{admonition} Solution to exercise 3
 # :class: dropdown
 # The most selective stage-4 channel (channel 4) fires most on a garbage truck, a soccer ball, a
-# wolf spider and a black grouse: four different classes, and in the overlays it responds across
-# fine texture (the truck's surroundings, grass and heather, fur) rather than to one object. What
-# the four photos share is that they are nearly colourless: their mean saturation is 0.03, against
-# 0.15 for the 1,000 samples, and over all samples the channel's mean activation correlates at -0.43
-# with the image's saturation. The pattern it detects is "grey texture", a property of the
-# photograph rather than of a class. Top images show what goes with a unit's activity, not yet what
-# the unit detects {cite}`olah2017feature`; here a measurement over all samples settled it.
+# wolf spider and a black grouse: four different classes, and in the overlays of
+# {numref}`fig-filters-exercise-stage4-channel` it responds across fine texture (the truck's
+# surroundings, grass and heather, fur) rather than to one object. What the four photos share is
+# that they are nearly colourless: their mean saturation is 0.03, against 0.15 for the 1,000
+# samples, and over all samples the channel's mean activation correlates at -0.43 with the image's
+# saturation. The pattern it detects is "grey texture", a property of the photograph rather than of
+# a class. Top images show what goes with a unit's activity, not yet what the unit detects
+# {cite}`olah2017feature`; here a measurement over all samples settled it.
 # :::
 #
 # ### Exercise 4
@@ -402,7 +406,7 @@ plt.show()
 # Build the activation map from the *maximum* over channels instead of the mean. What changes in
 # the overlays, and why?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 4: activation maps of the tabby-cat image built from the mean and from the maximum over channels, in pairs, at four depths.", "name": "fig-filters-exercise-mean-max"}, "image": {"alt": "Eight heat-map overlays on the cat photo in two rows, pairs labelled mean and max for the stem, stage 3, stage 5 and the head. The max maps of the middle stages show isolated hot spots where the mean maps are spread out."}} tags=["hide-cell"]
 print(f"{'stage':8s} {'corr(mean, max)':>16s} {'top-10% share: mean':>20s} {'max':>5s}  (median over 8 images)")
 for stage in shown_stages:
     activation = recorder.activations[classifier.conv_stages[stage]].abs()
@@ -424,16 +428,15 @@ plt.show()
 # :class: dropdown
 # The two maps mostly agree on where the activity is (correlation 0.64 to 0.88), but the maximum
 # marks, at each position, the single strongest channel. One channel that fires strongly there
-# dominates, where the mean needs many channels to agree. In the overlays, the max maps of the
-# middle stages show isolated hot spots: at stage 5, one spot on the cat's face, where the mean map
-# is spread over the whole head. Of the middle stages, the correlation is lowest there (0.72 at
-# stage 5), where channels are most specific. At the stem, where many channels respond together, the
-# two maps nearly coincide (0.88). The head (after its ReLU6) is the exception: there the two agree
-# least (0.64), and the *mean* is the more concentrated map (top-10 % share 0.21 against 0.09),
-# likely because a rectified map is zero in many places for most channels, so the mean is high
-# only where many channels fire together, while the maximum finds some active channel almost
-# everywhere. In the
-# earlier stages the maximum is a little more concentrated (0.15 to 0.16, against 0.13 to 0.15).
-# The mean shows how active a region is; the maximum, whether some detector found its pattern
-# there.
+# dominates, where the mean needs many channels to agree. In the overlays of
+# {numref}`fig-filters-exercise-mean-max`, the max maps of the middle stages show isolated hot
+# spots: at stage 5, one spot on the cat's face, where the mean map is spread over the whole head.
+# Of the middle stages, the correlation is lowest there (0.72 at stage 5), where channels are most
+# specific. At the stem, where many channels respond together, the two maps nearly coincide (0.88).
+# The head (after its ReLU6) is the exception: there the two agree least (0.64), and the *mean* is
+# the more concentrated map (top-10 % share 0.21 against 0.09), likely because a rectified map is
+# zero in many places for most channels, so the mean is high only where many channels fire together,
+# while the maximum finds some active channel almost everywhere. In the earlier stages the maximum
+# is a little more concentrated (0.15 to 0.16, against 0.13 to 0.15). The mean shows how active a
+# region is; the maximum, whether some detector found its pattern there.
 # :::

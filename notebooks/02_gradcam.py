@@ -90,10 +90,10 @@ for index in chosen:
 # %% [markdown]
 # ## Grad-CAM of the predicted class
 #
-# For each chosen image: the image, and Grad-CAM at the last convolutional stage for the
-# predicted class (red = strong evidence, blue = none).
+# For each chosen image, {numref}`fig-gradcam-predicted` shows the image and Grad-CAM at the last
+# convolutional stage for the predicted class (bright yellow = strong evidence, black = none).
 
-# %%
+# %% mystnb={"figure": {"caption": "Grad-CAM of the predicted class at the last convolutional stage for six images, four predicted correctly and then two wrongly. Each photo, titled with its true class, is followed by its map, titled with the predicted class.", "name": "fig-gradcam-predicted"}, "image": {"alt": "Six pairs of panels in three rows: an ImageNet photo and the same photo with a heat map overlaid. For every image the hot region lies on the animal (fish, birds, frog, snake, dog), not on the background."}}
 batch = images[chosen]
 predicted = top5[chosen, 0]
 maps = grad_cam(model, classifier.target_layer, batch, predicted)
@@ -110,10 +110,10 @@ plt.show()
 # %% [markdown]
 # ## Wrong predictions: evidence for the predicted and for the true class
 #
-# For a misclassified image, the map of the predicted class shows what misled the model; the map
-# of the true class shows whether the model saw the right object at all.
+# For a misclassified image, the map of the predicted class shows what misled the model; the map of
+# the true class shows whether the model saw the right object at all ({numref}`fig-gradcam-wrong`).
 
-# %%
+# %% mystnb={"figure": {"caption": "Grad-CAM of the predicted and of the true class for the two wrongly classified images.", "name": "fig-gradcam-wrong"}, "image": {"alt": "Four heat-map overlays in a row, for each misclassified photo (a snake, a dog) the map of the predicted class next to the map of the true class. For both images the two maps are nearly identical and lie on the same animal."}}
 panels, titles = [], []
 for index in wrong:
     picture = images[index:index + 1]
@@ -128,12 +128,12 @@ plt.show()
 # ## Top-k classes: is the map class-discriminative?
 #
 # An explanation should change with the class it explains. For the first image we draw the maps of
-# its top-3 classes; then, over all six images, we correlate the map of the top class with the
-# maps of the classes ranked 2, 3, 10 and 100. The top few classes of an image are usually related
-# (three kinds of fish, three finches), so we expect them to rest on the same object; a class far
-# down the ranking should rest elsewhere.
+# its top-3 classes ({numref}`fig-gradcam-top3`); then, over all six images, we correlate the map of
+# the top class with the maps of the classes ranked 2, 3, 10 and 100. The top few classes of an
+# image are usually related (three kinds of fish, three finches), so we expect them to rest on the
+# same object; a class far down the ranking should rest elsewhere.
 
-# %%
+# %% mystnb={"figure": {"caption": "Grad-CAM of the three highest-ranked classes of the first image.", "name": "fig-gradcam-top3"}, "image": {"alt": "A photo of a fish followed by three heat-map overlays titled with rank and class; all three maps cover the same fish body."}}
 first = chosen[0]
 panels, titles = [classifier.to_display(images[first])], [classifier.class_names[labels[first]]]
 for rank in range(3):
@@ -165,7 +165,7 @@ reference = grad_cam(model, classifier.target_layer, batch, predicted)
 print("one-pass maps equal captum's at the last stage:",
       torch.allclose(layer_maps[classifier.target_layer], reference, atol=1e-5))
 
-# %%
+# %% mystnb={"figure": {"caption": "Grad-CAM at every convolutional stage, from the stem to the head, for the first three images; one row per image.", "name": "fig-gradcam-layers"}, "image": {"alt": "Three rows of nine overlays (a fish, a small bird on a plant, a bird on a stone), with columns from the stem to the head. The early stages give speckled maps that trace edges and texture over the whole image; only stage 7 and the head give one smooth blob on the animal."}}
 stage_names = {layer: stage for stage, layer in classifier.conv_stages.items()}
 rows, row_titles = [], []
 for position in range(3):
@@ -177,9 +177,9 @@ plotting.image_grid(rows, row_titles, ncols=len(classifier.conv_stages), size=1.
 plt.show()
 
 # %% [markdown]
-# How do the maps change with depth? For every layer: its resolution, how *concentrated* the map
-# is (share of the map's total mass in its top 10 % of pixels; 0.10 would be a flat map), and its
-# correlation with the last stage's map (median over the six images).
+# How do the maps change with depth ({numref}`fig-gradcam-layers`)? For every layer: its resolution,
+# how *concentrated* the map is (share of the map's total mass in its top 10 % of pixels; 0.10 would
+# be a flat map), and its correlation with the last stage's map (median over the six images).
 
 # %%
 final = layer_maps[classifier.target_layer]
@@ -239,7 +239,7 @@ for layer in block_layers + head_layers:
         row += f" {curve.deletion_auc.mean():13.2f} {curve.insertion_auc.mean():14.2f}"
     print(row)
 
-# %%
+# %% mystnb={"figure": {"caption": "Grad-CAM at each sublayer of the last block (the first eight columns) and of the head (the last three), for the first two images.", "name": "fig-gradcam-sublayers"}, "image": {"alt": "Two rows of eleven small overlays, one row per image. Inside the block the maps change from sublayer to sublayer, some empty or off the object; the block's last batch norm and the head's three sublayers all show the same blob on the animal."}}
 short = {layer: "block " + layer.split(".", 3)[-1].lstrip("_").replace("_conv", "") for layer in block_layers}
 short |= {layer: f"head {part}" for layer, part in zip(head_layers, ("conv", "BN", "ReLU6"))}
 panels, titles = [], []
@@ -255,19 +255,19 @@ plt.show()
 # Three things stand out. First, **before or after the head's rectifier matters little here**:
 # Grad-CAM at the head's convolution (`_conv_head`, the layer the book used before), at its batch
 # norm and at its ReLU6 correlate at 0.93 to 1.00 and score the same deletion and insertion AUC
-# (0.25 to 0.26 and 0.56). The book uses the rectified output because Grad-CAM is defined there,
-# and because it is the layer the classifier pools: its gradient is the linear classifier's weight
-# over 49 at every position, so Grad-CAM there *is* the class activation map of
-# {cite}`zhou2016cam` (a test checks it to $10^{-5}$). Second, inside the last block the maps jump
-# from layer to layer: the expansion convolution and its batch norm correlate negatively with the
-# head's map, and after the depthwise ReLU6 the weighted sum is negative everywhere for five of
-# the six images, so Grad-CAM is empty there (and at the projection, a $1 \times 1$ convolution of
-# it). A linear layer passes the Grad-CAM sum on unchanged: with $B = WA$,
-# $\partial y / \partial A = W^\top \partial y / \partial B$, so $\sum_j \beta_j B_j$ and
+# (0.25 to 0.26 and 0.56). The book uses the rectified output because Grad-CAM is defined there, and
+# because it is the layer the classifier pools: its gradient is the linear classifier's weight over
+# 49 at every position, so Grad-CAM there *is* the class activation map of {cite}`zhou2016cam` (a
+# test checks it to $10^{-5}$). Second, inside the last block the maps jump from layer to layer
+# ({numref}`fig-gradcam-sublayers`): the expansion convolution and its batch norm correlate
+# negatively with the head's map, and after the depthwise ReLU6 the weighted sum is negative
+# everywhere for five of the six images, so Grad-CAM is empty there (and at the projection, a
+# $1 \times 1$ convolution of it). A linear layer passes the Grad-CAM sum on unchanged: with
+# $B = WA$, $\partial y / \partial A = W^\top \partial y / \partial B$, so $\sum_j \beta_j B_j$ and
 # $\sum_k \alpha_k A_k$ agree term by term; batch norm adds a constant per channel, which the ReLU
-# of Grad-CAM then cuts differently (the projection's batch norm gives a full map again).
-# Grad-CAM inside a block shows how the evidence is *recombined* from sublayer to sublayer; only at
-# the block's output does it localise the class.
+# of Grad-CAM then cuts differently (the projection's batch norm gives a full map again). Grad-CAM
+# inside a block shows how the evidence is *recombined* from sublayer to sublayer; only at the
+# block's output does it localise the class.
 #
 # ## Summary
 #
@@ -332,7 +332,7 @@ plt.show()
 # Explain the *second* most likely class of each wrong prediction. Does its map overlap with the
 # true object?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 1: Grad-CAM of the top class, the second class and the true class of each wrongly classified image.", "name": "fig-gradcam-exercise-second-class"}, "image": {"alt": "Two rows of three overlays, one row per misclassified photo (a snake, a dog), titled #1, #2 and true with the class. Within each row the three maps cover the same animal and look nearly alike."}} tags=["hide-cell"]
 panels, titles = [], []
 print(f"{'true class':18s} {'#2 class':20s} {'corr(#2, true)':>15s} {'corr(#2, #1)':>13s}")
 for index in wrong:
@@ -352,13 +352,13 @@ plt.show()
 # %% [markdown]
 # :::{admonition} Solution to exercise 1
 # :class: dropdown
-# Yes, for both wrong predictions. The night snake was called a ringneck snake with the thunder
-# snake second (the true class comes third); the wolfhound was called a Scottish deerhound, with the
-# Irish wolfhound itself second. The map of the second class correlates with the map of the true
-# class at 0.99 and 1.00, and with the map of the top class at 0.97 and 0.98: all three rest on the
-# same animal. These are fine-grained confusions between look-alike species and breeds. The model
-# found the object; its error is in choosing among near-identical classes, which a 7 x 7 map of
-# *where* the evidence is cannot show.
+# Yes, for both wrong predictions ({numref}`fig-gradcam-exercise-second-class`). The night snake was
+# called a ringneck snake with the thunder snake second (the true class comes third); the wolfhound
+# was called a Scottish deerhound, with the Irish wolfhound itself second. The map of the second
+# class correlates with the map of the true class at 0.99 and 1.00, and with the map of the top
+# class at 0.97 and 0.98: all three rest on the same animal. These are fine-grained confusions
+# between look-alike species and breeds. The model found the object; its error is in choosing among
+# near-identical classes, which a 7 x 7 map of *where* the evidence is cannot show.
 # :::
 #
 # ### Exercise 2
@@ -409,7 +409,7 @@ else:
 # (`LayerGradCam(...).attribute(..., relu_attributions=False)`): what do the negative regions
 # show?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 3: Grad-CAM without its final ReLU for the six images, on a signed colour scale centred on zero.", "name": "fig-gradcam-exercise-signed"}, "image": {"alt": "Six signed maps in a row, titled with the predicted class. Each shows one positive blob where the object is, on an empty background, with hardly any negative region."}} tags=["hide-cell"]
 # grad_cam(..., relu=False) is captum's LayerGradCam(...).attribute(..., relu_attributions=False).
 from xaihelpers import attribution
 
@@ -430,15 +430,16 @@ plt.show()
 # %% [markdown]
 # :::{admonition} Solution to exercise 3
 # :class: dropdown
-# At the book's layer there are almost no negative regions. For four of the six images no pixel is
-# negative; for the tench and the brambling 1 % and 3 % of the area is, with a negative mass that
-# rounds to 0 % of the positive mass, so the ReLU removes nothing that matters. The reason is the
-# layer: at the rectified head the gradient is the classifier's weight over 49 at every position,
-# so the signed map is $\sum_k w_{ck} A_k / 49$ with non-negative activations $A_k$, which is
-# negative only where channels with negative weights dominate. Where there is a negative part it is
-# weakly anti-correlated with the class's own map (-0.07 and -0.11): it lies beside the object.
-# The ReLU keeps Grad-CAM's question, "where is the evidence for the class?"; at this layer the
-# signed map adds almost nothing about evidence against it.
+# At the book's layer there are almost no negative regions ({numref}`fig-gradcam-exercise-signed`).
+# For four of the six images no pixel is negative; for the tench and the brambling 1 % and 3 % of
+# the area is, with a negative mass that rounds to 0 % of the positive mass, so the ReLU removes
+# nothing that matters. The reason is the layer: at the rectified head the gradient is the
+# classifier's weight over 49 at every position, so the signed map is $\sum_k w_{ck} A_k / 49$ with
+# non-negative activations $A_k$, which is negative only where channels with negative weights
+# dominate. Where there is a negative part it is weakly anti-correlated with the class's own map
+# (-0.07 and -0.11): it lies beside the object. The ReLU keeps Grad-CAM's question, "where is the
+# evidence for the class?"; at this layer the signed map adds almost nothing about evidence against
+# it.
 # :::
 #
 # ### Exercise 4

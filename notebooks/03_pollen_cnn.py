@@ -53,7 +53,7 @@ from xaihelpers import plotting, pollen, repro, training, zoo
 
 repro.seed_everything()
 device = torch.device("cpu")  # the CNN is small; the chapter runs on the CPU everywhere
-model, meta = zoo.load("pollen_cnn")  # shipped in xaihelpers/checkpoints; `python -m xaihelpers.train pollen_cnn` makes it
+model, meta = zoo.load("pollen_cnn")  # shipped in xaihelpers/weights; `python -m xaihelpers.train pollen_cnn` makes it
 test = pollen.load_split("test")  # from $XAI_DATA_ROOT
 print(f"pollen CNN: {meta['epochs']} epochs, seed {meta['seed']}, input {meta['image_size']}x{meta['image_size']}")
 print(f"device: {device}; classes: {len(test.classes)}")
@@ -61,10 +61,11 @@ print(f"device: {device}; classes: {len(test.classes)}")
 # %% [markdown]
 # ## The data and its split
 #
-# The images vary in size (from about 100 to 670 pixels a side); some are TIFF files behind a
-# `.jpg` name. The model sees them resized to 64 x 64. The split into training, validation and
-# test images is stratified by class, drawn once from a seed and committed
+# The images vary in size (from about 100 to 670 pixels a side); some are TIFF files behind a `.jpg`
+# name. The model sees them resized to 64 x 64. The split into training, validation and test images
+# is stratified by class, drawn once from a seed and committed
 # (`xaihelpers/splits/pollen_split.csv`), so every chapter explains the same test images.
+# {numref}`fig-pollen-classes` shows one test image of each class.
 
 # %%
 rows = pollen.read_split()
@@ -73,7 +74,7 @@ split_table = pd.crosstab(pd.Series([c for _, c, _ in rows], name="class"),
 print(split_table.sum().to_string())
 print("images per class (train/val/test):", sorted({tuple(r) for r in split_table.values.tolist()}))
 
-# %%
+# %% mystnb={"figure": {"caption": "One test image of each of the 23 pollen classes, titled with the class.", "name": "fig-pollen-classes"}, "image": {"alt": "Three rows of microscope images of single pollen grains on a pale background. The grains differ in shape (round, triangular, oval, spiky), colour (brown, grey, green) and surface texture."}}
 first_of_class = [int((test.labels == c).nonzero()[0]) for c in range(len(test.classes))]
 plotting.image_grid([test.images[i] for i in first_of_class], test.classes, ncols=8, size=1.6)
 plt.show()
@@ -109,7 +110,7 @@ per_class = pd.DataFrame({
 }, index=test.classes).sort_values("accuracy")
 print(per_class.to_string())
 
-# %%
+# %% mystnb={"figure": {"caption": "Confusion matrix of the pollen CNN on the test set: rows are the true class, columns the predicted class, and the shade counts the images.", "name": "fig-pollen-confusion"}, "image": {"alt": "A square grid of cells with the class names on both axes and a colour bar. The diagonal is dark because most test images are classified correctly; a few light cells off the diagonal mark the confusions."}}
 figure, axis = plt.subplots(figsize=(7.5, 6.5))
 image = axis.imshow(confusion, cmap="Blues")
 axis.set_xticks(range(len(test.classes)), test.classes, rotation=90, fontsize=7)
@@ -135,7 +136,8 @@ for count, index in zip(counts.tolist(), flat.tolist()):
 #   7 test images per class (4 for the smallest class).
 # - The book's CNN is trained by one command from a seed, its checkpoint is committed, and its test
 #   accuracy above is computed here from the data, far above chance but far from perfect: some
-#   classes are recognised reliably, others are confused with look-alikes.
+#   classes are recognised reliably, others are confused with look-alikes
+#   ({numref}`fig-pollen-confusion`).
 # - The next chapters ask *what in the image* these predictions rest on, for correct and for wrong
 #   ones.
 
@@ -245,7 +247,7 @@ for name in ("book (seed 0)", "no augmentation"):
 #
 # Look at the images of the two most confused classes side by side. Would you tell them apart?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 3: test images of the two most often confused classes, one class per row; an arrow in a title gives the class a grain was mistaken for.", "name": "fig-pollen-exercise-confused"}, "image": {"alt": "Two rows of six pollen grains. Both rows show triangular grains with rounded corners and a similar grey-blue look; some grains of the top row are titled with the other class."}} tags=["hide-cell"]
 true_class, guessed_class = divmod(int(flat[0]), len(test.classes))
 pair = (true_class, guessed_class)
 panels, titles = [], []
@@ -270,7 +272,8 @@ for c in pair:
 # Side by side, both are triangular grains with rounded corners and the same grey-blue look. The
 # matayba grains fill more of the image (grain area 0.43 against 0.31) and are a little darker (mean
 # brightness 0.62 against 0.65), and several have straighter sides. The two misclassified eucalipto
-# grains, the last two of the top row, are among the larger ones with straight sides: they look like
-# a matayba. A non-expert would confuse the two classes too; a palynologist would look at apertures
-# and wall texture, details that 64 x 64 pixels barely keep.
+# grains, the last two of the top row of {numref}`fig-pollen-exercise-confused`, are among the
+# larger ones with straight sides: they look like a matayba. A non-expert would confuse the two
+# classes too; a palynologist would look at apertures and wall texture, details that 64 x 64 pixels
+# barely keep.
 # :::

@@ -63,12 +63,12 @@ pollen_model, pollen_test, classifier, imagenet = chapter.pollen_and_imagenet(de
 # %% [markdown]
 # ## Pollen: correct and wrong predictions
 #
-# We take the first three correctly and the first three wrongly classified test images. For each:
-# the image, the signed gradient summed over channels (red raises the score, blue lowers it), the
-# saliency map $M$, and $M$ capped at its 99th percentile, because a handful of very large
-# gradients would otherwise leave the rest of the map black.
+# We take the first three correctly and the first three wrongly classified test images. For each
+# ({numref}`fig-saliency-pollen`): the image, the signed gradient summed over channels (red raises
+# the score, blue lowers it), the saliency map $M$, and $M$ capped at its 99th percentile, because a
+# handful of very large gradients would otherwise leave the rest of the map black.
 
-# %%
+# %% mystnb={"figure": {"caption": "Saliency maps of three correctly and three wrongly classified pollen grains. Per row: the grain titled with the predicted class, the signed gradient summed over channels, the saliency map (largest absolute value over channels) and that map capped at its 99th percentile.", "name": "fig-saliency-pollen"}, "image": {"alt": "Six rows of four panels. The signed gradients look like salt-and-pepper noise of both signs, the saliency maps are dark with a few bright pixels, and the capped maps show bright speckle spread over grain and background alike."}}
 pollen_images = training.to_float(pollen_test.images)
 pollen_predicted = training.predict_proba(pollen_model, pollen_test.images).argmax(dim=1)
 pollen_correct = pollen_predicted == pollen_test.labels
@@ -107,7 +107,7 @@ for name, selection in (("correct", pollen_correct), ("wrong", ~pollen_correct))
 # %% [markdown]
 # ## ImageNet: correct and wrong predictions
 
-# %%
+# %% mystnb={"figure": {"caption": "Saliency maps of two correctly and two wrongly classified ImageNet images: the photo, the capped saliency map and its overlay on the photo.", "name": "fig-saliency-imagenet"}, "image": {"alt": "Four rows (a fish, a small bird, a snake, a dog) of three panels. The grey-scale saliency maps are grainy; their brighter grain roughly follows the animal, but noise covers the background too."}}
 subset = list(range(0, 1000, 10))
 images = torch.stack([imagenet[i][0] for i in subset])
 labels = torch.tensor([imagenet.targets[i] for i in subset])
@@ -130,11 +130,12 @@ for index in pick:
           f"true {classifier.class_names[labels[index]]}")
 
 # %% [markdown]
-# The gradient is *local*: it says how the score changes for an infinitesimal change of each
-# pixel, not how much each pixel contributed. It is also noisy: neighbouring pixels can have
-# gradients of opposite sign, which is why the signed map looks like salt and pepper and why the
-# absolute value and the cap are needed to see structure. The next chapters deal with that noise
-# (guided backpropagation, SmoothGrad) and with the locality (Integrated Gradients).
+# The gradient is *local*: it says how the score changes for an infinitesimal change of each pixel,
+# not how much each pixel contributed. It is also noisy: neighbouring pixels can have gradients of
+# opposite sign, which is why the signed map looks like salt and pepper
+# ({numref}`fig-saliency-pollen`) and why the absolute value and the cap are needed to see structure
+# ({numref}`fig-saliency-imagenet`). The next chapters deal with that noise (guided backpropagation,
+# SmoothGrad) and with the locality (Integrated Gradients).
 #
 # ## Summary
 #
@@ -192,7 +193,7 @@ for index in pick:
 # Replace the maximum over channels by the sum of absolute values
 # (`channel_reduce(..., "abs_sum")`). Do the maps change much?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 1: capped saliency maps of three pollen grains, reduced over the colour channels by the largest absolute value and by the sum of absolute values.", "name": "fig-saliency-exercise-reductions"}, "image": {"alt": "Six grey-scale speckle maps in a row, alternating max and sum for each of three grains; within each pair the two maps look almost the same, the sum slightly smoother."}} tags=["hide-cell"]
 from xaihelpers import evaluation, features
 
 summed = attribution.channel_reduce(all_gradients, "abs_sum")
@@ -211,16 +212,16 @@ plt.show()
 # :class: dropdown
 # Hardly. Over the 158 pollen test images the two reductions correlate at a median of 0.93 (Pearson)
 # and 0.94 (Spearman), and the share of saliency on the grain, relative to the grain's area, is 1.11
-# with either. Both rank the pixels almost alike; the sum looks a little smoother in the pictures
-# because it adds three values per pixel. The reduction over colour channels is a choice of display
-# here, not a different explanation.
+# with either. Both rank the pixels almost alike; the sum looks a little smoother in
+# {numref}`fig-saliency-exercise-reductions` because it adds three values per pixel. The reduction
+# over colour channels is a choice of display here, not a different explanation.
 # :::
 #
 # ### Exercise 2
 #
 # Compute the saliency of the *true* class for the wrong pollen predictions. Does the map move?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 2: for three wrongly classified grains, the image and the capped saliency maps of the predicted and of the true class.", "name": "fig-saliency-exercise-true-class"}, "image": {"alt": "Three groups of three panels: a pollen grain, then two grey-scale speckle maps titled with the predicted and the true class. The two maps of a grain differ in detail, and neither concentrates on the grain."}} tags=["hide-cell"]
 wrong_index = torch.nonzero(~pollen_correct).flatten()
 wrong_images = pollen_images[wrong_index]
 true_maps = attribution.channel_reduce(
@@ -246,10 +247,11 @@ plt.show()
 # :class: dropdown
 # The map moves, but it does not move onto the grain. For the 20 wrong predictions the map of the
 # true class correlates with the map of the predicted class at a median of only 0.42, so different
-# pixels matter for the two classes. Yet neither map concentrates on the grain much more than the
-# grain's share of the image: the ratio is 1.15 for the predicted and 1.07 for the true class. The
-# gradient says *which* pixels each score is sensitive to, not that the model looked at the right
-# place for the right class; on its own it cannot tell why the prediction was wrong.
+# pixels matter for the two classes ({numref}`fig-saliency-exercise-true-class`). Yet neither map
+# concentrates on the grain much more than the grain's share of the image: the ratio is 1.15 for the
+# predicted and 1.07 for the true class. The gradient says *which* pixels each score is sensitive
+# to, not that the model looked at the right place for the right class; on its own it cannot tell
+# why the prediction was wrong.
 # :::
 #
 # ### Exercise 3
@@ -257,7 +259,7 @@ plt.show()
 # Add a small amount of noise to one image and recompute its saliency map. How stable is it?
 # (SmoothGrad builds on this observation.)
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 3: the capped saliency map of one grain, without noise and for one noisy copy at each of three noise levels.", "name": "fig-saliency-exercise-noise"}, "image": {"alt": "Four grey-scale speckle maps in a row, titled clean and with the three noise levels. The map at the smallest noise matches the clean one; at larger noise the speckle pattern changes more and more."}} tags=["hide-cell"]
 noise = torch.Generator().manual_seed(0)
 index = pollen_pick[0]
 image, label = pollen_images[index:index + 1], pollen_predicted[index:index + 1]
@@ -278,10 +280,11 @@ plt.show()
 # %% [markdown]
 # :::{admonition} Solution to exercise 3
 # :class: dropdown
-# It is unstable. Noise with a standard deviation of 0.001 (a quarter of one grey level) leaves the
-# map at a correlation of 0.97 with the clean one; at 0.01, about 2.5 grey levels and invisible to
-# the eye, the correlation falls to 0.76, and at 0.05 to 0.40. The predicted class is the same for
-# all ten noisy copies at every level. The network is piecewise linear: a tiny change of the input
-# switches units on and off, and the gradient jumps while the decision does not. SmoothGrad (next
-# chapters) turns this around: it averages the maps of many such noisy copies.
+# It is unstable ({numref}`fig-saliency-exercise-noise`). Noise with a standard deviation of 0.001
+# (a quarter of one grey level) leaves the map at a correlation of 0.97 with the clean one; at 0.01,
+# about 2.5 grey levels and invisible to the eye, the correlation falls to 0.76, and at 0.05 to
+# 0.40. The predicted class is the same for all ten noisy copies at every level. The network is
+# piecewise linear: a tiny change of the input switches units on and off, and the gradient jumps
+# while the decision does not. SmoothGrad (next chapters) turns this around: it averages the maps of
+# many such noisy copies.
 # :::

@@ -88,7 +88,7 @@ def explain_both(model, batch, target):
 # %% [markdown]
 # ## Side by side: pollen
 
-# %%
+# %% mystnb={"figure": {"caption": "Saliency and guided backpropagation side by side for one test grain of each of four pollen classes.", "name": "fig-guided-pollen"}, "image": {"alt": "Two rows of two groups of three panels: a pollen grain titled with its predicted class, its saliency map and its guided-backprop map, in grey scale. The saliency maps are even speckle; the guided-backprop maps trace the grain's outline and inner texture more clearly."}}
 pollen_images = training.to_float(pollen_test.images)
 pollen_predicted = training.predict_proba(pollen_model, pollen_test.images).argmax(dim=1)
 pollen_pick = [int((pollen_test.labels == c).nonzero()[0]) for c in (0, 5, 10, 15)]
@@ -104,7 +104,7 @@ plt.show()
 # %% [markdown]
 # ## Side by side: ImageNet
 
-# %%
+# %% mystnb={"figure": {"caption": "Saliency and guided backpropagation side by side for four ImageNet images.", "name": "fig-guided-imagenet"}, "image": {"alt": "Two rows of two groups of three panels: a photo (goldfish, bald eagle, cat, zebra), its saliency map and its guided-backprop map. The guided-backprop maps are crisper and look like edge drawings of the animal, such as the zebra's stripes and the eagle's wing."}}
 picks = [1, 22, 281, 340]
 images = torch.stack([imagenet[i][0] for i in picks])
 predicted = training.predict_proba(classifier.model, images).argmax(dim=1)
@@ -120,8 +120,9 @@ plt.show()
 # %% [markdown]
 # ## What the crispness is made of
 #
-# Guided backprop maps look like edge drawings of the image. Two quick checks tell whether they
-# explain the *model's decision* or mostly reconstruct the *image*:
+# Guided backprop maps look like edge drawings of the image ({numref}`fig-guided-pollen` and
+# {numref}`fig-guided-imagenet`). Two quick checks tell whether they explain the *model's decision*
+# or mostly reconstruct the *image*:
 #
 # 1. **Class sensitivity.** Explain the top class and a *far* class: the one ranked 100th for the
 #    ImageNet model, the last of the 23 for the pollen CNN. An explanation of a decision should
@@ -285,7 +286,7 @@ for model_name, rows in (("pollen", pollen_rows), ("ImageNet", imagenet_rows)):
 #
 # Explain a pure noise image with guided backprop. What do you see, and what does that say?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 3: saliency and guided backpropagation of a uniform-noise image.", "name": "fig-guided-exercise-noise"}, "image": {"alt": "Three panels: a square of coloured pixel noise, then two grey-scale maps of speckled blobs titled saliency and guided backprop, much alike and without any structure of the noise image."}} tags=["hide-cell"]
 noise_images = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
 noise_target = training.predict_proba(classifier.model, noise_images).argmax(dim=1)
 noise_vanilla, noise_guided = explain_both(classifier.model, noise_images, noise_target)
@@ -305,9 +306,10 @@ plt.show()
 # :::{admonition} Solution to exercise 3
 # :class: dropdown
 # The network calls both noise images a kite: it must choose some class. Guided backprop still draws
-# a map, a speckle of blobs much like the gradient's, that does not follow the noise image's own
-# edges (correlation 0.00 with its edge map) and is the same for the top class and the class ranked
-# 100th (correlation 0.96). Nothing in a noise image speaks for a kite more than for any other
-# class, and a map of the decision should show that; guided backprop shows one picture for every
-# class, which says again that its maps are not about the decision.
+# a map ({numref}`fig-guided-exercise-noise`), a speckle of blobs much like the gradient's, that
+# does not follow the noise image's own edges (correlation 0.00 with its edge map) and is the same
+# for the top class and the class ranked 100th (correlation 0.96). Nothing in a noise image speaks
+# for a kite more than for any other class, and a map of the decision should show that; guided
+# backprop shows one picture for every class, which says again that its maps are not about the
+# decision.
 # :::

@@ -71,10 +71,10 @@ pollen_model, pollen_test, classifier, imagenet = chapter.pollen_and_imagenet(de
 # %% [markdown]
 # ## Noise level x number of samples
 #
-# One pollen test image; rows are noise levels $\sigma$, columns the number of samples $N$. The
-# first column ($\sigma = 0$) is the plain saliency map.
+# One pollen test image ({numref}`fig-smoothgrad-grid`); rows are noise levels $\sigma$, columns the
+# number of samples $N$. The first column ($\sigma = 0$) is the plain saliency map.
 
-# %%
+# %% mystnb={"figure": {"caption": "SmoothGrad maps of one pollen grain: rows are noise levels $\\sigma$, columns the number of samples $N$; the first column repeats the plain gradient.", "name": "fig-smoothgrad-grid"}, "image": {"alt": "A grid of grey-scale maps in five rows and four columns. The first column is the same grainy plain gradient; along a row more samples make the map smoother, small noise brings out the grain's outline and a few bright spots, and large noise leaves an even blur."}}
 index = int((pollen_test.labels == 3).nonzero()[0])  # the first grain of class 3
 pollen_images = training.to_float(pollen_test.images)
 target = training.predict_proba(pollen_model, pollen_test.images).argmax(dim=1)
@@ -95,10 +95,10 @@ plt.show()
 # %% [markdown]
 # ## Signed or absolute averaging
 #
-# The same grain with $N = 50$: the paper's signed average (top row) and captum's default, the
-# average of absolute gradients (bottom row).
+# The same grain with $N = 50$ ({numref}`fig-smoothgrad-averages`): the paper's signed average (top
+# row) and captum's default, the average of absolute gradients (bottom row).
 
-# %%
+# %% mystnb={"figure": {"caption": "SmoothGrad of the same grain with 50 samples at five noise levels: the paper's signed average (top row) and captum's default, the average of absolute gradients (bottom row).", "name": "fig-smoothgrad-averages"}, "image": {"alt": "Two rows of five grey-scale maps, the noise growing to the right. The signed-average maps stay speckled with some structure of the grain; the absolute-average maps are smooth bright blobs that fill more of the frame as the noise grows."}}
 panels, titles = [], []
 for average in attribution.SMOOTHGRAD_AVERAGES:
     for sigma in sigmas:
@@ -169,11 +169,11 @@ print("the book's setting (xaihelpers.attribution.SMOOTHGRAD):", attribution.SMO
 # - **The gain is insertion.** At the chosen setting the maps bring the grain back faster than the
 #   plain gradient (insertion 0.468 against 0.405), while deletion gets slightly worse (0.317
 #   against 0.300).
-# - **captum's absolute average scores higher still** (0.196 at $\sigma = 0.05$, $N = 50$), all
-#   from insertion (0.551; its deletion, 0.355, is the worst of the table). Absolute values never
-#   cancel, so every pixel whose gradient is large in some noisy copy keeps its weight: the maps
-#   become a smooth blob over the grain (the figure above), which insertion rewards because a
-#   coherent region comes back at once. It is a different estimator from the paper's, and the book
+# - **captum's absolute average scores higher still** (0.196 at $\sigma = 0.05$, $N = 50$), all from
+#   insertion (0.551; its deletion, 0.355, is the worst of the table). Absolute values never cancel,
+#   so every pixel whose gradient is large in some noisy copy keeps its weight: the maps become a
+#   smooth blob over the grain ({numref}`fig-smoothgrad-averages`), which insertion rewards because
+#   a coherent region comes back at once. It is a different estimator from the paper's, and the book
 #   names it as such rather than calling it SmoothGrad.
 # - **Localisation does not separate the settings here.** Every setting puts 0.54 to 0.56 of its
 #   mass on the grain, a little more than the grain's 0.49 of the frame.
@@ -214,7 +214,7 @@ for sigma in sigmas:
 # pollen grid because every pass of the ImageNet model costs about a hundred times more than one
 # of the pollen CNN.
 
-# %%
+# %% mystnb={"figure": {"caption": "The plain gradient and SmoothGrad of a zebra photo, with the signed and with the absolute average, at the book's noise level and at a larger one.", "name": "fig-smoothgrad-zebra"}, "image": {"alt": "Six panels in a row: the zebra photo, its grainy plain gradient, two signed SmoothGrad maps with a few bright spots near the top of the head on dark speckle, and two absolute SmoothGrad maps with the same spots on a grey wash that traces the stripes and the rock's outline."}}
 picture = imagenet[340][0][None]  # a zebra
 picture_target = training.predict_proba(classifier.model, picture).argmax(dim=1)
 print("predicted:", classifier.class_names[picture_target[0]])
@@ -229,9 +229,10 @@ plotting.image_grid(panels, titles, ncols=6, size=2.2, cmap="gray")
 plt.show()
 
 # %% [markdown]
-# On the zebra both averages light up the same few spots near the top of the head. The signed
-# average leaves a speckle elsewhere; the absolute average adds a smooth grey wash that traces the
-# stripes and the outline of the rock, the edges of the image, which no cancellation removes.
+# On the zebra ({numref}`fig-smoothgrad-zebra`) both averages light up the same few spots near the
+# top of the head. The signed average leaves a speckle elsewhere; the absolute average adds a smooth
+# grey wash that traces the stripes and the outline of the rock, the edges of the image, which no
+# cancellation removes.
 #
 # ## Summary
 #
@@ -285,7 +286,7 @@ plt.show()
 #
 # Use `nt_type="smoothgrad_sq"` (average of squared gradients). How do the maps differ?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 1: the plain gradient, captum's smoothgrad (average of absolute gradients) and smoothgrad_sq (average of squared gradients) for one pollen grain.", "name": "fig-smoothgrad-exercise-squared"}, "image": {"alt": "Three grey-scale maps in a row. The plain gradient is even speckle; both averaged maps are smoother with a few bright spots, which smoothgrad_sq shows with more contrast against a darker background."}} tags=["hide-cell"]
 from captum.attr import GuidedBackprop, NoiseTunnel, Saliency
 
 
@@ -319,7 +320,8 @@ plt.show()
 # of the total, against 0.19 for the absolute average (and 0.25 for the plain gradient). Otherwise
 # the two rank pixels alike: they correlate at 0.95, and the absolute average correlates at 0.99
 # with the square root of `smoothgrad_sq`. It is a contrast setting more than a different
-# explanation: it shows the few strongest pixels more brightly.
+# explanation: it shows the few strongest pixels more brightly
+# ({numref}`fig-smoothgrad-exercise-squared`).
 # :::
 #
 # ### Exercise 2
@@ -359,7 +361,7 @@ print(pd.DataFrame(rows).T.round(2).to_string())
 #
 # Plot the stability against the compute cost ($N$) for each $\sigma$. Where is the knee?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 3: agreement between the maps of two noise seeds against the number of samples $N$, one line per noise level; the grey line marks a correlation of 0.9.", "name": "fig-smoothgrad-exercise-knee"}, "image": {"alt": "Line chart with the number of samples on a logarithmic horizontal axis and the correlation between two seeds on the vertical axis, with five rising lines, one per noise level. Smaller noise levels lie higher, and every line flattens as it approaches 1."}} tags=["hide-cell"]
 for sigma in sigmas:
     for count in (10, 100):
         first = attribution.smoothgrad(pollen_model, stable_images, stable_targets, sigma=sigma, samples=count, seed=1)
@@ -380,10 +382,11 @@ for sigma in sigmas:
 # %% [markdown]
 # :::{admonition} Solution to exercise 3
 # :class: dropdown
-# Stability grows with the logarithm of the cost until it nears 1: at $\sigma = 0.1$ each doubling
-# of $N$ from 5 to 20 adds about 0.12 (0.55, 0.67, 0.79), the step from 20 to 50 adds 0.11 (0.90),
-# and from 50 to 100 only 0.04 (0.94). The knee lies between 20 and 50 samples for small $\sigma$
-# and moves to larger $N$ as $\sigma$ grows: at $\sigma = 0.02$, 20 samples already give 0.94; at
-# $\sigma = 0.3$, even 100 give only 0.76. The book's setting, $\sigma = 0.05$ with 50 samples
-# (0.95), lies past the knee: doubling the passes would buy 0.02.
+# Stability grows with the logarithm of the cost until it nears 1
+# ({numref}`fig-smoothgrad-exercise-knee`): at $\sigma = 0.1$ each doubling of $N$ from 5 to 20 adds
+# about 0.12 (0.55, 0.67, 0.79), the step from 20 to 50 adds 0.11 (0.90), and from 50 to 100 only
+# 0.04 (0.94). The knee lies between 20 and 50 samples for small $\sigma$ and moves to larger $N$ as
+# $\sigma$ grows: at $\sigma = 0.02$, 20 samples already give 0.94; at $\sigma = 0.3$, even 100 give
+# only 0.76. The book's setting, $\sigma = 0.05$ with 50 samples (0.95), lies past the knee:
+# doubling the passes would buy 0.02.
 # :::

@@ -68,12 +68,12 @@ pollen_model, pollen_test, classifier, imagenet = chapter.pollen_and_imagenet(de
 # ## Three baselines
 #
 # The baseline decides what "no evidence" means, and so what the attribution explains
-# {cite}`sturmfels2020visualizing`. We compare a **black** image, a strongly **blurred** copy of
-# the image (keeps colours and layout, removes detail) and **uniform noise**. Maps are the signed
-# sum over colour channels: red pixels raised the score relative to the baseline, blue ones
-# lowered it.
+# {cite}`sturmfels2020visualizing`. We compare a **black** image, a strongly **blurred** copy of the
+# image (keeps colours and layout, removes detail) and **uniform noise**. Maps are the signed sum
+# over colour channels ({numref}`fig-ig-baselines`): red pixels raised the score relative to the
+# baseline, blue ones lowered it.
 
-# %%
+# %% mystnb={"figure": {"caption": "Integrated Gradients of three pollen grains from a black, a blurred and a uniform-noise baseline, summed over the colour channels on a signed colour scale centred on zero.", "name": "fig-ig-baselines"}, "image": {"alt": "Three rows of four panels: a grain titled with its predicted class, then three signed pixel maps titled baseline black, blur and uniform. The black- and noise-baseline maps are speckled over the whole frame; the blur-baseline maps are empty outside the grain and speckled along its outline and inside it."}}
 pollen_images = training.to_float(pollen_test.images)
 pollen_target = training.predict_proba(pollen_model, pollen_test.images).argmax(dim=1)
 pollen_pick = [int((pollen_test.labels == c).nonzero()[0]) for c in (2, 8, 16)]
@@ -99,7 +99,8 @@ plt.show()
 #
 # For 10 pollen test images and each baseline: the mean absolute convergence delta
 # $|\sum_i \mathrm{IG}_i - (F(x) - F(x'))|$ as the number of steps grows (captum's
-# `return_convergence_delta=True`, Gauss-Legendre integration).
+# `return_convergence_delta=True`, Gauss-Legendre integration), in a table and in
+# {numref}`fig-ig-convergence`.
 
 # %%
 batch, batch_target = pollen_images[:10], pollen_target[:10]
@@ -115,7 +116,7 @@ for kind in kinds:
 convergence = pd.DataFrame(table, index=pd.Index(steps, name="steps"))
 print(convergence.map(lambda value: f"{value:.1e}").to_string())
 
-# %%
+# %% mystnb={"figure": {"caption": "Mean absolute convergence delta of Integrated Gradients against the number of steps $S$ for the three baselines, on logarithmic axes.", "name": "fig-ig-convergence"}, "image": {"alt": "Log-log line chart with three falling lines labelled black, blur and uniform: the delta shrinks as the number of steps grows, and the blur line lies lowest throughout."}}
 figure, axis = plt.subplots(figsize=(5, 3))
 for kind in kinds:
     axis.loglog(steps, convergence[kind], marker="o", label=kind)
@@ -128,11 +129,11 @@ plt.show()
 # ## Per pixel and per region
 #
 # Pixel attributions are hard to read: a region's evidence is spread over many small positive and
-# negative values. Summing them over superpixels (SLIC {cite}`achanta2012slic`) turns the map into
-# a statement about *parts* of the image; because IG is complete, the region totals still add up
-# to $F(x) - F(x')$.
+# negative values. Summing them over superpixels (SLIC {cite}`achanta2012slic`) turns the map into a
+# statement about *parts* of the image ({numref}`fig-ig-regions`); because IG is complete, the
+# region totals still add up to $F(x) - F(x')$.
 
-# %%
+# %% mystnb={"figure": {"caption": "Integrated Gradients of one grain per pixel and summed over SLIC superpixels: the superpixel boundaries, the signed pixel map and the signed region totals.", "name": "fig-ig-regions"}, "image": {"alt": "Three panels: the grain with the superpixel boundaries drawn on it, a speckled signed pixel map, and a map of flat patches, one per superpixel, most of them positive."}}
 index = pollen_pick[0]
 image = pollen_images[index:index + 1]
 reference = attribution.baseline(image, "blur", sigma=4.0)
@@ -158,7 +159,7 @@ plt.show()
 # %% [markdown]
 # ## ImageNet
 
-# %%
+# %% mystnb={"figure": {"caption": "Integrated Gradients of the zebra photo from the three baselines, on a signed colour scale centred on zero.", "name": "fig-ig-zebra"}, "image": {"alt": "Four panels: the zebra photo and three signed pixel maps. From the black baseline the map follows the white stripes and the rock; from the blurred and the noise baseline the attribution is fine speckle over the head and neck."}}
 picture = imagenet[340][0][None]  # a zebra
 picture_target = int(training.predict_proba(classifier.model, picture).argmax(dim=1))
 imagenet_ig = IntegratedGradients(classifier.model)
@@ -204,8 +205,8 @@ print(cost.to_string(index=False))
 # - Integrated Gradients integrates the gradient from a baseline to the image; its attributions
 #   add up to the score difference (completeness), which makes region totals meaningful.
 # - The baseline is part of the question: a black baseline credits dark and bright pixels
-#   differently, a blurred one asks which *details* mattered, a noise baseline averages over
-#   random references.
+#   differently ({numref}`fig-ig-baselines` and {numref}`fig-ig-zebra`), a blurred one asks which
+#   *details* mattered, a noise baseline averages over random references.
 # - The convergence delta falls quickly with the number of steps; the printed table shows how
 #   many steps each baseline needs for a given accuracy.
 # - IG costs $S$ passes per image, an order of magnitude more than a saliency map (see the cost
@@ -254,7 +255,7 @@ print(cost.to_string(index=False))
 # Average IG over 10 uniform-noise baselines (captum's `NoiseTunnel` with `nt_type="smoothgrad"`
 # around `IntegratedGradients`, or a loop). Does the map become less noisy?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 1: Integrated Gradients of one grain from a single uniform-noise baseline and averaged over ten of them.", "name": "fig-ig-exercise-noise-baselines"}, "image": {"alt": "Three panels: the pollen grain, a sparse signed speckle map for one noise baseline, and a denser, smoother map, mostly positive, for ten baselines."}} tags=["hide-cell"]
 from xaihelpers import features
 
 pick_images, pick_target = pollen_images[pollen_pick], pollen_target[pollen_pick]
@@ -284,13 +285,13 @@ plt.show()
 # %% [markdown]
 # :::{admonition} Solution to exercise 1
 # :class: dropdown
-# Yes, but ten baselines are not yet enough. With one uniform-noise baseline the map depends almost
-# entirely on the draw: the maps for two different noise baselines correlate at 0.05, and the map is
-# rough (1.31). Averaged over ten baselines, two independent draws correlate at 0.42 and the
-# roughness halves (0.68). Averaging over baselines is SmoothGrad's idea applied to the baseline: a
-# single noise baseline asks "compared with *which* random image?", and the average asks about
-# random images in general. With 0.42 between two draws the average is still far from converged, and
-# every baseline costs 32 more passes.
+# Yes, but ten baselines are not yet enough ({numref}`fig-ig-exercise-noise-baselines`). With one
+# uniform-noise baseline the map depends almost entirely on the draw: the maps for two different
+# noise baselines correlate at 0.05, and the map is rough (1.31). Averaged over ten baselines, two
+# independent draws correlate at 0.42 and the roughness halves (0.68). Averaging over baselines is
+# SmoothGrad's idea applied to the baseline: a single noise baseline asks "compared with *which*
+# random image?", and the average asks about random images in general. With 0.42 between two draws
+# the average is still far from converged, and every baseline costs 32 more passes.
 # :::
 #
 # ### Exercise 2

@@ -73,11 +73,21 @@ print(f"device: {device}")
 # 128 x 128 pixels (the network pools globally, so any size works; a smaller one is about three
 # times cheaper). The optimised images stay near the grey start, so they are shown with their
 # contrast stretched between the 1st and 99th percentile, as in the original paper.
+#
+# The optimisation runs in double precision (`dtype=torch.float64`). Each normalised step builds
+# on the last, so a rounding difference grows from step to step. In float32, the last-bit
+# differences between CPUs with other vector instructions (AVX-512, AVX2, SSE) grow within 100
+# steps into other images with other scores. In float64 they stay far below the printed digits,
+# so every CPU prints what is printed here; the book's crosscheck re-executes the chapter with
+# each numerical library held to AVX2 and to SSE4 to make sure. The price is two to three times
+# the computing time.
 
-# %%
+# %% mystnb={"figure": {"caption": "Class-model images of four classes optimised with an L2 penalty only (bottom row) under a photo of each class (top row); the titles give the final class score and probability.", "name": "fig-classvis-l2"}, "image": {"alt": "Top row: photos of a green snake, a tarantula, flamingos and lemons. Bottom row: four optimised images that look like colourful high-frequency noise with faint swirls, nothing a person would recognise as the class."}}
 classes = [55, 76, 130, 951]  # green snake, tarantula, flamingo, lemon
 names = [classifier.class_names[c] for c in classes]
-settings = dict(steps=100, size=128, step_size=0.01, l2=0.01)
+# float64: each normalised step amplifies rounding, and in float32 the last bits that differ between
+# CPUs (AVX-512, AVX2, SSE) grow into other images and scores within 100 steps.
+settings = dict(steps=100, size=128, step_size=0.01, l2=0.01, dtype=torch.float64)
 plain = classvis.class_model(classifier.model, classes, **settings)
 real = [classifier.to_display(imagenet[imagenet.targets.index(c)][0]) for c in classes]
 
@@ -99,14 +109,15 @@ for position, name in enumerate(names):
 
 # %% [markdown]
 # The network is completely convinced (probability close to 1) by images that look to us like
-# coloured noise: the "high-frequency energy" column is the share of each image's variation above
-# a quarter of the sampling frequency (`classvis.high_frequency_energy`; 0 for a smooth image,
-# close to 1 for pixel noise). Such images are the adversarial side of the same coin: small,
-# structured pixel changes move a class score a long way.
+# coloured noise ({numref}`fig-classvis-l2`): the "high-frequency energy" column is the share of
+# each image's variation above a quarter of the sampling frequency
+# (`classvis.high_frequency_energy`; 0 for a smooth image, close to 1 for pixel noise). Such images
+# are the adversarial side of the same coin: small, structured pixel changes move a class score a
+# long way.
 #
 # ## Blur every 4 steps, with jitter
 
-# %%
+# %% mystnb={"figure": {"caption": "Class-model images of the same four classes with a blur every four steps and random jitter (bottom row) under the photos.", "name": "fig-classvis-blur-jitter"}, "image": {"alt": "Top row: the same four photos. Bottom row: smoother optimised images in which parts of each class appear, such as a curved green snake body, hairy spider legs, a long pink neck and the rounded segments of a citrus slice."}}
 regularised = classvis.class_model(classifier.model, classes, blur_every=4, blur_sigma=1.0, jitter=4, **settings)
 show(regularised, "blur + jitter")
 energy = classvis.high_frequency_energy(regularised.images)
@@ -116,12 +127,13 @@ for position, name in enumerate(names):
           f"{energy[position]:18.2f}")
 
 # %% [markdown]
-# With blur and jitter, parts of the class appear: a snake's curved body, hairy legs, a long pink
-# neck, the segments of a citrus slice. The scores are lower than without regularisation, since
-# the optimiser may no longer use the high frequencies, but the network still picks the class.
-# The score curves show the price of each blur: a drop, recovered by the following steps.
+# With blur and jitter, parts of the class appear ({numref}`fig-classvis-blur-jitter`): a snake's
+# curved body, hairy legs, a long pink neck, the segments of a citrus slice. The scores are lower
+# than without regularisation, since the optimiser may no longer use the high frequencies, but the
+# network still picks the class. The score curves ({numref}`fig-classvis-scores`) show the price of
+# each blur: a drop, recovered by the following steps.
 
-# %%
+# %% mystnb={"figure": {"caption": "Class score over the optimisation steps for each class, with the L2 penalty only and with blur and jitter.", "name": "fig-classvis-scores"}, "image": {"alt": "Four line charts side by side, one per class, with the step on the horizontal axis and the class score on the vertical axis. The L2-only curve climbs highest; the blur-and-jitter curve stays lower and saw-tooths, dropping at each blur and recovering."}}
 figure, axes = plt.subplots(1, len(classes), figsize=(12, 2.6), sharey=True)
 for position, (axis, name) in enumerate(zip(axes, names)):
     axis.plot(plain.scores[:, position], label="L2 only")
@@ -136,11 +148,11 @@ plt.show()
 # %% [markdown]
 # ## How often, and how strongly, to blur
 #
-# The green snake again, without jitter, for three blur intervals $k$ and three blur widths
-# $\sigma$ (in pixels). Frequent or wide blurs leave only coarse blobs; rare, narrow ones let the
-# noise back in.
+# The green snake again, without jitter, for three blur intervals $k$ and three blur widths $\sigma$
+# (in pixels), in {numref}`fig-classvis-blur-grid`. Frequent or wide blurs leave only coarse blobs;
+# rare, narrow ones let the noise back in.
 
-# %%
+# %% mystnb={"figure": {"caption": "Green-snake class-model images for three blur intervals $k$ (rows) and three blur widths $\\sigma$ (columns), without jitter.", "name": "fig-classvis-blur-grid"}, "image": {"alt": "A three-by-three grid of optimised images. Frequent or wide blurs (top right) leave coarse coloured blobs, rare and narrow ones (bottom left) keep fine noisy patterns, and the settings in between show a green snake-like shape."}}
 intervals, widths = (1, 4, 16), (0.5, 1.0, 2.0)
 grid = [(every, width) for every in intervals for width in widths]
 # All nine settings in one batch: each image is optimised on its own, with its own blur.
@@ -157,15 +169,17 @@ for position, (every, width) in enumerate(grid):
           f"{energy[position]:18.3f}")
 
 # %% [markdown]
-# The table makes the trade-off measurable. For a fixed interval $k$, the widest blur gives the
-# lowest score the optimiser can reach, and with it the network may no longer pick the class
-# (the probability drops). The optimisation is sensitive: 100 steps amplify rounding differences,
-# so single entries move between machines (and between numerical libraries), while these
-# tendencies stay. Blurring more often (smaller $k$) lowers the high-frequency energy.
-# With $k = 16$ the measure can rise again with $\sigma$: the last unblurred steps add fine detail
-# on top of a very smooth image, and the measure is a *share* of the variation, not an amount. The
-# setting used above ($k = 4$, $\sigma = 1$) sits in the middle: recognisable shapes, and a score
-# the network still takes for the class.
+# The table makes the trade-off measurable. For every interval $k$, the widest blur gives the
+# lowest score the optimiser can reach, and with it the network gives the class a lower
+# probability. Blurring more often (smaller $k$) mostly lowers the high-frequency energy; at
+# $\sigma = 1$ the energies for $k = 1$ and $k = 4$ are about the same. With $k = 16$ the
+# measure can rise again with $\sigma$: the last unblurred steps add fine detail on top of a very
+# smooth image, and the measure is a *share* of the variation, not an amount. The setting used
+# above ($k = 4$, $\sigma = 1$) sits in the middle: recognisable shapes at a moderate score. It is
+# fragile on its own: without jitter, as in this grid, the network gives the snake image a much
+# lower probability than with the jitter above. Which image one run ends in depends on its
+# random shifts (one batch of four classes and one of two draw different shifts), so single
+# entries of such a table say less than its tendencies.
 #
 # ## Summary
 #
@@ -221,11 +235,11 @@ for position, (every, width) in enumerate(grid):
 # Start from a real photo of another class instead of grey. How many steps until the network
 # changes its mind, and what changes in the picture?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 1: a goldfish photo driven towards lemon and a cat photo towards flamingo, showing the photo, the image after the optimisation and the change, contrast-stretched.", "name": "fig-classvis-exercise-from-photo"}, "image": {"alt": "Two rows of three panels. The optimised image looks like the original photo with a faint texture; the stretched change is a fine pattern spread over the whole image that traces the fish's and the cat's edges."}} tags=["hide-cell"]
 photos = torch.stack([imagenet[imagenet.targets.index(c)][0] for c in (1, 281)])  # goldfish, tabby
 goals = [951, 130]  # lemon, flamingo
 from_photo = classvis.class_model(classifier.model, goals, steps=40, step_size=0.01, l2=0.0, start=photos,
-                                  blur_every=4, blur_sigma=0.5)
+                                  blur_every=4, blur_sigma=0.5, dtype=torch.float64)
 for position, goal in enumerate(goals):
     switched = (from_photo.predicted[:, position] == goal).nonzero()
     first = int(switched[0]) if len(switched) else None
@@ -243,20 +257,20 @@ plt.show()
 # :::{admonition} Solution to exercise 1
 # :class: dropdown
 # Almost at once. Driven towards "lemon", the goldfish photo is predicted as a lemon from step 3;
-# the tabby (which the model calls an Egyptian cat) becomes a flamingo from step 7. After 40 steps
-# both are their new class with probability 1.00, yet the mean pixel has moved by only 0.027 (about
-# 7 of 255 grey levels) and no pixel by more than 0.39. The photo still looks like a goldfish and a
-# cat; the change, stretched in the third column, is a faint texture spread over the whole image.
-# This is an adversarial example made by the class-model procedure itself: the same gradient ascent
-# that paints a class from grey changes the decision on a real photo long before it changes what a
-# person sees.
+# the tabby (which the model calls an Egyptian cat) becomes a flamingo from step 8. After 40 steps
+# both are their new class with probability 1.00, yet the mean pixel has moved by only 0.027 and
+# 0.023 (about 7 and 6 of 255 grey levels) and no pixel by more than 0.38. The photo still looks like a goldfish and a
+# cat; the change, stretched in the third column of {numref}`fig-classvis-exercise-from-photo`, is a
+# faint texture spread over the whole image. This is an adversarial example made by the class-model
+# procedure itself: the same gradient ascent that paints a class from grey changes the decision on a
+# real photo long before it changes what a person sees.
 # :::
 #
 # ### Exercise 2
 #
 # Optimise at 224 x 224 pixels instead of 128. Are the shapes larger, or repeated?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 2: green-snake and tarantula images optimised at 128 and at 224 pixels.", "name": "fig-classvis-exercise-sizes"}, "image": {"alt": "Four optimised images in a row. The 128-pixel images show about one snake body and one group of spider legs; the 224-pixel images repeat such parts several times at the same size."}} tags=["hide-cell"]
 two = classes[:2]
 sizes = {}
 for side in (128, 224):
@@ -272,12 +286,12 @@ plt.show()
 # %% [markdown]
 # :::{admonition} Solution to exercise 2
 # :class: dropdown
-# Repeated. At 224 pixels the images show several snake heads and bodies and several groups of
-# spider legs side by side, where the 128-pixel images show about one. The typical wavelength of the
-# patterns stays the same in pixels (12.1 and 14.1 pixels at 128, 11.6 and 12.5 at 224) instead of
-# growing with the image by the factor 1.75. The network's units have a fixed receptive field in
-# pixels, and the class score is pooled over all positions, so a larger canvas is filled with more
-# copies of the same parts, not with a larger object.
+# Repeated ({numref}`fig-classvis-exercise-sizes`). At 224 pixels the spider's legs appear in two
+# groups, one at each side, and the snake's body sits among repeated scale-like patterns, where
+# the 128-pixel images show one of each. The typical wavelength of the patterns stays the same in pixels (12.1 and 13.4 pixels
+# at 128, 12.1 and 12.6 at 224) instead of growing with the image by the factor 1.75. The network's
+# units have a fixed receptive field in pixels, and the class score is pooled over all positions, so
+# a larger canvas is filled with more copies of the same parts, not with a larger object.
 # :::
 #
 # ### Exercise 3
@@ -294,8 +308,7 @@ objectives = {name: classvis.class_model(classifier.model, classes[:2], blur_eve
 print(f"{'class':12s} {'maximised':>16s} {'own logit':>9s} {'mean other':>10s} {'largest other':>13s} "
       f"{'margin':>7s} {'probability':>12s}")
 for name, result in objectives.items():
-    with torch.no_grad():
-        final = classifier.model(result.images)
+    final = result.logits
     for position, c in enumerate(classes[:2]):
         others = torch.cat([final[position, :c], final[position, c + 1:]])
         print(f"{names[position]:12s} {name:>16s} {final[position, c]:9.1f} {others.mean():10.2f} {others.max():13.1f} "
@@ -306,10 +319,10 @@ for name, result in objectives.items():
 # :class: dropdown
 # It pushes the strongest competitor down rather than its own class up. Without an L2 penalty for
 # either objective (a penalty scaled for logits would outweigh a log-probability), maximising the
-# log-probability ends with a slightly *lower* own logit (29.8 instead of 33.2 for the green snake,
-# 28.8 instead of 30.7 for the tarantula), but the largest other logit falls much further (31.7 to
-# 17.3, and 19.0 to 7.6), so the margin over the runner-up grows from 1.5 to 12.4 and from 11.7 to
-# 21.1. The mean of the 999 other logits hardly moves (-0.34 and -0.29 become -0.29 and -0.18): the
+# log-probability ends with a *lower* own logit (19.6 instead of 29.4 for the green snake, 31.7
+# instead of 42.1 for the tarantula), but the largest other logit falls further (28.9 to 13.9, and
+# 26.7 to 11.7), so the margin over the runner-up grows from 0.5 to 5.7 and from 15.4 to 20.1. The
+# mean of the 999 other logits hardly moves (-0.31 and -0.27 become -0.20 and -0.22): the
 # objective works on the few classes that compete. That is Simonyan et al.'s reason
 # {cite}`simonyan2013deep` to maximise the logit: the probability can be raised by making the image
 # less like the runners-up instead of more like the class.
@@ -319,7 +332,7 @@ for name, result in objectives.items():
 #
 # Add a total-variation penalty instead of the blur. Which regulariser gives the clearer image?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 4: green-snake and tarantula images regularised by the blur (top row) and by total-variation penalties of weight 1 and 10 (rows below).", "name": "fig-classvis-exercise-tv"}, "image": {"alt": "Three rows of two optimised images. The blurred images are smooth; the total-variation images are covered in fine stripes, although the snake's green body and the spider's legs stay recognisable."}} tags=["hide-cell"]
 by_variation = {weight: classvis.class_model(classifier.model, classes[:2], jitter=4, total_variation=weight, **settings)
                 for weight in (1.0, 10.0)}
 panels = [image for result in (regularised, *by_variation.values()) for image in classvis.for_display(result.images[:2])]
@@ -336,12 +349,13 @@ for name, result in (("blur", regularised), *((f"TV {w:g}", r) for w, r in by_va
 # :::{admonition} Solution to exercise 4
 # :class: dropdown
 # The blur. With total-variation penalties of weight 1 and 10 (and the same jitter) the images keep
-# far more fine detail than with the blur: their high-frequency energy is 0.17 to 0.21, against
-# 0.013 to 0.015 for the blurred images, and the pictures are covered in fine stripes, although the
-# snake's green body and the spider's legs are recognisable in all of them. The stronger penalty
-# lowers the snake's probability to 0.33 without making the image smoother. The book's optimiser
-# normalises every step, so a penalty changes the direction of the steps but not their size, and a
-# little fine structure is added at every step; the blur removes such structure outright every four
-# steps. (This uses the squared differences, Mahendran and Vedaldi's $\beta = 2$; the absolute
-# differences, whose gradient is a sign, made the images rougher still.)
+# far more fine detail than with the blur: their high-frequency energy is 0.19 to 0.22, against
+# 0.012 to 0.014 for the blurred images, and the pictures ({numref}`fig-classvis-exercise-tv`) are
+# covered in fine stripes, although the snake's green body and the spider's legs are recognisable in
+# all of them. The stronger penalty lowers the snake's probability to 0.06 while the image stays
+# about as rough (0.19 against 0.20). The book's optimiser normalises every step, so a penalty changes the direction of the
+# steps but not their size, and a little fine structure is added at every step; the blur removes
+# such structure outright every four steps. (This uses the squared differences, Mahendran and
+# Vedaldi's $\beta = 2$; the absolute differences, whose gradient is a sign, made the images rougher
+# still.)
 # :::

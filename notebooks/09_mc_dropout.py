@@ -95,11 +95,11 @@ print(f"mean uncertainty of {int(correct.sum())} correct and {int((~correct).sum
 print(table.round(4).to_string())
 
 # %% [markdown]
-# Wrong predictions are, on average, clearly more uncertain on every measure. The histograms show
-# how much the two groups overlap, which is what decides whether the uncertainty is useful for
-# a single image.
+# Wrong predictions are, on average, clearly more uncertain on every measure. The histograms
+# ({numref}`fig-mcdropout-histograms`) show how much the two groups overlap, which is what decides
+# whether the uncertainty is useful for a single image.
 
-# %%
+# %% mystnb={"figure": {"caption": "Distributions of three uncertainty measures (entropy, mutual information, variance) over the pollen test images, for correct and for wrong predictions.", "name": "fig-mcdropout-histograms"}, "image": {"alt": "Three histograms side by side, with paired bars for correct and wrong predictions. In each, the correct predictions pile up at low uncertainty and the wrong ones lie further right, with an overlap in the middle."}}
 figure, axes = plt.subplots(1, 3, figsize=(12, 2.8))
 for axis, (name, values) in zip(axes, measures.items()):
     axis.hist([values[correct].numpy(), values[~correct].numpy()], bins=15, label=["correct", "wrong"],
@@ -110,10 +110,10 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The most and the least uncertain test images (by mutual information), with the predicted and
-# true class:
+# {numref}`fig-mcdropout-extremes` shows the most and the least uncertain test images (by mutual
+# information), with the predicted and true class.
 
-# %%
+# %% mystnb={"figure": {"caption": "The four most and the four least uncertain pollen test images by mutual information, titled with the predicted and the true class.", "name": "fig-mcdropout-extremes"}, "image": {"alt": "Two rows of four pollen grains. The top row, the most uncertain, includes grains whose predicted class is not their true class; the bottom row, the least uncertain, shows correctly classified grains with a distinctive shape or texture."}}
 order = torch.sort(summary.mutual_information, descending=True, stable=True).indices
 picked = order[:4].tolist() + order[-4:].tolist()
 titles = [f"{'most' if rank < 4 else 'least'} uncertain\n{pollen_test.classes[summary.predicted[i]]}"
@@ -300,7 +300,7 @@ for name in ("entropy", "mutual_information"):
 # Plot the accuracy against the retained fraction for the four measures. Which curve lies
 # highest, and where do they cross?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 2: accuracy on the retained images against the fraction retained, for each uncertainty measure and for the single-pass softmax.", "name": "fig-mcdropout-exercise-rejection"}, "image": {"alt": "Line chart with the retained fraction falling from 1.0 to 0.5 along the horizontal axis and the accuracy on the vertical axis: four rising lines that cross each other several times and meet at both ends."}} tags=["hide-cell"]
 figure, axis = plt.subplots(figsize=(5, 3))
 for name in pollen_rejection.columns:
     axis.plot(pollen_rejection.index, pollen_rejection[name], marker="o", label=name)
@@ -316,14 +316,14 @@ print("mean accuracy over the retained fractions:", pollen_rejection.mean().roun
 # %% [markdown]
 # :::{admonition} Solution to exercise 2
 # :class: dropdown
-# No curve lies highest everywhere. The curves start at the accuracy of their predictions (0.880 for
-# the MC mean, 0.873 for the single pass) and meet again at half the images (0.975). In between they
-# cross several times: the single-pass softmax is best at 80 % retained (with mutual information),
-# mutual information alone at 70 %, entropy and mutual information at 60 %. Averaged over the
-# retained fractions, mutual information is highest (0.934), then variance (0.931), entropy (0.930)
-# and the single-pass softmax (0.927). With 19 wrong predictions among 158 images, one image moves a
-# curve by about a point: the differences between the measures are of that size, so on this test set
-# they are about equally useful.
+# No curve lies highest everywhere ({numref}`fig-mcdropout-exercise-rejection`). The curves start at
+# the accuracy of their predictions (0.880 for the MC mean, 0.873 for the single pass) and meet
+# again at half the images (0.975). In between they cross several times: the single-pass softmax is
+# best at 80 % retained (with mutual information), mutual information alone at 70 %, entropy and
+# mutual information at 60 %. Averaged over the retained fractions, mutual information is highest
+# (0.934), then variance (0.931), entropy (0.930) and the single-pass softmax (0.927). With 19 wrong
+# predictions among 158 images, one image moves a curve by about a point: the differences between
+# the measures are of that size, so on this test set they are about equally useful.
 # :::
 #
 # ### Exercise 3

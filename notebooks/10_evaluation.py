@@ -91,7 +91,8 @@ pollen_methods = chapter.pollen_explainers(pollen_train)
 #
 # ## Faithfulness on the pollen CNN
 #
-# 16 test images (every sixth), each explained for the class the model predicts.
+# 16 test images (every sixth), each explained for the class the model predicts;
+# {numref}`fig-evaluation-deletion-insertion` shows the mean curves of every method.
 
 # %%
 pick = list(range(0, len(pollen_test.labels), 6))[:16]
@@ -104,7 +105,7 @@ for name, explain in pollen_methods.items():
                                                       len(images))
     curves[name] = evaluation.deletion_insertion(pollen_model, images, maps[name], target, steps=16)
 
-# %%
+# %% mystnb={"figure": {"caption": "Deletion (left, lower is better) and insertion (right, higher is better) on the pollen CNN: the probability of the class as the top-ranked pixels are removed or put back, mean over the images, one line per method; the two controls are dashed.", "name": "fig-evaluation-deletion-insertion"}, "image": {"alt": "Two line charts with the fraction of pixels on the horizontal axis and the class probability on the vertical axis, one line per method. In deletion the curves fall at different speeds, some no faster than the random control; in insertion the Grad-CAM and LIME curves rise earliest."}}
 figure, axes = plt.subplots(1, 2, figsize=(11, 3.6))
 for name, curve in curves.items():
     style = "--" if name in ("random", "edge detector") else "-"
@@ -119,9 +120,10 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# One image and all its maps (absolute values, capped at the 99th percentile):
+# {numref}`fig-evaluation-maps` shows one image and all its maps (absolute values, capped at the
+# 99th percentile).
 
-# %%
+# %% mystnb={"figure": {"caption": "One pollen grain and its maps by every method and by both controls (absolute values, capped at the 99th percentile).", "name": "fig-evaluation-maps"}, "image": {"alt": "Ten grey-scale panels in two rows: the grain, random noise, an edge map outlining the grain, speckled saliency, guided-backprop, SmoothGrad, Integrated Gradients and SHAP maps, a smooth coarse Grad-CAM blob, and LIME's flat superpixel patches."}}
 example = 3
 panels = [images[example]] + [attribution.cap(maps[name][example:example + 1].abs())[0] for name in pollen_methods]
 plotting.image_grid(panels, [pollen_test.classes[target[example]]] + list(pollen_methods), ncols=5, size=2.0,
@@ -131,12 +133,12 @@ plt.show()
 # %% [markdown]
 # ## Sanity check: cascading randomisation
 #
-# Four of the images (every explanation is recomputed once per randomised layer); the pollen
-# CNN's layers are re-initialised from the classifier down to the first convolution block. Each
-# point is the mean Spearman correlation between the map of the partly random model and the
-# original map.
+# Four of the images (every explanation is recomputed once per randomised layer); the pollen CNN's
+# layers are re-initialised from the classifier down to the first convolution block. Each point is
+# the mean Spearman correlation between the map of the partly random model and the original map
+# ({numref}`fig-evaluation-randomisation`).
 
-# %%
+# %% mystnb={"figure": {"caption": "Cascading randomisation on the pollen CNN: Spearman rank correlation (left) and SSIM (right) between each method's map and its original map, as the layers are re-initialised from the classifier down.", "name": "fig-evaluation-randomisation"}, "image": {"alt": "Two line charts with the randomised layers on the horizontal axis, from the classifier down to features.0, one line per method. The controls stay at the top; the methods' lines lie lower and fall as more layers are randomised, guided backprop and LIME highest among them and Grad-CAM lowest."}}
 layers = chapter.POLLEN_RANDOMIZATION_LAYERS  # classifier, features.3, ..., features.0
 randomization = {name: evaluation.cascading_randomization(pollen_model, explain, images[:4], target[:4], layers,
                                                          original=maps[name][:4])  # the maps above, not recomputed

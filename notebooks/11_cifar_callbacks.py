@@ -86,12 +86,12 @@ print(comparison.accuracy_table().to_string())
 #
 # ## The images we compare on
 #
-# Every CIFAR chapter explains the same five test images, picked by rule, not by hand: going
-# through the test set in a fixed shuffled order (seed 0; in file order the first thousand images
-# are all airplanes), the first two images that all three networks get right, the first one they
-# all get wrong, and the first two on which they disagree.
+# Every CIFAR chapter explains the same five test images, picked by rule, not by hand: going through
+# the test set in a fixed shuffled order (seed 0; in file order the first thousand images are all
+# airplanes), the first two images that all three networks get right, the first one they all get
+# wrong, and the first two on which they disagree ({numref}`fig-callbacks-examples`).
 
-# %%
+# %% mystnb={"figure": {"caption": "The five CIFAR-10 test images that every CIFAR chapter explains, titled with their test index, their kind (all right, all wrong, disagree) and their true class.", "name": "fig-callbacks-examples"}, "image": {"alt": "Five small, blurry 32-by-32-pixel photos in a row: a frog, a bird, a dark airplane, an airplane and a bird."}}
 print(comparison.example_table().to_string())
 titles = [f"#{i} {kind}\ntrue: {classes[comparison.test.labels[i]]}"
           for i, kind in zip(comparison.example_index, comparison.example_kinds)]
@@ -123,21 +123,36 @@ print("hooks left on the networks:", sum(hooks.count_hooks(model) for model in m
 #
 # ## The strongest channels of each block
 #
-# For the first example image (a correctly classified one), the four channels with the highest
-# mean activation in each block, per architecture. Early blocks respond to colour and edges at
-# full layout; by the last block the maps are 4x4 and the channels are class-like detectors.
+# For the first example image (a correctly classified one), the four channels with the highest mean
+# activation in each block, one figure per architecture
+# ({numref}`Figures %s <fig-callbacks-channels-plain>` to
+# {numref}`%s <fig-callbacks-channels-allconv>`). Early blocks respond to colour and edges at full
+# layout; by the last block the maps are 4x4 and the channels are class-like detectors.
 
 # %%
 image_number = 0
-for arch, recording in recordings.items():
+
+
+def show_strongest_channels(arch):
+    """The four strongest channels of each of ``arch``'s conv blocks for the first example image."""
     maps, titles = [], []
     for block in models[arch].conv_blocks:
-        activation = recording[block][image_number]
+        activation = recordings[arch][block][image_number]
         for channel in features.strongest_channels(activation[None], 4)[0].tolist():
             maps.append(activation[channel])
             titles.append(f"{block} ch {channel}")
     plotting.image_grid(maps, titles, ncols=12, size=1.1, suptitle=f"{arch}: strongest channels")
     plt.show()
+
+
+# %% mystnb={"figure": {"caption": "The four most active channels of each conv block of the plain network for the first example image.", "name": "fig-callbacks-channels-plain"}, "image": {"alt": "One row of twelve tiny activation maps titled with block and channel: the first block's maps are fine-grained and image-like, the second block's coarser, and the last block's four-by-four maps show a few bright cells."}}
+show_strongest_channels("plain")
+
+# %% mystnb={"figure": {"caption": "The four most active channels of each conv block of the gap network for the first example image.", "name": "fig-callbacks-channels-gap"}, "image": {"alt": "One row of twelve tiny activation maps titled with block and channel, four per block. As for the plain network, the maps coarsen from block to block."}}
+show_strongest_channels("gap")
+
+# %% mystnb={"figure": {"caption": "The four most active channels of each conv block of the allconv network for the first example image.", "name": "fig-callbacks-channels-allconv"}, "image": {"alt": "One row of twelve tiny activation maps titled with block and channel, four per block. As for the other two networks, the maps coarsen from block to block."}}
+show_strongest_channels("allconv")
 
 # %% [markdown]
 # ## What the classifier reads, and how it decides
@@ -186,7 +201,7 @@ print(pd.DataFrame(rows).to_string(index=False))
 # when the last block's activations at one position are set to zero? A forward hook that
 # *returns* a tensor replaces the layer's output, which is how we edit the activation.
 
-# %%
+# %% mystnb={"figure": {"caption": "Where each network's evidence for its predicted class sits in the five images: the class activation map for gap and allconv, the drop of the logit when one position is zeroed for plain; one row per architecture.", "name": "fig-callbacks-evidence"}, "image": {"alt": "Three rows (plain, gap, allconv) of five heat-map overlays on the small CIFAR images, titled with the predicted class. The hot regions differ between the rows, most visibly in the last two columns, where the networks disagree."}}
 panels, titles = [], []
 for arch, model in models.items():
     labels = logits[arch].argmax(dim=1)
@@ -205,10 +220,10 @@ plotting.image_grid(panels, titles, ncols=5, size=2.0)
 plt.show()
 
 # %% [markdown]
-# The pooled networks' maps are exact decompositions of their logits; the plain network's map is
-# an intervention (one position at a time), so it misses evidence that is spread over positions.
-# Where the networks disagree (the last two columns), the maps often show them attending to
-# different parts of the image.
+# The pooled networks' maps are exact decompositions of their logits; the plain network's map is an
+# intervention (one position at a time), so it misses evidence that is spread over positions. Where
+# the networks disagree (the last two columns of {numref}`fig-callbacks-evidence`), the maps often
+# show them attending to different parts of the image.
 #
 # ## A callback that watches the whole network
 #
@@ -332,7 +347,7 @@ for unit in purity.argsort(descending=True, stable=True)[:3].tolist():
 # Compute the class activation maps of **gap** for every class, not only the predicted one.
 # Where does the second most likely class find its evidence?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 2: gap's class activation maps of its top class and of its second class for each of the five images, in pairs.", "name": "fig-callbacks-exercise-second-class"}, "image": {"alt": "Ten heat-map overlays in pairs, titled gap with the class. For some images the second class's hot region overlaps the first's; for others it lies where the first class's map is cold, in the background around the object."}} tags=["hide-cell"]
 gap = models["gap"]
 gap_recording = recordings["gap"]
 ranked = logits["gap"].argsort(dim=1, descending=True)
@@ -358,14 +373,15 @@ plt.show()
 # :::{admonition} Solution to exercise 2
 # :class: dropdown
 # Its evidence map sums to the second class's logit like the first one's (the check prints True),
-# and where it lies depends on how the two classes relate. For the frog (#6044) and the last
-# disagreement image (#2920), the second class finds its evidence in the same region as the first
-# (correlation 0.21 and 0.53); for the airplane/bird image #981, on the same object (0.37). For the
-# bird #2890 (second: deer) and the all-wrong airplane #429 (cat, then deer), the second class's
-# evidence lies where the first's is absent (-0.28 and -0.66): deer in the background around the
-# object, in the dark sky above the airplane, while the cat's evidence sits on the plane's centre. A
-# class activation map of every class shows what a network would argue for each answer, which a map
-# of the predicted class alone hides.
+# and where it lies depends on how the two classes relate
+# ({numref}`fig-callbacks-exercise-second-class`). For the frog (#6044) and the last disagreement
+# image (#2920), the second class finds its evidence in the same region as the first (correlation
+# 0.21 and 0.53); for the airplane/bird image #981, on the same object (0.37). For the bird #2890
+# (second: deer) and the all-wrong airplane #429 (cat, then deer), the second class's evidence lies
+# where the first's is absent (-0.28 and -0.66): deer in the background around the object, in the
+# dark sky above the airplane, while the cat's evidence sits on the plane's centre. A class
+# activation map of every class shows what a network would argue for each answer, which a map of the
+# predicted class alone hides.
 # :::
 #
 # ### Exercise 3

@@ -82,12 +82,12 @@ print(comparison.example_table().to_string())
 # %% [markdown]
 # ## Three segmentations of the same images
 #
-# At 32x32 pixels a superpixel is a handful of pixels. The settings (in
-# `explainers.SEGMENTATIONS`) give a few tens of segments per image; Felzenszwalb follows colour
-# edges and makes segments of very different sizes, Quickshift's count varies most with the
-# image's texture, SLIC makes compact, similar-sized cells.
+# At 32x32 pixels a superpixel is a handful of pixels. The settings (in `explainers.SEGMENTATIONS`)
+# give a few tens of segments per image; Felzenszwalb follows colour edges and makes segments of
+# very different sizes, Quickshift's count varies most with the image's texture, SLIC makes compact,
+# similar-sized cells ({numref}`fig-lime-segmentations`).
 
-# %%
+# %% mystnb={"figure": {"caption": "Felzenszwalb, Quickshift and SLIC superpixels of the five images, one row per segmentation; the titles give the number of segments.", "name": "fig-lime-segmentations"}, "image": {"alt": "Three rows of five small images with the superpixel boundaries drawn on them. Felzenszwalb's segments differ strongly in size, Quickshift's are the fewest and largest on some images, and SLIC's are compact cells of similar size."}}
 segmenters = {name: make() for name, make in explainers.SEGMENTATIONS.items()}
 pictures = images.permute(0, 2, 3, 1).double().numpy()
 panels, titles, counts = [], [], {}
@@ -107,7 +107,8 @@ plt.show()
 #
 # Each network explains **its own** predicted class (so on the images where they disagree, each
 # explains a different decision). 500 samples per explanation, a fixed random state. Red: the
-# superpixel raises the probability of the class; blue: it lowers it.
+# superpixel raises the probability of the class; blue: it lowers it. {numref}`fig-lime-plain`,
+# {numref}`fig-lime-gap` and {numref}`fig-lime-allconv` show the three networks.
 
 # %%
 num_samples = 500
@@ -118,7 +119,9 @@ for arch, model in models.items():
         lime[arch, name] = explainers.lime_maps(model, images, predicted[arch], num_samples=num_samples,
                                                 segmentation=explainers.SEGMENTATIONS[name](), batch_size=100)
 
-for arch in models:
+
+def show_lime(arch):
+    """The five images, then one row of ``arch``'s LIME maps per segmentation (one figure per network)."""
     panels = list(images)
     titles = [f"#{i}, true {classes[comparison.test.labels[i]]}" for i in comparison.example_index]
     for name in segmenters:
@@ -128,6 +131,16 @@ for arch in models:
             titles.append(f"{name}: {classes[predicted[arch][index]]}")
     plotting.image_grid(panels, titles, ncols=5, size=1.9, suptitle=f"LIME, {arch}")
     plt.show()
+
+
+# %% mystnb={"figure": {"caption": "LIME maps of the plain network: the five images (top row), then one row of maps per segmentation, each explaining the network's own predicted class on a signed scale centred on zero.", "name": "fig-lime-plain"}, "image": {"alt": "Four rows of five panels: the images, then signed superpixel maps for Felzenszwalb, Quickshift and SLIC, titled with the predicted class. One image gets differently shaped and differently placed strong regions under the three segmentations."}}
+show_lime("plain")
+
+# %% mystnb={"figure": {"caption": "LIME maps of the gap network: the five images (top row), then one row of maps per segmentation, each explaining the network's own predicted class on a signed scale centred on zero.", "name": "fig-lime-gap"}, "image": {"alt": "Four rows of five panels: the images, then signed superpixel maps for Felzenszwalb, Quickshift and SLIC, titled with the predicted class. As for the plain network, the strong regions of one image change with the segmentation."}}
+show_lime("gap")
+
+# %% mystnb={"figure": {"caption": "LIME maps of the allconv network: the five images (top row), then one row of maps per segmentation, each explaining the network's own predicted class on a signed scale centred on zero.", "name": "fig-lime-allconv"}, "image": {"alt": "Four rows of five panels: the images, then signed superpixel maps for Felzenszwalb, Quickshift and SLIC, titled with the predicted class. Again the strong regions of one image change with the segmentation, and several maps mix positive and negative regions."}}
+show_lime("allconv")
 
 # %% [markdown]
 # ## How much do the explanations agree?
@@ -285,7 +298,7 @@ for batch_size in (10, 100):
 # Use LIME's "hide" colour: fill switched-off superpixels with black (`hide_color=0`) instead of
 # their mean colour. How do the maps of the three networks change?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 1: LIME maps with SLIC superpixels when switched-off superpixels are filled with black, one row per network.", "name": "fig-lime-exercise-black-fill"}, "image": {"alt": "Three rows (plain, gap, allconv) of five signed superpixel maps. Each map has a few strongly weighted patches, placed differently by each network."}} tags=["hide-cell"]
 black = {arch: explainers.lime_maps(model, images, predicted[arch], num_samples=num_samples, hide_color=0,
                                     segmentation=explainers.SEGMENTATIONS["slic"](), batch_size=100)
          for arch, model in models.items()}
@@ -299,13 +312,13 @@ plt.show()
 # %% [markdown]
 # :::{admonition} Solution to exercise 1
 # :class: dropdown
-# They change a lot, and differently for each network and image: the Spearman correlation between
-# the mean-colour and the black-fill maps ranges from -0.15 to 0.69 (plain 0.69 down to -0.05, gap
-# 0.20 to 0.40, allconv -0.15 to 0.59). With `hide_color=0`, switching a superpixel off paints it
-# black. A black patch is itself a strong signal (the dark sky of the all-wrong image looks like
-# one) rather than the removal of detail, and LIME then measures how the network reacts to that
-# replacement. The fill colour is part of LIME's question, like the baseline of Integrated
-# Gradients: a map answers relative to a chosen "absence".
+# They change a lot ({numref}`fig-lime-exercise-black-fill`), and differently for each network and
+# image: the Spearman correlation between the mean-colour and the black-fill maps ranges from -0.15
+# to 0.69 (plain 0.69 down to -0.05, gap 0.20 to 0.40, allconv -0.15 to 0.59). With `hide_color=0`,
+# switching a superpixel off paints it black. A black patch is itself a strong signal (the dark sky
+# of the all-wrong image looks like one) rather than the removal of detail, and LIME then measures
+# how the network reacts to that replacement. The fill colour is part of LIME's question, like the
+# baseline of Integrated Gradients: a map answers relative to a chosen "absence".
 # :::
 #
 # ### Exercise 2
@@ -338,7 +351,7 @@ print(pd.DataFrame({"25 segments": stability["between seeds"], "50 segments": pd
 #
 # Explain the *second* most likely class of the all-wrong image. Which regions speak for it?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 3: LIME maps of the most and of the second most likely class for the image all three networks get wrong, for each network.", "name": "fig-lime-exercise-second-class"}, "image": {"alt": "Seven panels in a row: the dark airplane image, then for plain, gap and allconv a pair of signed superpixel maps titled with the class. In most maps the dark background at the top carries a strong weight and the plane itself little."}} tags=["hide-cell"]
 wrong_position = comparison.example_kinds.index("all_wrong")
 wrong_image = images[wrong_position:wrong_position + 1]
 panels, titles = [wrong_image[0]], [f"true {classes[comparison.test.labels[comparison.example_index[wrong_position]]]}"]
@@ -361,11 +374,11 @@ plt.show()
 # :class: dropdown
 # For the airplane that all three networks call a cat, the second class is bird for plain
 # (probability 0.07) and deer for gap (0.23) and allconv (0.07). Its LIME map agrees more with the
-# cat's map than not (Spearman 0.31 to 0.73). For deer, the dark background at the top speaks for
-# it, the same region that speaks for the cat. For plain's bird, the bottom of the image, the
-# plane's tail, speaks for it and the dark background against it. The regions of the plane itself
-# get small weights for all of these classes: the networks read the dark surroundings as evidence
-# for animals, which is why they fail on this image.
+# cat's map than not (Spearman 0.31 to 0.73). For deer, the dark background at the top
+# ({numref}`fig-lime-exercise-second-class`) speaks for it, the same region that speaks for the cat.
+# For plain's bird, the bottom of the image, the plane's tail, speaks for it and the dark background
+# against it. The regions of the plane itself get small weights for all of these classes: the
+# networks read the dark surroundings as evidence for animals, which is why they fail on this image.
 # :::
 #
 # ### Exercise 4

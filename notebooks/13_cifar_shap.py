@@ -91,7 +91,7 @@ print("background classes:", np.bincount(comparison.test.labels[background_index
 # methods do in the rest of the book). Maps are summed over the colour channels and scaled per
 # image; red raises the class, blue lowers it.
 
-# %%
+# %% mystnb={"figure": {"caption": "Gradient SHAP (expected gradients) and Partition SHAP maps of the five images for each network, summed over the colour channels on a signed scale centred on zero; one row per network and explainer.", "name": "fig-shap-maps"}, "image": {"alt": "Seven rows of five panels: the images, then for plain, gap and allconv a row of gradient maps, pixel-sharp and noisy, and a row of Partition maps painted in rectangles with a few strong blocks."}}
 gradient_maps, partition_maps = {}, {}
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # shap's deprecation notices, not about our models
@@ -110,9 +110,9 @@ plotting.image_grid(panels, titles, ncols=5, size=1.9)
 plt.show()
 
 # %% [markdown]
-# The two estimators look different by construction: expected gradients are pixel-sharp and
-# noisy, Partition values are constant on rectangles (with 1,000 evaluations the hierarchy is
-# split down to blocks of a few pixels).
+# The two estimators look different by construction ({numref}`fig-shap-maps`): expected gradients
+# are pixel-sharp and noisy, Partition values are constant on rectangles (with 1,000 evaluations the
+# hierarchy is split down to blocks of a few pixels).
 #
 # ## Local accuracy: do the values add up?
 #
@@ -312,7 +312,7 @@ print(faithfulness.to_string())
 # Replace the blur masker by `inpaint_telea` (needs OpenCV). Do the Partition maps change for the
 # all-wrong image?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 1: Partition SHAP maps of the all-wrong image with the blur masker and with the inpainting masker, for each network.", "name": "fig-shap-exercise-masker"}, "image": {"alt": "Six signed maps painted in rectangles, in pairs of blur and inpaint for plain, gap and allconv. The inpainting maps spread strong values over more blocks than the blur maps, especially at the top of the image."}} tags=["hide-cell"]
 wrong_position = comparison.example_kinds.index("all_wrong")
 wrong_image = images[wrong_position:wrong_position + 1]
 masker_panels, masker_titles = [], []
@@ -332,15 +332,16 @@ plt.show()
 # %% [markdown]
 # :::{admonition} Solution to exercise 1
 # :class: dropdown
-# Yes, a lot. The block rankings of the blur and the inpainting maps agree only partly (Spearman
-# 0.47 for plain, 0.36 for allconv, 0.04 for gap), and the sums change: they add up to $f(x) -
-# f(\text{fully masked})$ in both cases, but a fully inpainted image is the image's mean colour,
-# which lowers the probability of "cat" much more than a blurred copy does (sums 0.58 to 0.69
-# instead of 0.09 to 0.30). The masker defines what "absent" means, so it is part of the
-# explanation, like LIME's fill colour and IG's baseline. Trying this exercise found a bug: shap's
-# inpainting maskers hand the image to OpenCV as 8-bit integers, and on the book's [0, 1] pixels
-# every masked image came out almost black and every map constant. `explainers.partition_shap_maps`
-# now gives them 0 to 255 (a unit test checks that the map is not constant and adds up).
+# Yes, a lot ({numref}`fig-shap-exercise-masker`). The block rankings of the blur and the inpainting
+# maps agree only partly (Spearman 0.47 for plain, 0.36 for allconv, 0.04 for gap), and the sums
+# change: they add up to $f(x) - f(\text{fully masked})$ in both cases, but a fully inpainted image
+# is the image's mean colour, which lowers the probability of "cat" much more than a blurred copy
+# does (sums 0.58 to 0.69 instead of 0.09 to 0.30). The masker defines what "absent" means, so it is
+# part of the explanation, like LIME's fill colour and IG's baseline. Trying this exercise found a
+# bug: shap's inpainting maskers hand the image to OpenCV as 8-bit integers, and on the book's [0,
+# 1] pixels every masked image came out almost black and every map constant.
+# `explainers.partition_shap_maps` now gives them 0 to 255 (a unit test checks that the map is not
+# constant and adds up).
 # :::
 #
 # ### Exercise 2

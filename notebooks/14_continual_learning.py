@@ -143,7 +143,7 @@ for strategy, models in runs.items():
                          "training minutes": metas[strategy]["train_seconds"] / 60}
 print(pd.DataFrame(summary).T.round(3).to_string())
 
-# %%
+# %% mystnb={"figure": {"caption": "Accuracy matrices of the four strategies: the test accuracy on each task (columns) after training each task (rows), printed in every cell; tasks not trained yet are left blank.", "name": "fig-continual-accuracy"}, "image": {"alt": "Four lower-triangular heat maps side by side, titled baseline, ewc, replay and generative, with a shared colour bar for accuracy. The baseline's cells below the diagonal are darker than the other strategies', which is its forgetting."}}
 figure, axes = plt.subplots(1, len(metas), figsize=(4 * len(metas), 3.4))
 for axis, (strategy, run_meta) in zip(axes, metas.items()):
     matrix = np.array(run_meta["accuracy"])
@@ -155,16 +155,16 @@ figure.colorbar(image, ax=axes, shrink=0.8, label="accuracy")
 plt.show()
 
 # %% [markdown]
-# *Average forgetting* {cite}`chaudhry2018riemannian` is, over all tasks but the last, the drop
-# from the best accuracy a task ever had to its final accuracy. Fine-tuning forgets most; both
-# protections cut the drop to a few points, at a cost each: EWC restrains the shared weights, so
-# it learns the later tasks less well (compare the diagonals), and replay doubles the computation
-# per step. Generative replay forgets a little more than EWC (0.047 against 0.036) with no image
-# stored, and pays in plasticity too: its frozen layers learn every task less well than the
-# baseline's trainable ones (task 0 reaches 0.902 instead of 0.925, task 4 0.882 instead of 0.923),
-# and its final test loss (0.413) is close to EWC's (0.404). Forgetting is not monotonic either: the
-# baseline recovers much of the first task (airplane, automobile) after learning the last one (ship,
-# truck), whose features it shares.
+# *Average forgetting* {cite}`chaudhry2018riemannian` is, over all tasks but the last, the drop from
+# the best accuracy a task ever had to its final accuracy. Fine-tuning forgets most
+# ({numref}`fig-continual-accuracy`); both protections cut the drop to a few points, at a cost each:
+# EWC restrains the shared weights, so it learns the later tasks less well (compare the diagonals),
+# and replay doubles the computation per step. Generative replay forgets a little more than EWC
+# (0.047 against 0.036) with no image stored, and pays in plasticity too: its frozen layers learn
+# every task less well than the baseline's trainable ones (task 0 reaches 0.902 instead of 0.925,
+# task 4 0.882 instead of 0.923), and its final test loss (0.413) is close to EWC's (0.404).
+# Forgetting is not monotonic either: the baseline recovers much of the first task (airplane,
+# automobile) after learning the last one (ship, truck), whose features it shares.
 #
 # ### What generative replay owes to its frozen layers
 #
@@ -200,14 +200,20 @@ print(ablation.round(3).to_string())
 # ## Grad-CAM across tasks
 #
 # Two test images of the first task (one per class), explained for their true class by the first
-# task's head, after each task, at a middle layer (`conv3`, 16x16) and the last conv layer
-# (`conv5`, 8x8). Each title gives the probability of the true class at that checkpoint.
+# task's head, after each task, at a middle layer (`conv3`, 16x16) and the last conv layer (`conv5`,
+# 8x8), one figure per strategy ({numref}`Figures %s <fig-continual-gradcam-baseline>` to
+# {numref}`%s <fig-continual-gradcam-generative>`). Each title gives the probability of the true
+# class at that checkpoint.
 
 # %%
 first_task = tasks[0]
 k = meta["classes_per_task"]
 shown, shown_labels = continual.first_per_class(first_task, 1)
-for strategy, models in runs.items():
+
+
+def show_maps_after_each_task(strategy):
+    """Grad-CAM of the shown images at both layers after every task of ``strategy`` (one figure each)."""
+    models = runs[strategy]
     panels, titles = [], []
     for layer in forgetting.STUDY_LAYERS:
         for image, label in zip(shown, shown_labels):
@@ -221,6 +227,19 @@ for strategy, models in runs.items():
                         suptitle=f"{strategy}: {first_task.classes[shown_labels[0]]} (rows 1, 3), "
                                  f"{first_task.classes[shown_labels[1]]} (rows 2, 4)")
     plt.show()
+
+
+# %% mystnb={"figure": {"caption": "Baseline: Grad-CAM of an airplane and an automobile of the first task after every task, at conv3 (rows 1 and 2) and at conv5 (rows 3 and 4); the titles give the probability of the true class.", "name": "fig-continual-gradcam-baseline"}, "image": {"alt": "Four rows of five heat-map overlays on a small airplane and a small automobile photo, one column per checkpoint. The maps change visibly from checkpoint to checkpoint, at conv5 moving from one region of the image to another."}}
+show_maps_after_each_task("baseline")
+
+# %% mystnb={"figure": {"caption": "EWC: Grad-CAM of the same two images after every task, at conv3 (rows 1 and 2) and at conv5 (rows 3 and 4); the titles give the probability of the true class.", "name": "fig-continual-gradcam-ewc"}, "image": {"alt": "Four rows of five heat-map overlays, one column per checkpoint. The maps stay nearly the same across the checkpoints at both layers."}}
+show_maps_after_each_task("ewc")
+
+# %% mystnb={"figure": {"caption": "Replay: Grad-CAM of the same two images after every task, at conv3 (rows 1 and 2) and at conv5 (rows 3 and 4); the titles give the probability of the true class.", "name": "fig-continual-gradcam-replay"}, "image": {"alt": "Four rows of five heat-map overlays, one column per checkpoint. The maps drift from checkpoint to checkpoint, at conv5 more than EWC's."}}
+show_maps_after_each_task("replay")
+
+# %% mystnb={"figure": {"caption": "Generative replay: Grad-CAM of the same two images after every task, at conv3 (rows 1 and 2) and at conv5 (rows 3 and 4); the titles give the probability of the true class.", "name": "fig-continual-gradcam-generative"}, "image": {"alt": "Four rows of five heat-map overlays, one column per checkpoint. The maps change little across the checkpoints, a little more than EWC's."}}
+show_maps_after_each_task("generative")
 
 # %% [markdown]
 # How far do the maps drift? For the first 20 test images of each class of the first task, the
@@ -241,10 +260,11 @@ drift = pd.DataFrame(rows).set_index(["strategy", "layer"]).round(2)
 print(drift.to_string())
 
 # %% [markdown]
-# The baseline's maps drift most: at the last conv layer they can become unrelated to the first
-# checkpoint's (a correlation near 0), while EWC, which pins the important weights, keeps them
-# nearly unchanged. Replay is the instructive case: it keeps the first task's *accuracy* as well as
-# EWC does, yet its maps drift much more. The network gives the same answers for partly other
+# The baseline's maps drift most ({numref}`fig-continual-gradcam-baseline`): at the last conv layer
+# they can become unrelated to the first checkpoint's (a correlation near 0), while EWC, which pins
+# the important weights, keeps them nearly unchanged. Replay is the instructive case: it keeps the
+# first task's *accuracy* as well as EWC does, yet its maps drift much more
+# ({numref}`fig-continual-gradcam-replay`). The network gives the same answers for partly other
 # reasons, which an accuracy matrix alone cannot show.
 #
 # Generative replay's maps drift less than experience replay's and more than EWC's: its `conv5` maps
@@ -260,7 +280,7 @@ print(drift.to_string())
 # maps at the six sublayers of `conv3` and `conv5`, after the first and after the last task, per
 # strategy:
 
-# %%
+# %% mystnb={"figure": {"caption": "Grad-CAM of the first airplane image at the convolution, batch norm and ReLU of conv3 and of conv5, after the first and after the last task, for each strategy.", "name": "fig-continual-sublayers"}, "image": {"alt": "Eight rows of six heat-map overlays, two rows per strategy (after the first and after the last task). The maps at the convolutions are mostly empty or a single spot, while the batch-norm and ReLU maps cover much of the image."}}
 sublayers = [f"{layer}.{index}" for layer in forgetting.STUDY_LAYERS for index in range(3)]
 names = {layer: f"{layer.split('.')[1]} {('conv', 'BN', 'ReLU')[int(layer[-1])]}" for layer in sublayers}
 image, label = shown[:1], shown_labels[:1]
@@ -292,17 +312,16 @@ print("corr(map after the last task, map after task 0), first-task images:")
 print(pd.DataFrame(rows).set_index("strategy").round(2).to_string())
 
 # %% [markdown]
-# In the figure, the maps at the convolutions (before batch norm) are mostly empty or a single
-# spot (Grad-CAM's weighted sum is negative nearly everywhere there), while after the batch norm it
-# is positive over much of the image. Inside a block, the three sublayers do not
-# drift alike. At `conv3` the batch-norm output keeps
-# more of its first map than the convolution before it for every strategy (for the baseline 0.28
-# against 0.10), and the ReLU after it drifts more again (0.16); at `conv5` the ReLU's map stays
-# close to the batch norm's (the ReLU removes little there). EWC and generative replay drift least
-# at every sublayer; experience replay drifts less than the baseline at `conv3` but more at
-# `conv5`'s batch norm and ReLU (0.45 and 0.48 against 0.56). The study's observation that the
-# sublayers of one block can show different pictures holds here; the study below uses the block
-# outputs (the ReLU's), the layer Grad-CAM is defined on.
+# In {numref}`fig-continual-sublayers`, the maps at the convolutions (before batch norm) are mostly
+# empty or a single spot (Grad-CAM's weighted sum is negative nearly everywhere there), while after
+# the batch norm it is positive over much of the image. Inside a block, the three sublayers do not
+# drift alike. At `conv3` the batch-norm output keeps more of its first map than the convolution
+# before it for every strategy (for the baseline 0.28 against 0.10), and the ReLU after it drifts
+# more again (0.16); at `conv5` the ReLU's map stays close to the batch norm's (the ReLU removes
+# little there). EWC and generative replay drift least at every sublayer; experience replay drifts
+# less than the baseline at `conv3` but more at `conv5`'s batch norm and ReLU (0.45 and 0.48 against
+# 0.56). The study's observation that the sublayers of one block can show different pictures holds
+# here; the study below uses the block outputs (the ReLU's), the layer Grad-CAM is defined on.
 #
 # ## Lacunarity of a heat map
 #
@@ -321,7 +340,9 @@ print(pd.DataFrame(rows).set_index("strategy").round(2).to_string())
 # rendering is read back to its value on the colour map's scale, then counted as **red**
 # ($\ge 0.85$), **orange** ($[0.70, 0.85)$), **yellow** ($[0.60, 0.70)$) or **other** (below
 # 0.60: greens, cyans, blues). Maps are scaled to a maximum of 1 per image, so every map has some
-# red; the fractions say how *much* of the image is hot.
+# red; the fractions say how *much* of the image is hot. The `jet` rendering is a measurement, as in
+# the study; the figures show the same maps with `inferno`, which readers with a colour-vision
+# deficiency can read.
 
 # %%
 demo = torch.zeros(3, 32, 32)
@@ -359,7 +380,7 @@ per_checkpoint = first_rows.groupby(["strategy", "after_task"])[["accuracy", "la
                                                                   "lacunarity_8", "red", "orange", "yellow"]].mean()
 print(per_checkpoint.round(3).to_string())
 
-# %%
+# %% mystnb={"figure": {"caption": "Share of the heat map in each colour group (red, orange, yellow, other) for the first task's classes after each task, per strategy and layer; conv3 is dashed, conv5 solid.", "name": "fig-continual-colour-groups"}, "image": {"alt": "Four line charts side by side, one per colour group, with the task on the horizontal axis and the share on the vertical axis; each has eight lines, one per strategy and layer, that move up and down without a common trend."}}
 figure, axes = plt.subplots(1, 4, figsize=(14, 3), sharex=True)
 for axis, group in zip(axes, ["red", "orange", "yellow", "other"]):
     for strategy in continual.STRATEGIES:
@@ -400,7 +421,7 @@ for layer in forgetting.STUDY_LAYERS:
 separation = pd.DataFrame(rows).set_index(["layer", "measure"]).round(3)
 print(separation.to_string())
 
-# %%
+# %% mystnb={"figure": {"caption": "Class accuracy against lacunarity (box size 4) for the classes of earlier tasks at every later checkpoint, at conv3 (left) and at conv5 (right), one marker shape per strategy.", "name": "fig-continual-lacunarity"}, "image": {"alt": "Two scatter plots with lacunarity on the horizontal axis and class accuracy on the vertical axis. Most points gather at low lacunarity and high accuracy; the baseline's low-accuracy points lie further right, towards higher lacunarity."}}
 figure, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
 for axis, layer in zip(axes, forgetting.STUDY_LAYERS):
     for strategy, marker in zip(continual.STRATEGIES, "os^D"):
@@ -415,18 +436,22 @@ plt.show()
 # %% [markdown]
 # ## Reading
 #
-# 1. **Forgetting.** The accuracy matrices show the baseline losing earlier tasks as it learns new
-#    ones, and EWC, replay and generative replay keeping them; the average forgetting ranks the
-#    strategies (replay, EWC, generative replay, baseline), and generative replay owes most of its
-#    protection to its frozen layers.
-# 2. **Drift.** The Grad-CAM of a first-task image changes after every task, most for the
-#    strategy that forgets most, least for EWC; replay keeps accuracy with drifting maps.
-# 3. **Lacunarity and colour groups.** At the **last conv layer**, the heat maps of forgotten
-#    classes are gappier (higher lacunarity at every box size) and have fewer red, orange and
-#    yellow pixels than those of remembered classes: the AUCs are far from 0.5 and lacunarity
-#    correlates negatively with the class's accuracy. At the **middle layer** there is no such
-#    separation (AUCs between 0.39 and 0.55, correlations with accuracy near 0). So in this run the texture of the last layer's heat map does
-#    carry a signal about forgetting, without labels; the middle layer's does not.
+# 1. **Forgetting.** The accuracy matrices ({numref}`fig-continual-accuracy`) show the baseline
+#    losing earlier tasks as it learns new ones, and EWC, replay and generative replay keeping them;
+#    the average forgetting ranks the strategies (replay, EWC, generative replay, baseline), and
+#    generative replay owes most of its protection to its frozen layers.
+# 2. **Drift.** The Grad-CAM of a first-task image changes after every task
+#    ({numref}`Figures %s <fig-continual-gradcam-baseline>` to
+#    {numref}`%s <fig-continual-gradcam-generative>`), most for the strategy that forgets most,
+#    least for EWC; replay keeps accuracy with drifting maps.
+# 3. **Lacunarity and colour groups** ({numref}`fig-continual-colour-groups` and
+#    {numref}`fig-continual-lacunarity`). At the **last conv layer**, the heat maps of forgotten
+#    classes are gappier (higher lacunarity at every box size) and have fewer red, orange and yellow
+#    pixels than those of remembered classes: the AUCs are far from 0.5 and lacunarity correlates
+#    negatively with the class's accuracy. At the **middle layer** there is no such separation (AUCs
+#    between 0.39 and 0.55, correlations with accuracy near 0). So in this run the texture of the
+#    last layer's heat map does carry a signal about forgetting, without labels; the middle layer's
+#    does not.
 #
 # Two cautions before reading this as a law. The forgotten classes come mostly from the baseline
 # (see the counts above), so the comparison partly contrasts *strategies*; and a forgotten class
@@ -494,7 +519,7 @@ plt.show()
 # --set ewc_strength=... --out-dir /tmp/cl`) and plot average forgetting against the
 # accuracy on the last task. Where is the trade-off?
 
-# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
+# %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 1: average forgetting against the accuracy on the last task for four EWC strengths, each point labelled with its strength (0 is the baseline).", "name": "fig-continual-exercise-ewc-strength"}, "image": {"alt": "Line chart with four labelled points. Forgetting falls steeply from the baseline to the smallest EWC strength and then slowly, while the accuracy on the last task falls with every larger strength."}} tags=["hide-cell"]
 # Each run takes minutes, longer than a chapter may run: `make exercise-models` trained these
 # variants once with the commands printed here, and their checkpoints ship with the book.
 for name in ("ewc_strength_100", "ewc_strength_10000"):
@@ -517,15 +542,16 @@ plt.show()
 # %% [markdown]
 # :::{admonition} Solution to exercise 1
 # :class: dropdown
-# The trade-off is between forgetting and learning the next task. With strength 0 (the baseline),
-# 100, 1,000 (the book's) and 10,000, average forgetting falls from 0.214 to 0.041, 0.036 and 0.023,
-# while the accuracy on the last task falls from 0.923 to 0.881, 0.865 and 0.846: the stronger the
-# penalty, the more the shared layers are held where the old tasks need them, and the less they can
-# adapt to a new one. Most of the gain comes with the smallest strength: 100 already removes four
-# fifths of the baseline's forgetting. Average accuracy, which weighs both, is highest at 100
-# (0.832), above the book's 1,000 (0.814) and well above 10,000 (0.782). These are test numbers, so
-# they must not pick the strength; a tuning run would compare the strengths on validation images
-# held out from each task.
+# The trade-off is between forgetting and learning the next task
+# ({numref}`fig-continual-exercise-ewc-strength`). With strength 0 (the baseline), 100, 1,000 (the
+# book's) and 10,000, average forgetting falls from 0.214 to 0.041, 0.036 and 0.023, while the
+# accuracy on the last task falls from 0.923 to 0.881, 0.865 and 0.846: the stronger the penalty,
+# the more the shared layers are held where the old tasks need them, and the less they can adapt to
+# a new one. Most of the gain comes with the smallest strength: 100 already removes four fifths of
+# the baseline's forgetting. Average accuracy, which weighs both, is highest at 100 (0.832), above
+# the book's 1,000 (0.814) and well above 10,000 (0.782). These are test numbers, so they must not
+# pick the strength; a tuning run would compare the strengths on validation images held out from
+# each task.
 # :::
 #
 # ### Exercise 2

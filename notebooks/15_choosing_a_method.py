@@ -18,14 +18,15 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/xai-image-book/xai-image-book/blob/main/notebooks/15_choosing_a_method.ipynb)
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/xai-image-book/xai-image-book/main?labpath=notebooks%2F15_choosing_a_method.ipynb)
 #
-# The book has shown each method in its own chapter, on the images that chapter needed. This
-# closing chapter puts them side by side: every attribution method of the book, run by the same
-# helpers on the **same images** of the same model, and measured the same way. One table gives,
-# per method, what its map explains (the "what" of its chapter's Hohman card), the passes it makes
-# and the seconds it takes per image, how faithful its map is (deletion and insertion
+# The book has shown each method in its own chapter, on the images that chapter needed. This closing
+# chapter puts them side by side: every attribution method of the book, run by the same helpers on
+# the **same images** of the same model, and measured the same way. One table gives, per method,
+# what its map explains (the "what" of its chapter's Hohman card), the passes it makes and the
+# seconds it takes per image, how faithful its map is (deletion and insertion
 # {cite}`petsiuk2018rise`), how much of the map lies on the object, and whether the map depends on
-# the model at all (cascading randomisation {cite}`adebayo2018sanity`). A figure shows all maps of
-# the same images, and a short guide says which method to reach for when.
+# the model at all (cascading randomisation {cite}`adebayo2018sanity`). A figure
+# ({numref}`fig-choosing-maps`) shows all maps of the same images, and a short guide says which
+# method to reach for when.
 #
 # The model is the book's pollen CNN (chapter 3): it was trained by the book, its images have a
 # segmentable object (the grain, `pollen.grain_mask`), and every method of the registry runs on it
@@ -132,7 +133,7 @@ with pd.option_context("display.max_colwidth", 80, "display.width", 200):
 # Three of the images, one column per method (absolute values, capped at the 99th percentile, as
 # in chapter 10).
 
-# %%
+# %% mystnb={"figure": {"caption": "Three pollen grains and their maps by every method of the book and by both controls (absolute values, capped at the 99th percentile); one row per grain, one column per method.", "name": "fig-choosing-maps"}, "image": {"alt": "Three rows of ten grey-scale panels: the grain, random noise, an edge map outlining the grain, speckled gradient maps (saliency, guided backprop, SmoothGrad, Integrated Gradients, SHAP), a smooth coarse Grad-CAM blob and LIME's flat superpixel patches."}}
 shown = [0, 3, 6]
 panels, titles = [], []
 for index in shown:
@@ -145,10 +146,11 @@ plotting.image_grid(panels, titles, ncols=len(card.maps) + 1, size=1.6, cmap="gr
 plt.show()
 
 # %% [markdown]
-# The figure shows what the columns measure. Grad-CAM gives one smooth blob at the resolution of
-# its layer, LIME a few superpixels; the gradient maps are speckled, saliency and SHAP more than
-# SmoothGrad, and guided backprop and SmoothGrad draw the grain's texture; they also put the most
-# of the gradient maps on the grain (0.55 and 0.54). The edge detector draws the grain's outline without asking the model.
+# {numref}`fig-choosing-maps` shows what the columns measure. Grad-CAM gives one smooth blob at the
+# resolution of its layer, LIME a few superpixels; the gradient maps are speckled, saliency and SHAP
+# more than SmoothGrad, and guided backprop and SmoothGrad draw the grain's texture; they also put
+# the most of the gradient maps on the grain (0.55 and 0.54). The edge detector draws the grain's
+# outline without asking the model.
 #
 # ## A decision guide
 #

@@ -44,6 +44,30 @@ def mirror_root() -> Path:
     return data.data_root()
 
 
+@pytest.fixture(scope="session")
+def cifar10_test_subset(tmp_path_factory):
+    """The first 100 test images of each CIFAR-10 class of the configured data root (1,000 of the
+    10,000), read by the book's reader (``cifar.load_cifar``) from a data root of links to them, so
+    that tests of the committed models run on real images in seconds; skipped when no data root
+    is set."""
+    if not os.environ.get(data.DATA_ROOT_ENV):
+        pytest.skip(f"{data.DATA_ROOT_ENV} is not set; these tests read the real data sets")
+    from xaihelpers import cifar
+
+    folder = data.dataset_dir("cifar10")
+    if folder.name != "cifar10":  # torchvision's pickles: read them all, keep the same images
+        test = cifar.load_cifar("cifar10", "test")
+        keep = torch.cat([(test.labels == c).nonzero().flatten()[:100] for c in range(len(test.classes))])
+        return cifar.CifarData(test.images[keep], test.labels[keep], test.classes)
+    root = tmp_path_factory.mktemp("cifar10_subset")
+    for class_folder in sorted(p for p in (folder / "test").iterdir() if p.is_dir()):
+        linked = root / "cifar10" / "test" / class_folder.name
+        linked.mkdir(parents=True)
+        for image in sorted(class_folder.iterdir())[:100]:
+            (linked / image.name).symlink_to(image)
+    return cifar.load_cifar("cifar10", "test", root=root)
+
+
 def fake_cifar(per_class: int, classes: int = 4, seed: int = 0):
     """CIFAR-shaped data in memory where class ``c`` is brighter in channel ``c % 3``: learnable in
     a few steps, for tests of the training loop and the strategies."""

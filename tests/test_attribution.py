@@ -103,7 +103,8 @@ def test_baselines():
     assert blurred.mean().item() == pytest.approx(images.mean().item(), abs=0.02)
     first = attribution.baseline(images, "uniform", generator=torch.Generator().manual_seed(3))
     second = attribution.baseline(images, "uniform", generator=torch.Generator().manual_seed(3))
-    assert torch.equal(first, second) and 0 <= first.min() and first.max() <= 1
+    assert torch.equal(first, second)
+    assert torch.equal(first, torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3)))  # U[0, 1)
     with pytest.raises(ValueError, match="kind"):
         attribution.baseline(images, "white")
 
@@ -121,7 +122,10 @@ def test_region_sums_add_up_and_paint_back():
 def test_guided_backprop_ready_returns_a_relu_model_unchanged():
     model = nn.Sequential(nn.Conv2d(3, 2, 3), nn.ReLU())
     assert attribution.guided_backprop_ready(model) is model
-    assert attribution.guided_backprop_ready(SharedReLU6Net()) is not None
+    shared = SharedReLU6Net().train()
+    ready = attribution.guided_backprop_ready(shared)
+    assert ready is not shared and type(shared.act) is nn.ReLU6 and shared.training  # the caller's model is kept
+    assert isinstance(ready.act, attribution.GuidedReLU6) and not ready.training
 
 
 def test_smoothgrad_helper_is_seeded_and_equals_the_gradient_without_noise(tiny_cnn):
@@ -155,3 +159,64 @@ def test_signed_smoothgrad_is_the_magnitude_of_the_mean_signed_gradient_on_the_s
     assert (signed <= absolute + 1e-7).all() and (signed < absolute - 1e-6).any()  # signs cancel
     with pytest.raises(ValueError, match="average must be one of"):
         attribution.smoothgrad(tiny_cnn, images, target, average="squared")
+
+
+def test_cap_scales_each_map_by_its_own_percentile():
+    # 0, 1, ..., 10: the 50th percentile is 5 exactly, so every value is divided by 5 and clipped
+    # at 1. The second map is a hundredth of the first (a ceiling below 1) and caps to the same.
+    ramp = torch.arange(11.0).view(1, 1, 11)
+    capped = attribution.cap(torch.cat([ramp, ramp / 100]), 50)
+    expected = torch.tensor([0.0, 0.2, 0.4, 0.6, 0.8] + [1.0] * 6)
+    assert capped.shape == (2, 1, 11)
+    assert torch.allclose(capped[0, 0], expected) and torch.allclose(capped[1, 0], expected)
+
+
+def test_cap_defaults_to_the_99th_percentile_and_stays_in_zero_one():
+    # The 99th percentile of 0..99 interpolates to 98.01 (position 0.99 * 99 = 98.01).
+    capped = attribution.cap(torch.arange(100.0).view(1, 10, 10))
+    assert capped[0, 9, 8].item() == pytest.approx(98 / 98.01) and capped[0, 9, 9] == 1.0
+    signed = attribution.cap(torch.tensor([[[-4.0, 2.0], [4.0, 8.0]]]), 100)
+    assert signed.tolist() == [[[0.0, 0.25], [0.5, 1.0]]]  # a negative value is clipped at 0
+
+
+def test_paint_regions_accepts_labels_in_any_order():
+    segments = np.array([[5, 5, 9], [9, 2, 2]])
+    painted = attribution.paint_regions(segments, [9, 2, 5], [0.9, 0.2, 0.5])
+    assert painted.tolist() == [[0.5, 0.5, 0.9], [0.9, 0.2, 0.2]]
+
+
+def _gaussian_blur_by_hand(images, sigma):
+    """The textbook Gaussian blur: weights exp(-x^2 / 2 sigma^2) for |x| <= round(3 sigma), summing
+    to 1, along rows then columns, the border mirrored (reflect padding)."""
+    radius = round(3 * sigma)
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    weights = torch.exp(-offsets ** 2 / (2 * sigma ** 2))
+    weights = (weights / weights.sum()).to(images.dtype)
+    channels = images.shape[1]
+    padded = torch.nn.functional.pad(images, [radius] * 4, mode="reflect")
+    rows = torch.nn.functional.conv2d(padded, weights.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
+    return torch.nn.functional.conv2d(rows, weights.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
+
+
+def test_blur_baseline_is_the_gaussian_blur_of_the_stated_sigma():
+    images = torch.rand(2, 3, 24, 24, generator=torch.Generator().manual_seed(8))
+    for sigma in (0.4, 1.5, 2.0):
+        assert torch.allclose(attribution.baseline(images, "blur", sigma=sigma), _gaussian_blur_by_hand(images, sigma),
+                              atol=1e-6), sigma
+    large = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(9))
+    assert torch.allclose(attribution.baseline(large, "blur"), _gaussian_blur_by_hand(large, 10.0), atol=1e-6)
+
+
+def test_channel_reduce_keeps_one_value_per_image_and_pixel():
+    values = torch.tensor([[[[1.0, -2.0]], [[-3.0, 4.0]]], [[[0.5, 0.0]], [[0.5, -1.0]]]])  # (2, 2, 1, 2)
+    assert attribution.channel_reduce(values, "max_abs").tolist() == [[[3.0, 4.0]], [[0.5, 1.0]]]
+    assert attribution.channel_reduce(values, "sum").tolist() == [[[-2.0, 2.0]], [[1.0, -1.0]]]
+    assert attribution.channel_reduce(values, "abs_sum").tolist() == [[[4.0, 6.0]], [[1.0, 1.0]]]
+
+
+def test_smoothgrad_draws_the_same_noise_by_default_as_with_seed_0(tiny_cnn):
+    # The chapters call SmoothGrad without a seed; their printed numbers rest on this default.
+    images = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(10))
+    default = attribution.smoothgrad(tiny_cnn, images, 1, sigma=0.3, samples=3)
+    assert torch.equal(default, attribution.smoothgrad(tiny_cnn, images, 1, sigma=0.3, samples=3, seed=0))
+    assert not torch.equal(default, attribution.smoothgrad(tiny_cnn, images, 1, sigma=0.3, samples=3, seed=1))

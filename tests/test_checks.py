@@ -210,3 +210,49 @@ def test_a_checkpoint_of_another_architecture_is_refused(tmp_path):
     torch.save([1, 2, 3], not_a_dict)
     with pytest.raises(checkpoints.CheckpointError, match="not a checkpoint of this model"):
         zoo.load("pollen_cnn", not_a_dict)
+
+
+def test_percentile_bounds_are_zero_excluded_and_hundred_included():
+    assert checks.percentile(0.5) == 0.5 and checks.percentile(100) == 100.0
+    for outside in (0, -1, 100.5, 101):
+        with pytest.raises(ValueError, match=r"percentile must be in \(0, 100\]"):
+            checks.percentile(outside)
+    with pytest.raises(TypeError, match="percentile must be a number"):
+        checks.percentile("99")
+
+
+def test_maps_that_are_not_a_batch_say_what_they_were():
+    with pytest.raises(ValueError, match=r"maps must be a batch of maps \(N, H, W\), got list"):
+        checks.maps([[0.0]])
+    with pytest.raises(ValueError, match=r"got \(4, 4\); for one map use maps\[None\]"):
+        checks.maps(torch.rand(4, 4))
+
+
+def test_scales_name_the_argument_when_they_are_not_numbers():
+    for check in (checks.positive, checks.non_negative):
+        with pytest.raises(TypeError, match="sigma must be a number, got str"):
+            check("0.1", "sigma")
+    assert checks.positive(2, "sigma") == 2.0 and isinstance(checks.positive(2, "sigma"), float)
+
+
+def test_counts_may_be_0d_integer_tensors_but_not_float_ones():
+    assert checks.positive_int(torch.tensor(3), "steps") == 3
+    with pytest.raises(TypeError, match="steps must be an integer"):
+        checks.positive_int(torch.tensor(3.0), "steps")
+    with pytest.raises(TypeError, match="steps must be an integer"):
+        checks.positive_int(torch.tensor([3]), "steps")
+
+
+def test_boolean_targets_are_refused_and_the_message_names_the_target():
+    with pytest.raises(TypeError, match="target must hold integer class indices, got dtype torch.bool"):
+        checks.targets(torch.tensor([True, False]), 2)
+    with pytest.raises(ValueError, match=r"target holds a negative class index \(-2\)"):
+        checks.targets([0, -2], 2)
+
+
+def test_image_messages_count_the_bad_values_and_keep_the_grayscale_hint_for_grayscale():
+    values = torch.tensor([math.nan, 0.5, math.inf, -math.inf]).view(1, 1, 2, 2)
+    with pytest.raises(ValueError, match="contains 3 NaN or infinite value\\(s\\) of 4"):
+        checks.images(values)
+    with pytest.raises(ValueError, match=r"must have 3 channels, got 4\.$"):
+        checks.images(torch.rand(1, 4, 8, 8), channels=3)

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from xaihelpers import checkpoints, cifar, comparison, explainers, hooks, training, zoo
+from xaihelpers import checkpoints, cifar, comparison, explainers, hooks, repro, training, zoo
+
+from conftest import fake_cifar
 
 ARCHS = list(cifar.ARCHITECTURES)
 
@@ -33,21 +35,15 @@ def test_unknown_architecture_is_named():
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-def test_one_training_step_lowers_the_loss(arch):
-    torch.manual_seed(0)
-    model = cifar.build(arch).train()
-    images, labels = torch.rand(16, 3, 32, 32), torch.randint(0, 10, (16,))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
-
-    def loss() -> torch.Tensor:
-        torch.manual_seed(1)  # the same dropout mask before and after the step
-        return torch.nn.functional.cross_entropy(model(images), labels)
-
-    before = loss()
-    optimizer.zero_grad()
-    before.backward()
-    optimizer.step()
-    assert loss().item() < before.item()
+def test_the_books_training_lowers_the_loss(arch):
+    data = fake_cifar(4)  # 16 images of 4 classes, each brighter in one channel: learnable at once
+    model, meta = cifar.train(arch, epochs=2, train_set=data, batch_size=8, progress=False)
+    with repro.seeded(0):  # the initialisation cifar.train starts from (seed 0)
+        untrained = cifar.build(arch, classes=4, mean=meta["mean"], std=meta["std"]).eval()
+    before = training.mean_cross_entropy(training.predict_proba(untrained, data.images), data.labels)
+    after = training.mean_cross_entropy(training.predict_proba(model, data.images), data.labels)
+    assert after < before - 0.02, (before, after)
+    assert len(meta["train_loss"]) == 2 and meta["epochs"] == 2 and not model.training
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -144,11 +140,15 @@ def test_train_runs_end_to_end_on_a_tiny_subset_and_leaves_the_global_generator_
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-def test_committed_checkpoints(arch):
+def test_committed_checkpoints_reach_their_recorded_test_accuracy(arch, cifar10_test_subset):
     model, meta = zoo.load(f"cifar10_{arch}")
     assert meta["arch"] == arch and meta["classes"] == list(cifar.CLASSES)
     assert meta["train_seconds"] < 11 * 60  # the budget: about 10 minutes on 2 cores
-    assert meta["test_accuracy"] > 0.6
+    measured = training.accuracy(model, cifar10_test_subset.images, cifar10_test_subset.labels)
+    # On 1,000 of the 10,000 test images (100 per class): within about three standard errors
+    # (0.013) of the accuracy recorded on all of them, and above the book's claim of 0.6.
+    assert measured == pytest.approx(meta["test_accuracy"], abs=0.04)
+    assert measured > 0.6
 
 
 def test_load_cifar_from_the_mirror_layout(fake_root):

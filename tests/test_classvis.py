@@ -27,7 +27,10 @@ def test_class_scores_rise_over_the_iterations():
     assert torch.all(result.scores[-1] > result.scores[0] + 1.0)
     assert (result.scores.diff(dim=0) > 0).float().mean() > 0.9
     assert result.images.min() >= 0 and result.images.max() <= 1
-    assert torch.all((result.probabilities > 0) & (result.probabilities <= 1))
+    with torch.no_grad():  # the last scores and probabilities are the model's on the returned images
+        logits = model(result.images)
+    assert torch.allclose(result.scores[-1], logits[[0, 1], [0, 3]], atol=1e-4)
+    assert torch.allclose(result.probabilities, logits.softmax(dim=1)[[0, 1], [0, 3]], atol=1e-6)
 
 
 def test_blur_every_k_steps_gives_a_smoother_image():
@@ -147,3 +150,81 @@ def test_typical_wavelength_of_stripes_is_their_period():
     assert torch.allclose(wavelengths, torch.tensor([8.0, 16.0]), rtol=0.02)
     with pytest.raises(ValueError, match="constant"):
         classvis.typical_wavelength(torch.ones(1, 3, 8, 8))
+
+
+def test_every_module_gets_its_own_mode_back():
+    model = _tiny_classifier().train()
+    model[2].eval()  # one layer deliberately in eval mode, the rest training
+    modes = [module.training for module in model.modules()]
+    classvis.class_model(model, [1], steps=2, size=8)
+    assert [module.training for module in model.modules()] == modes
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation", [(3, 1, 1, 1), (5, 2, 2, 1), (3, 2, 0, 1), (3, 1, 2, 2)])
+def test_depthwise_convolution_as_sums_is_torchs_grouped_convolution(kernel, stride, padding, dilation):
+    generator = torch.Generator().manual_seed(1)
+    inputs = torch.randn(2, 6, 13, 11, dtype=torch.float64, generator=generator)
+    weight = torch.randn(6, 1, kernel, kernel, dtype=torch.float64, generator=generator)
+    bias = torch.randn(6, dtype=torch.float64, generator=generator)
+    expected = torch.nn.functional.conv2d(inputs, weight, bias, stride, padding, dilation, groups=6)
+    actual = classvis.depthwise_conv2d_as_sums(inputs, weight, bias, stride, padding, dilation)
+    assert actual.shape == expected.shape
+    assert torch.allclose(actual, expected, rtol=0, atol=1e-12)
+
+
+def test_inside_the_float64_context_grouped_convolutions_keep_their_values_and_gradients():
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.ReLU(), nn.Conv2d(4, 4, 3, stride=2, padding=1, groups=4),
+                          nn.Flatten(), nn.LazyLinear(3)).double()
+    inputs = torch.rand(2, 3, 9, 9, dtype=torch.float64, requires_grad=True)
+    reference = model(inputs).sum()
+    (expected,) = torch.autograd.grad(reference, inputs)
+    calls = []
+    with classvis.Float64DepthwiseAsSums():
+        original = classvis.depthwise_conv2d_as_sums
+        try:
+            classvis.depthwise_conv2d_as_sums = lambda *a, **k: calls.append(1) or original(*a, **k)
+            output = model(inputs).sum()
+        finally:
+            classvis.depthwise_conv2d_as_sums = original
+        (gradient,) = torch.autograd.grad(output, inputs)
+    assert calls == [1]  # the depthwise layer only; the 1 x 1 convolution (groups 1) runs as before
+    assert torch.allclose(output, reference, rtol=0, atol=1e-12)
+    assert torch.allclose(gradient, expected, rtol=0, atol=1e-12)
+
+
+def test_a_float64_class_model_leaves_the_callers_model_alone_and_follows_the_float32_one():
+    model = _tiny_classifier()
+    single = classvis.class_model(model, [0, 3], steps=5, size=16)
+    double = classvis.class_model(model, [0, 3], steps=5, size=16, dtype=torch.float64)
+    assert next(model.parameters()).dtype == torch.float32
+    assert double.images.dtype == torch.float64 and single.images.dtype == torch.float32
+    # The same start image and the same algorithm: over a few steps the two differ by rounding only.
+    assert torch.allclose(double.scores.float(), single.scores, rtol=1e-4, atol=1e-4)
+    assert torch.equal(double.logits.argmax(1), double.predicted[-1])
+    assert torch.allclose(double.logits.softmax(1)[[0, 1], [0, 3]], double.probabilities)
+    with pytest.raises(ValueError, match="floating-point"):
+        classvis.class_model(model, [0], steps=1, size=8, dtype=torch.int64)
+
+
+def test_depthwise_convolution_as_sums_has_torchs_gradients():
+    generator = torch.Generator().manual_seed(3)
+    inputs = torch.randn(2, 4, 9, 8, dtype=torch.float64, generator=generator, requires_grad=True)
+    weight = torch.randn(4, 1, 3, 3, dtype=torch.float64, generator=generator, requires_grad=True)
+    outward = torch.randn(2, 4, 5, 4, dtype=torch.float64, generator=generator)
+    expected = torch.autograd.grad((torch.nn.functional.conv2d(inputs, weight, None, 2, 1, 1, groups=4) * outward).sum(),
+                                   (inputs, weight))
+    actual = torch.autograd.grad((classvis.depthwise_conv2d_as_sums(inputs, weight, None, 2, 1) * outward).sum(),
+                                 (inputs, weight))
+    for mine, torchs in zip(actual, expected):
+        assert torch.allclose(mine, torchs, rtol=0, atol=1e-12)
+
+
+def test_splitting_the_batch_into_passes_changes_nothing_but_the_memory():
+    model = _tiny_classifier()
+    settings = dict(steps=6, size=16, jitter=2, blur_every=2, l2=0.05, total_variation=0.5, dtype=torch.float64)
+    whole = classvis.class_model(model, [0, 3, 4], **settings)
+    one_by_one = classvis.class_model(model, [0, 3, 4], pixels_per_pass=16 * 16, **settings)
+    for field in ("images", "scores", "probabilities", "logits"):
+        assert torch.allclose(getattr(whole, field), getattr(one_by_one, field), rtol=0, atol=1e-10), field
+    assert torch.equal(whole.predicted, one_by_one.predicted)

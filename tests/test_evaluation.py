@@ -145,3 +145,114 @@ def test_in_chunks_gives_each_image_the_same_map(tiny_cnn):
     assert torch.allclose(chunked, whole, atol=1e-6)
     one_class = evaluation.in_chunks(explain, 2)(tiny_cnn, images, 1)
     assert torch.allclose(one_class, explain(tiny_cnn, images, 1), atol=1e-6)
+
+
+def test_in_chunks_takes_one_class_as_a_0d_tensor(tiny_cnn):
+    images = torch.rand(3, 3, 12, 12, generator=torch.Generator().manual_seed(2))
+
+    def explain(model, x, t):
+        return grad_cam(model, "conv2", x, t)
+
+    chunked = evaluation.in_chunks(explain, 2)(tiny_cnn, images, torch.tensor(1))
+    assert torch.allclose(chunked, grad_cam(tiny_cnn, "conv2", images, 1), atol=1e-6)
+
+
+def test_measure_cost_counts_the_passes_through_the_counted_module(tiny_cnn):
+    # The run calls only the head, 2 batches of 3: counted on the head, 2 passes per image; the
+    # model as a whole sees none.
+    features = torch.rand(3, 6)
+
+    def run():
+        return [tiny_cnn.fc(features) for _ in range(2)]
+
+    _, on_head = evaluation.measure_cost(tiny_cnn, run, 3, counted=tiny_cnn.fc)
+    _, on_model = evaluation.measure_cost(tiny_cnn, run, 3)
+    assert (on_head.forward, on_head.backward) == (2.0, 0.0) and on_model.forward == 0.0
+
+
+def test_measure_cost_gives_seconds_per_image():
+    import time
+
+    start = time.perf_counter()
+    _, cost = evaluation.measure_cost(nn.Identity(), lambda: time.sleep(0.05), 4)
+    elapsed = time.perf_counter() - start
+    # The run slept 0.05 s, and took no longer than the whole call: per image, a quarter of each.
+    assert 0.05 / 4 <= cost.seconds <= elapsed / 4
+
+
+def test_equal_attributions_are_ranked_in_reading_order():
+    # A constant map is all ties: the order is the pixels' row-major position, whatever the size.
+    assert evaluation.pixel_ranks(torch.zeros(2, 10, 10)).tolist() == [list(range(100))] * 2
+
+
+def test_the_default_reference_is_a_blur_of_sigma_5_capped_to_fit_small_images():
+    from torchvision.transforms.functional import gaussian_blur
+
+    large = torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(3))
+    # 6 sigma + 1 = 31 pixels fit in 40; a 16-pixel image caps sigma at (16 - 1) / 6 = 2.5.
+    assert torch.allclose(evaluation.reference_image(large), gaussian_blur(large, [31, 31], [5.0, 5.0]))
+    small = large[:, :, :16, :16]
+    assert torch.allclose(evaluation.reference_image(small), gaussian_blur(small, [17, 17], [2.5, 2.5]))
+
+
+def test_spearman_of_maps_whose_values_span_exactly_one():
+    ramp = (torch.arange(16.0) / 15).view(1, 4, 4)  # from 0 to 1: a range of exactly 1, not a constant
+    assert evaluation.spearman_per_image(ramp, ramp).item() == pytest.approx(1.0)
+    assert evaluation.spearman_per_image(ramp, 1 - ramp).item() == pytest.approx(-1.0)
+
+
+def _ssim_by_the_formula(a, b):
+    """Wang et al. (2004) SSIM, mean over every 7x7 window inside the image (uniform weights, sample
+    covariances, K1 = 0.01, K2 = 0.03, data range 1): what skimage computes with its defaults."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    windows_a, windows_b = sliding_window_view(a, (7, 7)), sliding_window_view(b, (7, 7))
+    mean_a, mean_b = windows_a.mean(axis=(-2, -1)), windows_b.mean(axis=(-2, -1))
+    unbiased = 49 / 48
+    var_a, var_b = windows_a.var(axis=(-2, -1)) * unbiased, windows_b.var(axis=(-2, -1)) * unbiased
+    cov = ((windows_a - mean_a[..., None, None]) * (windows_b - mean_b[..., None, None])).mean(axis=(-2, -1)) * unbiased
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    return (((2 * mean_a * mean_b + c1) * (2 * cov + c2))
+            / ((mean_a ** 2 + mean_b ** 2 + c1) * (var_a + var_b + c2))).mean()
+
+
+def test_ssim_per_image_is_the_ssim_of_the_maps_scaled_by_their_maxima():
+    generator = torch.Generator().manual_seed(5)
+    a, b = torch.rand(2, 12, 12, generator=generator, dtype=torch.float64) * 0.1
+    got = evaluation.ssim_per_image(torch.stack([a, a]), torch.stack([-b, 5 * a]))
+    assert got[0].item() == pytest.approx(_ssim_by_the_formula((a / a.max()).numpy(), (b / b.max()).numpy()), rel=1e-9)
+    assert got[1].item() == pytest.approx(1.0)  # a map and a multiple of it: the same after scaling
+
+
+def test_pass_counter_counts_every_call():
+    model = nn.Linear(4, 2)
+    with evaluation.PassCounter(model) as counter:
+        for batch in (3, 5):
+            model(torch.rand(batch, 4, requires_grad=True)).sum().backward()
+    assert (counter.forward_calls, counter.backward_calls) == (2, 2)
+    assert (counter.forward_images, counter.backward_images) == (8, 8)
+
+
+def test_cascading_randomization_explains_the_layers_reset_with_seed_plus_step(tiny_cnn):
+    import copy
+
+    images = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(6))
+    target = torch.tensor([0, 1, 2])
+    layers = ["fc", "conv2"]
+    calls = []
+
+    def explain(model, x, t):
+        calls.append(model)
+        return _saliency(model, x, t)
+
+    original = _saliency(tiny_cnn, images, target)
+    result = evaluation.cascading_randomization(tiny_cnn, explain, images, target, layers, original=original)
+    assert len(calls) == len(layers) and result.layers == layers  # the given original is not recomputed
+    # By hand: the layers reset in turn with seeds 0 and 1 (the default seed 0, plus the step).
+    by_hand = copy.deepcopy(tiny_cnn)
+    for step, layer in enumerate(layers):
+        evaluation.randomize(by_hand.get_submodule(layer), step)
+        maps = _saliency(by_hand, images, target)
+        assert torch.allclose(result.spearman[step], evaluation.spearman_per_image(original, maps))
+    with pytest.raises(ValueError, match=r"original must be \(N, H, W\) = \(3, 16, 16\)"):
+        evaluation.cascading_randomization(tiny_cnn, explain, images, target, layers, original=original[:, :8])

@@ -18,8 +18,11 @@ def test_lime_prediction_function_accepts_lime_input_and_returns_probabilities(t
     probabilities = explainers.lime_predict_fn(tiny_cnn, batch_size=3)(images)
     assert probabilities.shape == (7, 3)
     assert np.allclose(probabilities.sum(axis=1), 1.0)
-    uint8 = explainers.lime_predict_fn(tiny_cnn)(rng.integers(0, 256, (2, 16, 16, 3)).astype(np.uint8))
-    assert np.all((uint8 >= 0) & (uint8 <= 1))
+    pixels = rng.integers(0, 256, (2, 16, 16, 3)).astype(np.uint8)
+    uint8 = explainers.lime_predict_fn(tiny_cnn)(pixels)
+    with torch.no_grad():  # LIME's 0-255 pixels are the model's [0, 1] input, channels first
+        expected = tiny_cnn(torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255).softmax(dim=1).numpy()
+    assert np.allclose(uint8, expected, atol=1e-6)
 
 
 def test_lime_prediction_function_refuses_channels_first(tiny_cnn):

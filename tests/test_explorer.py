@@ -62,7 +62,7 @@ def test_views_have_the_expected_shapes(pollen_model):
     maps, channels = explorer.feature_maps(pollen_model, prepared, "block 2")
     assert maps.shape == (16, 16, 16) and len(set(channels)) == 16
     heat = explorer.grad_cam_map(pollen_model, prepared, "block 4", top[0][0])
-    assert heat.shape == (64, 64) and 0 <= heat.min() and heat.max() <= 1
+    assert heat.shape == (64, 64) and heat.min() >= 0 and heat.max() == 1  # scaled by its own peak
     assert explorer.saliency_map(pollen_model, prepared, top[1][0]).shape == (64, 64)
 
 

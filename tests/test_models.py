@@ -68,7 +68,8 @@ def test_preprocess_and_display_round_trip():
 
     classifier = models.load_imagenet_model("efficientnet_lite0", pretrained=False)
     tensor = classifier.preprocess(Image.new("RGB", (300, 260), (255, 128, 0)))
-    assert tensor.shape == (3, 224, 224) and 0.0 <= tensor.min() and tensor.max() <= 1.0
+    colour = torch.tensor([255, 128, 0]) / 255  # a plain image stays plain, scaled to [0, 1]
+    assert tensor.shape == (3, 224, 224) and torch.allclose(tensor, colour[:, None, None].expand(3, 224, 224))
     shown = classifier.to_display(tensor)
     assert shown.shape == (224, 224, 3)
     assert shown[0, 0, 0] == pytest.approx(1.0) and shown[0, 0, 2] == pytest.approx(0.0)

@@ -22,8 +22,15 @@ def _toc_files() -> list[str]:
     return [chapter["file"] for part in toc["parts"] for chapter in part["chapters"]]
 
 
-def test_there_are_chapters():
-    assert len(NOTEBOOKS) >= 2
+CHAPTERS = ["01_filters_feature_maps", "02_gradcam", "03_pollen_cnn", "04_saliency", "05_guided_backprop",
+            "06_smoothgrad", "07_integrated_gradients", "08_class_model_visualisation", "09_mc_dropout",
+            "10_evaluation", "11_cifar_callbacks", "12_cifar_lime", "13_cifar_shap", "14_continual_learning",
+            "15_choosing_a_method"]
+
+
+def test_there_are_the_books_fifteen_chapters_in_order():
+    assert [path.stem for path in NOTEBOOKS] == CHAPTERS
+    assert [name for name in _toc_files() if name.startswith("notebooks/")] == [f"notebooks/{c}" for c in CHAPTERS]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

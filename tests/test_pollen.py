@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 import torch
 
-from xaihelpers import checkpoints, pollen, training, zoo
+from xaihelpers import checkpoints, pollen, repro, training, zoo
 
 
 def test_split_is_stratified_and_reproducible():
@@ -78,24 +78,61 @@ def test_checkpoint_reaches_its_recorded_test_accuracy(mirror_root):
     assert measured > 0.5  # chance is 1/23
 
 
-def test_train_passes_the_augmentation_and_dropout_it_is_asked_for(monkeypatch):
-    seen = {}
+def _tiny_pollen(symmetric: bool) -> pollen.PollenData:
+    """Eight 16-pixel images of two classes. Symmetric ones are rings of one colour each around
+    the centre: every flip and quarter turn leaves them exactly as they are."""
+    generator = torch.Generator().manual_seed(0)
+    if symmetric:
+        side = torch.arange(16)
+        to_border = torch.minimum(torch.minimum(side[:, None], side[None, :]),
+                                  torch.minimum(15 - side[:, None], 15 - side[None, :]))
+        images = torch.randint(0, 256, (8, 3, 8), generator=generator)[..., to_border]
+    else:
+        images = torch.randint(0, 256, (8, 3, 16, 16), generator=generator)
+    return pollen.PollenData(images.to(torch.uint8), torch.arange(8) % 2, [f"{i}.png" for i in range(8)], ["a", "b"])
 
-    def fake_fit(model, images, labels, **options):
-        seen["augment"], seen["dropout"] = options["augment"], model.dropout.p
-        return training.History(train_loss=[1.0], val_accuracy=[0.5])
 
-    fake = pollen.PollenData(torch.zeros(4, 3, 64, 64, dtype=torch.uint8), torch.tensor([0, 1, 0, 1]),
-                             ["a", "b", "c", "d"], ["x", "y"])
-    monkeypatch.setattr(pollen, "load_split", lambda split, **kwargs: fake)
-    monkeypatch.setattr(training, "fit", fake_fit)
-    _, _, meta = pollen.train(epochs=1, progress=False)
-    assert seen == {"augment": training.flips_and_rotations, "dropout": 0.3}
-    assert meta["augment"] is True and meta["dropout"] == 0.3
-    _, _, meta = pollen.train(epochs=1, progress=False, augment=False, dropout=0.5)
-    assert seen == {"augment": None, "dropout": 0.5}
-    assert meta["augment"] is False and meta["dropout"] == 0.5
+def _train_on(data: pollen.PollenData, monkeypatch, **settings):
+    """``pollen.train`` for one epoch, for real, on ``data`` as its train, validation and test split."""
+    monkeypatch.setattr(pollen, "load_split", lambda split, **kwargs: data)
+    model, history, meta = pollen.train(epochs=1, progress=False, **settings)
+    return [tensor.clone() for tensor in model.state_dict().values()], model, history, meta
+
+
+def _same(first, second) -> bool:
+    return all(torch.equal(a, b) for a, b in zip(first, second))
+
+
+def test_train_runs_the_training_loop_with_the_augmentation_and_dropout_it_is_asked_for(monkeypatch):
+    state = torch.random.get_rng_state()
+    asymmetric, symmetric = _tiny_pollen(symmetric=False), _tiny_pollen(symmetric=True)
+    book, model, history, meta = _train_on(asymmetric, monkeypatch)
+    assert torch.equal(state, torch.random.get_rng_state())  # the global generator is left alone
+    assert not model.training and len(history.train_loss) == len(history.val_accuracy) == 1
+    assert meta["augment"] is True and meta["dropout"] == 0.3 == model.dropout.p and meta["epochs"] == 1
+    assert meta["train_seconds"] > 0  # recorded for every new run
+    assert _same(book, _train_on(asymmetric, monkeypatch)[0])  # seeded: the same weights again
+    with repro.seeded(0):
+        untrained = pollen.PollenCNN(2, *training.channel_statistics(asymmetric.images))
+    assert not _same(book, untrained.state_dict().values())  # the loop has run
+    # The book's augmentation flips and turns: on images that no flip or quarter turn changes it
+    # changes nothing, on the others it changes what the network learns.
+    plain, _, _, meta = _train_on(asymmetric, monkeypatch, augment=False)
+    assert meta["augment"] is False and not _same(book, plain)
+    assert _same(_train_on(symmetric, monkeypatch)[0], _train_on(symmetric, monkeypatch, augment=False)[0])
+    stronger, model, _, meta = _train_on(asymmetric, monkeypatch, dropout=0.5)
+    assert meta["dropout"] == 0.5 == model.dropout.p and not _same(book, stronger)
     with pytest.raises(ValueError, match="dropout"):
         pollen.train(epochs=1, progress=False, dropout=1.0)
 
 
+def test_the_zoo_trains_a_pollen_checkpoint_that_records_its_recipe_and_seconds(monkeypatch, tmp_path):
+    tiny = _tiny_pollen(symmetric=False)
+    monkeypatch.setattr(pollen, "load_split", lambda split, **kwargs: tiny)
+    path = zoo.train("pollen_cnn", out=tmp_path / "pollen.pt", progress=False, epochs=1, dropout=0.5)
+    model, meta = zoo.load("pollen_cnn", path)
+    assert meta["model"] == "pollen_cnn" and meta["epochs"] == 1 and meta["augment"] is True
+    assert meta["dropout"] == 0.5 == model.dropout.p and meta["train_seconds"] > 0
+    with torch.no_grad():
+        right = (model(tiny.images.float() / 255).argmax(dim=1) == tiny.labels).sum().item()
+    assert meta["test_accuracy"] == pytest.approx(right / 8)

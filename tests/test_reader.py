@@ -28,6 +28,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from package_source import copy_source  # tests/ is on the path (conftest.py)
 from xaihelpers import data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,11 +109,7 @@ def reader(tmp_path_factory):
     """A fresh environment with the built wheel installed, and an empty home outside the checkout."""
     work = tmp_path_factory.mktemp("reader")
     # Built from a copy: a build in place would leave build/ and egg-info in the checkout.
-    source, wheels = work / "source", work / "wheels"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copyfile(ROOT / name, source / name)
-    shutil.copytree(ROOT / "xaihelpers", source / "xaihelpers", ignore=shutil.ignore_patterns("__pycache__"))
+    source, wheels = copy_source(work / "source"), work / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
                     "-w", str(wheels), str(source)], check=True, cwd=work)
     wheel = next(wheels.glob("xaihelpers-*.whl"))

@@ -26,3 +26,19 @@ def test_seed_everything_repeats_every_generator():
 def test_threads_must_be_positive():
     with pytest.raises(ValueError, match="threads"):
         repro.seed_everything(threads=0)
+
+
+def test_an_import_that_draws_random_numbers_leaves_the_callers_streams_alone(tmp_path, monkeypatch):
+    import random
+
+    import numpy as np
+
+    (tmp_path / "draws_on_import.py").write_text(
+        "import random, numpy, torch\nVALUES = (random.random(), numpy.random.rand(), torch.rand(1).item())\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    random.seed(5), np.random.seed(5), torch.manual_seed(5)
+    expected = (random.random(), np.random.rand(), torch.rand(1).item())
+    random.seed(5), np.random.seed(5), torch.manual_seed(5)
+    module = repro.import_keeping_generators("draws_on_import")
+    assert module.VALUES == expected  # it did draw, from the caller's streams
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected  # which then went on unmoved

@@ -73,3 +73,23 @@ def test_the_stored_chapter_times_cover_every_chapter():
     chapters = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
     assert sorted(guide.read_times()) == chapters, (
         "xaihelpers/measured/chapter_times.csv lists other chapters than notebooks/: run make bench STORE_TIMES=1")
+
+
+def test_mutation_report_scores_each_module_and_lists_its_survivors(tmp_path):
+    import json
+
+    # mutmut's exit codes: 1 killed, 0 survived, 33 no tests, -24 timeout, None not yet checked.
+    codes = {"a.x_f__mutmut_1": 1, "a.x_f__mutmut_2": 0, "a.x_f__mutmut_10": 0, "a.x_g__mutmut_1": 33,
+             "a.x_g__mutmut_2": -24, "a.x_g__mutmut_3": None}
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py.meta").write_text(json.dumps({"exit_code_by_key": codes}))
+    (tmp_path / "pkg" / "b.py.meta").write_text(json.dumps({"exit_code_by_key": {"b.x_h__mutmut_1": 3}}))
+    script = [sys.executable, str(ROOT / "scripts" / "mutation_report.py"), str(tmp_path), "--survivors"]
+    result = subprocess.run(script, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[1:4]}
+    assert rows["pkg/a.py"][:2] == ["1/6", "16.7%"] and rows["pkg/a.py"][2:] == ["2", "1", "1", "0", "1"]
+    assert rows["pkg/b.py"][:2] == ["1/1", "100.0%"] and rows["total"][:2] == ["2/7", "28.6%"]
+    assert result.stdout.rstrip().splitlines()[-2:] == ["a.x_f__mutmut_2", "a.x_f__mutmut_10"]
+    empty = subprocess.run(script[:2] + [str(tmp_path / "none")], capture_output=True, text=True)
+    assert empty.returncode == 1 and "make mutation" in empty.stderr

@@ -20,16 +20,56 @@ def test_each_shipped_checkpoint_was_made_with_its_registry_recipe(name):
         assert len(loaded) == meta["tasks"] and all(not m.training for m in loaded)
     else:
         assert not loaded.training
-    # The recipe is what retraining uses: it must be what the committed checkpoint was trained with.
+    # The recipe is what retraining uses: it must be what the committed checkpoint was trained with,
+    # every setting recorded in the file, or (only where the file predates the setting) known from
+    # the code history and said so.
+    raw = torch.load(spec.checkpoint, weights_only=True)["meta"]
+    from_history = {key for key in recipe if key not in raw}
+    assert from_history == ({"augment", "dropout"} if name == "pollen_cnn" else set()), (name, from_history)
     for key, value in recipe.items():
-        assert meta.get(key, value) == value, (name, key, meta.get(key), value)
+        assert key in meta and meta[key] == value, (name, key, meta.get(key), value)
+    assert set(meta.get("unrecorded", {})) == from_history | ({"train_seconds"} if spec.family == "pollen" else set())
     assert spec.command == f"python -m xaihelpers.train {name}"
     assert spec.checkpoint.is_file() and spec.checkpoint.is_relative_to(zoo.CHECKPOINT_DIR)
+
+
+def test_what_a_shipped_checkpoint_does_not_record_is_reported_unknown_or_sourced():
+    _, meta = zoo.load("pollen_cnn")
+    assert (meta["augment"], meta["dropout"]) == (True, 0.3) and "eff7549" in meta["unrecorded"]["augment"]
+    assert meta["train_seconds"] is None and meta["unrecorded"]["train_seconds"].startswith("unknown")
+    for name in ("pollen_cnn_seed1", "pollen_cnn_no_augment", "pollen_cnn_dropout05"):
+        _, meta = zoo.load(name)
+        assert meta["train_seconds"] is None and set(meta["unrecorded"]) == {"train_seconds"}
+    _, meta = zoo.load("cifar10_gap")
+    assert meta["train_seconds"] > 0 and "unrecorded" not in meta
 
 
 def test_the_registry_covers_every_shipped_checkpoint():
     shipped = {path.resolve() for path in zoo.CHECKPOINT_DIR.rglob("*.pt")}
     assert shipped == {spec.checkpoint.resolve() for spec in zoo.MODELS.values()}
+
+
+def test_every_entry_writes_its_own_file_also_under_an_out_dir(tmp_path, capsys):
+    shipped = [spec.checkpoint.resolve() for spec in zoo.MODELS.values()]
+    assert len(set(shipped)) == len(zoo.MODELS)
+    # Under --out-dir the checkpoints keep their place relative to the shipped folder, so the
+    # three EWC runs (and the two of replay and of generative replay) land in three files.
+    expected = {"continual_ewc": tmp_path / "continual_ewc.pt",
+                "continual_ewc_strength_100": tmp_path / "exercises" / "ewc_strength_100" / "continual_ewc.pt",
+                "continual_ewc_strength_10000": tmp_path / "exercises" / "ewc_strength_10000" / "continual_ewc.pt",
+                "pollen_cnn": tmp_path / "pollen_cnn.pt"}
+    for name, path in expected.items():
+        assert zoo.checkpoint_path(name, tmp_path) == path
+    assert zoo.checkpoint_path("pollen_cnn") == zoo.CHECKPOINT_DIR / "pollen_cnn.pt"
+    targets = {name: zoo.checkpoint_path(name, tmp_path) for name in zoo.MODELS}
+    assert len(set(targets.values())) == len(zoo.MODELS)
+    for path in targets.values():  # every target exists: the command keeps them all, naming each
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    assert train.main(["all", "--out-dir", str(tmp_path)]) == 0
+    kept = [line.split(": ", 1) for line in capsys.readouterr().out.splitlines()]
+    assert {name: line for name, line in kept} == {name: f"{path} exists; kept (--force replaces it)"
+                                                   for name, path in targets.items()}
 
 
 def test_unknown_names_and_settings_are_refused_with_the_known_ones():

@@ -15,7 +15,7 @@ and callbacks chapters compare:
 Train one (each takes at most about 10 minutes on 2 CPU cores; the recipes are in
 :mod:`xaihelpers.zoo`)::
 
-    python -m xaihelpers.train cifar10_plain          # writes xaihelpers/checkpoints/cifar10_plain.pt
+    python -m xaihelpers.train cifar10_plain          # writes xaihelpers/weights/cifar10_plain.pt
 
 Every model takes ``[0, 1]`` images ``(N, 3, 32, 32)``; its input normalisation is its first layer.
 Every ReLU is its own module (guided backpropagation and hooks need that).

@@ -12,15 +12,19 @@ Cost: one forward and one backward pass per step for the whole batch of classes.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 from torchvision.transforms.functional import gaussian_blur
 from tqdm import tqdm
 
-from xaihelpers import checks
+from xaihelpers import checks, training
 
 #: Grey level of the neutral starting image (the middle of the [0, 1] pixel range).
 NEUTRAL = 0.5
@@ -37,12 +41,15 @@ class ClassModelResult:
         probabilities: Softmax probability of each image's class at the end, (C,).
         predicted: The class the model predicts for each image after every step, (steps + 1, C):
             when the network "changes its mind" when starting from a photo.
+        logits: Every class's logit for each final image, (C, classes), from the same pass as
+            ``probabilities``.
     """
 
     images: torch.Tensor
     scores: torch.Tensor
     probabilities: torch.Tensor
     predicted: Optional[torch.Tensor] = None
+    logits: Optional[torch.Tensor] = None
 
 
 def blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -95,6 +102,92 @@ def typical_wavelength(images: torch.Tensor) -> torch.Tensor:
     return 1 / ((power * radius).sum(dim=(1, 2)) / power.sum(dim=(1, 2)))
 
 
+def _pair(value) -> tuple[int, int]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _windows(padded_shape, kernel, stride, dilation):
+    """The ``(rows, columns)`` slices of the padded input that each kernel tap ``(i, j)`` reads."""
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    out_h = (padded_shape[-2] - dh * (kh - 1) - 1) // sh + 1
+    out_w = (padded_shape[-1] - dw * (kw - 1) - 1) // sw + 1
+    return {(i, j): (slice(i * dh, i * dh + sh * (out_h - 1) + 1, sh), slice(j * dw, j * dw + sw * (out_w - 1) + 1, sw))
+            for i in range(kh) for j in range(kw)}
+
+
+class _DepthwiseAsSums(torch.autograd.Function):
+    """The sums and their gradients written out: autograd's own gradient of a strided slice
+    allocates and zero-fills a whole input per kernel tap, which cost more than the sums."""
+
+    @staticmethod
+    def forward(ctx, inputs, weight, stride, padding, dilation):
+        (ph, pw) = padding
+        padded = F.pad(inputs, (pw, pw, ph, ph)) if ph or pw else inputs
+        windows = _windows(padded.shape, weight.shape[-2:], stride, dilation)
+        (first_rows, first_columns), *_ = windows.values()
+        total = padded.new_zeros(padded[..., first_rows, first_columns].shape)
+        for (i, j), (rows, columns) in windows.items():
+            total.addcmul_(padded[..., rows, columns], weight[:, 0, i, j].view(1, -1, 1, 1))
+        ctx.save_for_backward(padded, weight)
+        ctx.geometry = (inputs.shape, padding, windows)
+        return total
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        padded, weight = ctx.saved_tensors
+        shape, (ph, pw), windows = ctx.geometry
+        grad_inputs = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_padded = torch.zeros_like(padded)
+            for (i, j), (rows, columns) in windows.items():
+                grad_padded[..., rows, columns].addcmul_(grad, weight[:, 0, i, j].view(1, -1, 1, 1))
+            grad_inputs = grad_padded[..., ph: ph + shape[-2], pw: pw + shape[-1]]
+        if ctx.needs_input_grad[1]:
+            grad_weight = torch.zeros_like(weight)
+            for (i, j), (rows, columns) in windows.items():
+                grad_weight[:, 0, i, j] = (padded[..., rows, columns] * grad).sum(dim=(0, 2, 3))
+        return grad_inputs, grad_weight, None, None, None
+
+
+def depthwise_conv2d_as_sums(inputs: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
+                             stride=1, padding=0, dilation=1) -> torch.Tensor:
+    """A depthwise convolution (one filter per channel, ``groups`` = channels) as a sum of ``k * k``
+    shifted, per-channel scaled copies of the input: what ``F.conv2d(..., groups=channels)`` computes,
+    up to the order of the additions, with gradients for the input and the weight.
+
+    Why: on the CPU, PyTorch has no vectorised float64 kernel for grouped convolutions and runs one
+    channel at a time (thousands of calls per pass of EfficientNet-Lite0); as shifted sums each tap
+    is one vectorised operation over every channel.
+
+    Args:
+        inputs: ``(N, C, H, W)``.
+        weight: ``(C, 1, kh, kw)``.
+        bias: ``(C,)`` or ``None``.
+        stride, padding, dilation: As for ``F.conv2d`` (an int or a pair; zero padding).
+    """
+    total = _DepthwiseAsSums.apply(inputs, weight, _pair(stride), _pair(padding), _pair(dilation))
+    return total if bias is None else total + bias.view(1, -1, 1, 1)
+
+
+class Float64DepthwiseAsSums(TorchFunctionMode):
+    """Inside this context, every float64 depthwise ``conv2d`` runs as
+    :func:`depthwise_conv2d_as_sums`: a float64 pass of EfficientNet-Lite0 then takes two to three
+    times a float32 one instead of about six. Other calls, and every call after the context, are
+    left alone."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is F.conv2d:
+            call = dict(zip(("input", "weight", "bias", "stride", "padding", "dilation", "groups"), args), **kwargs)
+            inputs, weight, groups = call["input"], call["weight"], call.get("groups", 1)
+            if (inputs.dtype == torch.float64 and groups > 1 and groups == inputs.shape[1] == weight.shape[0]
+                    and not isinstance(call.get("padding", 0), str)):
+                return depthwise_conv2d_as_sums(inputs, weight, call.get("bias"), call.get("stride", 1),
+                                                call.get("padding", 0), call.get("dilation", 1))
+        return func(*args, **kwargs)
+
+
 def _blur_plan(blur_every, blur_sigma, count: int) -> dict[tuple[int, float], list[int]]:
     """Which images to blur how: {(every, sigma): image positions}, from scalars or per-image lists."""
     def per_image(value, name):
@@ -132,6 +225,8 @@ def class_model(
     start: Optional[torch.Tensor] = None,
     score: str = "logit",
     total_variation: float = 0.0,
+    dtype: Optional[torch.dtype] = None,
+    pixels_per_pass: int = training.PIXELS_PER_PASS,
 ) -> ClassModelResult:
     r"""Optimise one image per class to maximise the class score.
 
@@ -163,6 +258,16 @@ def class_model(
             (the log-softmax, which can also rise by lowering the other classes).
         total_variation: Weight of a total-variation penalty (the mean squared difference between
             neighbouring pixels, times the number of values): an alternative to the blur.
+        dtype: The floating-point type the optimisation runs in (``None``: the model's own). Another
+            type runs on a converted copy of the model; the caller's model is left as it is. Each
+            normalised step amplifies the differences in the last bits that CPUs with other vector
+            instructions (AVX-512, AVX2, SSE) produce, and after a hundred steps a float32 run ends
+            in another image with other scores; in ``torch.float64`` the same differences stay far
+            below the printed digits, at two to three times the time (float64 depthwise
+            convolutions run as :class:`Float64DepthwiseAsSums`).
+        pixels_per_pass: Budget of images x height x width of one forward and backward pass, for
+            float32 (a float64 pass takes half as many, at the same memory); the images are
+            optimised independently, so the split changes nothing but the peak memory.
 
     Returns:
         The images, the score history and the final probabilities.
@@ -190,50 +295,81 @@ def class_model(
     if isinstance(jitter, bool) or not isinstance(jitter, int) or jitter < 0:
         raise ValueError(f"jitter must be a whole number of pixels, 0 or more, got {jitter!r}.")
     checks.targets(list(classes), len(classes), "classes")
-    was_training = model.training
+    if dtype is not None:
+        if not dtype.is_floating_point:
+            raise ValueError(f"dtype must be a floating-point type such as torch.float64, got {dtype}.")
+        if dtype != next(model.parameters()).dtype:
+            model = copy.deepcopy(model).to(dtype)
+    dtype = next(model.parameters()).dtype
+    modes = {module: module.training for module in model.modules()}  # each module's own, restored below
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
     target = torch.as_tensor(list(classes), device=device)
     rows = torch.arange(len(target), device=device)
     if start is None:
+        # Drawn in float32 whatever the dtype, so that every dtype starts from the same image.
         noise = torch.randn(len(target), 3, size, size, generator=generator) * 0.01
-        image = (torch.full((len(target), 3, size, size), NEUTRAL) + noise).to(device)
+        image = (torch.full((len(target), 3, size, size), NEUTRAL) + noise).to(device, dtype)
     else:
-        image = start.detach().clone().to(device)
+        image = start.detach().clone().to(device, dtype)
     scores, predicted = [], []
+    per_pass = training.images_per_pass(image.shape, pixels_per_pass * 4 // image.element_size())
+    precision = Float64DepthwiseAsSums() if dtype == torch.float64 else contextlib.nullcontext()
     try:
-        for step in tqdm(range(steps + 1), desc="class model", disable=not progress):
-            shift = (0, 0)
-            if jitter:
-                shift = tuple(int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=generator))
-            image.requires_grad_(True)
-            logits = model(torch.roll(image, shifts=shift, dims=(-2, -1)))
-            if step == 0:
-                checks.targets(target, len(target), "classes", classes=logits.shape[1])
-            scores.append(logits[rows, target].detach().cpu())
-            predicted.append(logits.argmax(dim=1).detach().cpu())
-            if step == steps:
-                probabilities = logits.softmax(dim=1)[rows, target].detach().cpu()
-                break
-            maximised = logits[rows, target] if score == "logit" else logits.log_softmax(dim=1)[rows, target]
-            objective = maximised.sum() - l2 * (image - NEUTRAL).pow(2).sum()
-            if total_variation:
-                # The squared differences (Mahendran and Vedaldi's beta = 2): the absolute value's
-                # gradient is a sign, whose normalised steps add pixel-level noise instead of removing it.
-                variation = ((image[..., 1:, :] - image[..., :-1, :]).pow(2).mean(dim=(1, 2, 3))
-                             + (image[..., :, 1:] - image[..., :, :-1]).pow(2).mean(dim=(1, 2, 3)))
-                objective = objective - total_variation * image[0].numel() * variation.sum()
-            (gradient,) = torch.autograd.grad(objective, image)
-            with torch.no_grad():
-                scale = gradient.pow(2).flatten(1).mean(dim=1).sqrt().clamp_min(1e-12)[:, None, None, None]
-                image = (image + step_size * gradient / scale).clamp(0, 1)
-                for (every, sigma), members in blur_plan.items():
-                    if (step + 1) % every == 0:
-                        image[members] = blur(image[members], sigma)
+        with precision:
+            for step in tqdm(range(steps + 1), desc="class model", disable=not progress):
+                shift = (0, 0)
+                if jitter:
+                    shift = tuple(int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=generator))
+                logits, gradient = _logits_and_gradient(model, image, shift, target, score, l2, total_variation,
+                                                        need_gradient=step < steps, per_pass=per_pass,
+                                                        check_classes=step == 0)
+                scores.append(logits[rows, target].cpu())
+                predicted.append(logits.argmax(dim=1).cpu())
+                if step == steps:
+                    probabilities = logits.softmax(dim=1)[rows, target].cpu()
+                    final_logits = logits.cpu()
+                    break
+                with torch.no_grad():
+                    scale = gradient.pow(2).flatten(1).mean(dim=1).sqrt().clamp_min(1e-12)[:, None, None, None]
+                    image = (image + step_size * gradient / scale).clamp(0, 1)
+                    for (every, sigma), members in blur_plan.items():
+                        if (step + 1) % every == 0:
+                            image[members] = blur(image[members], sigma)
     finally:
-        model.train(was_training)
-    return ClassModelResult(image.detach().cpu(), torch.stack(scores), probabilities, torch.stack(predicted))
+        for module, mode in modes.items():
+            module.training = mode
+    return ClassModelResult(image.detach().cpu(), torch.stack(scores), probabilities, torch.stack(predicted),
+                            final_logits)
+
+
+def _logits_and_gradient(model, image, shift, target, score, l2, total_variation, *, need_gradient, per_pass,
+                         check_classes=False):
+    """The logits of the (shifted) images and the gradient of the objective with respect to them,
+    ``per_pass`` images at a time; the objective is a sum of one term per image."""
+    logits, gradients = [], []
+    for start in range(0, len(image), per_pass):
+        part = image[start: start + per_pass].detach().requires_grad_(need_gradient)
+        rows, classes = torch.arange(len(part), device=part.device), target[start: start + per_pass]
+        with torch.set_grad_enabled(need_gradient):
+            part_logits = model(torch.roll(part, shifts=shift, dims=(-2, -1)))
+        if check_classes and start == 0:
+            checks.targets(target, len(target), "classes", classes=part_logits.shape[1])
+        logits.append(part_logits.detach())
+        if not need_gradient:
+            continue
+        maximised = part_logits[rows, classes] if score == "logit" else part_logits.log_softmax(dim=1)[rows, classes]
+        objective = maximised.sum() - l2 * (part - NEUTRAL).pow(2).sum()
+        if total_variation:
+            # The squared differences (Mahendran and Vedaldi's beta = 2): the absolute value's
+            # gradient is a sign, whose normalised steps add pixel-level noise instead of removing it.
+            variation = ((part[..., 1:, :] - part[..., :-1, :]).pow(2).mean(dim=(1, 2, 3))
+                         + (part[..., :, 1:] - part[..., :, :-1]).pow(2).mean(dim=(1, 2, 3)))
+            objective = objective - total_variation * part[0].numel() * variation.sum()
+        (gradient,) = torch.autograd.grad(objective, part)
+        gradients.append(gradient)
+    return torch.cat(logits), (torch.cat(gradients) if need_gradient else None)
 
 
 def for_display(images: torch.Tensor, percentile: float = 1.0) -> torch.Tensor:

@@ -34,7 +34,7 @@ DATA_ROOT_ENV = "XAI_DATA_ROOT"
 #: The installed package; what the book ships with it (checkpoints, the pollen split, measured
 #: benchmark figures, the data manifests) lives here, so it reaches readers however they install it.
 PACKAGE_DIR = Path(__file__).resolve().parent
-CHECKPOINT_DIR = PACKAGE_DIR / "checkpoints"
+CHECKPOINT_DIR = PACKAGE_DIR / "weights"
 SPLIT_DIR = PACKAGE_DIR / "splits"
 MEASURED_DIR = PACKAGE_DIR / "measured"
 #: The book's repository when the package runs from a checkout (editable install), else ``None``.

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from xaihelpers import checks
+from xaihelpers import checks, repro
 from xaihelpers.attribution import paint_regions
 
 
@@ -103,7 +103,7 @@ SEGMENTATIONS: dict[str, Callable[[], Callable[[np.ndarray], np.ndarray]]] = {
 def _lime_without_progress_bar() -> Iterator[None]:
     """lime 0.2.0.1 always shows a ``tqdm.auto`` bar and has no argument to turn it off; the bar
     would land in the chapters' stored outputs. Swap it for a silent one while LIME runs."""
-    from lime import lime_image
+    lime_image = repro.import_keeping_generators("lime.lime_image")
 
     original = lime_image.tqdm
     lime_image.tqdm = lambda iterable, *args, **kwargs: iterable
@@ -130,7 +130,7 @@ def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, n
         hide_color: The value a switched-off superpixel is filled with (``0``: black); ``None``,
             LIME's default, fills it with its own mean colour.
     """
-    from lime import lime_image
+    lime_image = repro.import_keeping_generators("lime.lime_image")
 
     checks.images(images, channels=3)
     target = checks.targets(target, len(images))
@@ -180,7 +180,7 @@ def gradient_shap_maps(model: nn.Module, images: torch.Tensor, background: torch
     Returns:
         ``(maps, classes)``: (N, H, W) signed maps and the (N,) explained classes.
     """
-    import shap
+    shap = repro.import_keeping_generators("shap")
 
     checks.images(images)
     checks.images(background, "background")
@@ -233,7 +233,7 @@ def partition_shap_maps(model: nn.Module, images: torch.Tensor, target: torch.Te
     Returns:
         (N, H, W) signed maps, summed over colour channels.
     """
-    import shap
+    shap = repro.import_keeping_generators("shap")
 
     checks.images(images, channels=3)
     target = checks.targets(target, len(images))

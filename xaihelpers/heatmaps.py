@@ -31,7 +31,13 @@ ArrayLike = Union[np.ndarray, torch.Tensor]
 #: Box sizes used by the book (Juneau et al. 2015 analyse small boxes relative to the map).
 BOX_SIZES = (2, 4, 8)
 
-#: Colour groups on the scale of :data:`xaihelpers.plotting.HEATMAP_CMAP` (``jet``), as half-open
+#: The colour map the study renders heat maps with before it counts their colour groups. ``jet``, as
+#: in the source study, because the groups are its red, orange and yellow: this is a measurement, not
+#: a display, and stays on ``jet`` although the book shows its heat maps with the colour-vision-safe
+#: :data:`xaihelpers.plotting.HEATMAP_CMAP`.
+STUDY_CMAP = "jet"
+
+#: Colour groups on the scale of :data:`STUDY_CMAP` (``jet``), as half-open
 #: intervals ``[low, high)`` of the map value (1.0 belongs to red). On ``jet``: yellow spans
 #: RGB (0.80, 1, 0.17) to (1, 0.77, 0); orange (1, 0.77, 0) to (1, 0.22, 0); red (1, 0.22, 0) to the
 #: dark red (0.5, 0, 0) at 1.0. Everything below 0.60 (greens, cyans, blues) is "other".
@@ -107,7 +113,7 @@ def lacunarity_reference(heatmap: np.ndarray, size: int) -> float:
     return float((masses ** 2).mean() / masses.mean() ** 2)
 
 
-def values_from_colours(rgb: ArrayLike, cmap: str = "jet") -> np.ndarray:
+def values_from_colours(rgb: ArrayLike, cmap: str = STUDY_CMAP) -> np.ndarray:
     """Invert a rendered heat map: each pixel's position on ``cmap``'s scale (nearest of 256 colours).
 
     Args:
@@ -149,22 +155,22 @@ def colour_group_counts(values: ArrayLike, groups: dict[str, tuple[float, float]
     return counts
 
 
-def render(heatmap: ArrayLike, cmap: str = "jet") -> np.ndarray:
-    """A map with values in ``[0, 1]`` as the uint8 RGB image a reader sees, ``(H, W, 3)``."""
+def render(heatmap: ArrayLike, cmap: str = STUDY_CMAP) -> np.ndarray:
+    """A map with values in ``[0, 1]`` as the uint8 RGB image the colour groups are counted on, ``(H, W, 3)``."""
     array = heatmap.detach().cpu().numpy() if isinstance(heatmap, torch.Tensor) else np.asarray(heatmap)
     if not np.isfinite(array).all():
         raise ValueError("The heat map contains NaN or infinite values; it cannot be rendered on a colour scale.")
     return (colormaps[cmap](np.clip(array, 0, 1))[..., :3] * 255).round().astype(np.uint8)
 
 
-def describe(maps: ArrayLike, sizes: Sequence[int] = BOX_SIZES, cmap: str = "jet"):
+def describe(maps: ArrayLike, sizes: Sequence[int] = BOX_SIZES, cmap: str = STUDY_CMAP):
     """Lacunarity at each box size and colour-group fractions of each rendered map.
 
     Args:
         maps: ``(N, H, W)`` heat maps in ``[0, 1]``.
         sizes: Box sizes for the lacunarity.
         cmap: The colour map the maps are rendered with (the colour groups are read back from the
-            rendering, so they are what a reader sees).
+            rendering, so they are what a reader of the source study's ``jet`` maps sees).
 
     Returns:
         A ``pandas.DataFrame`` with one row per map and columns ``lacunarity_<r>`` and

@@ -1,10 +1,21 @@
 """Figures of the book: heat-map overlays, image grids, filter grids, and one set of colour maps.
 
-The colour maps are fixed here so that every chapter reads the same way:
+The colour maps are fixed here so that every chapter reads the same way, and chosen so that a
+reader with one of the common colour-vision deficiencies (deuteranopia, protanopia, tritanopia)
+reads them as well as anyone:
 
-- :data:`HEATMAP_CMAP` (``jet``) for non-negative relevance such as Grad-CAM, 0 = blue, 1 = red;
-- :data:`SIGNED_CMAP` (``RdBu_r``) for signed attributions, centred on 0;
-- :data:`ACTIVATION_CMAP` (``viridis``) for raw feature maps.
+- :data:`HEATMAP_CMAP` (``inferno``) for non-negative relevance such as Grad-CAM, 0 = black,
+  1 = pale yellow. Its lightness rises monotonically, with and without the deficiencies, so the
+  order of the values is read from lightness alone; ``jet``, the usual choice, rises and falls in
+  lightness and its red and green halves merge for deuteranopes and protanopes.
+- :data:`SIGNED_CMAP` (``RdBu_r``) for signed attributions: 0 = white, + red, - blue, darker with
+  the magnitude. Red and blue stay apart under all three deficiencies, unlike red and green.
+- :data:`ACTIVATION_CMAP` (``viridis``) for raw feature maps, monotonic in lightness like inferno.
+
+``tests/test_plotting.py`` checks these criteria with the deficiencies simulated (Machado et al.
+2009). The forgetting study of the continual-learning chapter counts red, orange and yellow pixels
+of heat maps rendered with ``jet`` (:mod:`xaihelpers.heatmaps`), as its source study did: that is
+a measurement, and stays on ``jet``; the chapter shows its maps with :data:`HEATMAP_CMAP`.
 """
 
 from __future__ import annotations
@@ -17,7 +28,7 @@ import torch
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-HEATMAP_CMAP = "jet"
+HEATMAP_CMAP = "inferno"
 SIGNED_CMAP = "RdBu_r"
 ACTIVATION_CMAP = "viridis"
 

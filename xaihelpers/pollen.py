@@ -8,7 +8,7 @@ the same test images. The CNN has dropout, so the Monte-Carlo dropout chapter ca
 
 Train (about 5 minutes on 2 CPU cores; the model zoo, :mod:`xaihelpers.zoo`, holds the recipe)::
 
-    python -m xaihelpers.train pollen_cnn      # writes xaihelpers/checkpoints/pollen_cnn.pt
+    python -m xaihelpers.train pollen_cnn      # writes xaihelpers/weights/pollen_cnn.pt
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import random
 from typing import Iterator, Optional
@@ -68,6 +69,19 @@ def seeded(seed: int, device: Optional[torch.device | str] = None) -> Iterator[N
             with torch.cuda.device(device):
                 torch.cuda.manual_seed(seed)
         yield
+
+
+def import_keeping_generators(name: str):
+    """Import module ``name`` and put Python's, NumPy's and torch's global generators back as they
+    were: some libraries draw from them while they are first imported (lime 0.2.0.1 and shap 0.51
+    from Python's ``random``), which would move a caller's random stream."""
+    python_state, numpy_state, torch_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    try:
+        return importlib.import_module(name)
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        torch.set_rng_state(torch_state)
 
 
 def best_device() -> torch.device:

@@ -114,35 +114,41 @@ class EWC(Strategy):
 
         The Fisher is the exact expectation over the model's own predictive distribution (not the
         "empirical" Fisher of the true labels): ``F = E_x sum_y p(y|x) (d log p(y|x) / d theta)^2``,
-        one image at a time, in eval mode (batch-norm statistics fixed). The model's mode is
-        restored afterwards and no parameter's ``.grad`` is touched.
+        one image at a time, in eval mode (batch-norm statistics fixed). Every module's mode is
+        restored afterwards and no parameter's ``.grad`` is touched. The images are moved to the
+        model's device and dtype; the anchors and the Fisher stay there.
         """
-        from xaihelpers.training import to_float
+        from xaihelpers.training import eval_mode, to_float
 
-        was_training = model.training
-        model.eval()
         params = model.shared_parameters()
         fisher = {name: torch.zeros_like(p) for name, p in params.items()}
         k = model.classes_per_task
-        try:
+        first = next(model.parameters())
+        with eval_mode(model):
             for image in images:
-                log_probs = F.log_softmax(task_logits(model(to_float(image[None])), task, k), dim=1)[0]
+                inputs = to_float(image[None]).to(first.device, first.dtype)
+                log_probs = F.log_softmax(task_logits(model(inputs), task, k), dim=1)[0]
                 probs = log_probs.exp().detach()
                 for label in range(k):
                     grads = torch.autograd.grad(log_probs[label], list(params.values()), retain_graph=label < k - 1)
                     for name, grad in zip(params, grads):
                         fisher[name] += probs[label] * grad.pow(2)
-        finally:
-            model.train(was_training)
         self.fishers.append({name: f / len(images) for name, f in fisher.items()})
         self.anchors.append({name: p.detach().clone() for name, p in params.items()})
 
     def penalty(self, model: nn.Module) -> torch.Tensor:
-        """``lambda / 2 * sum_tasks sum_i F_i (theta_i - theta*_i)^2``; zero before any consolidation."""
+        """``lambda / 2 * sum_tasks sum_i F_i (theta_i - theta*_i)^2``; zero before any consolidation.
+
+        The anchors and the Fisher move to the parameters' device when it changed (once per move):
+        :func:`~xaihelpers.training.fit` consolidates each task on the CPU, where it hands the model
+        back, and may train the next one on a GPU.
+        """
         params = model.shared_parameters()
-        total = torch.zeros(())
+        total = torch.zeros((), device=next(iter(params.values())).device if params else None)
         for fisher, anchor in zip(self.fishers, self.anchors):
             for name, p in params.items():
+                if anchor[name].device != p.device:
+                    anchor[name], fisher[name] = anchor[name].to(p.device), fisher[name].to(p.device)
                 total = total + (fisher[name] * (p - anchor[name]).pow(2)).sum()
         return 0.5 * self.strength * total
 

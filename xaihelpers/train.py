@@ -1,8 +1,10 @@
 """``python -m xaihelpers.train NAME... | all [--force]``: train the book's models (see :mod:`xaihelpers.zoo`).
 
 Each named model is trained with its registry recipe and saved to its shipped checkpoint path (or
-``--out-dir``). A model whose checkpoint exists is kept and said so, unless ``--force``; ``all``
-therefore trains exactly the models that are missing. The Makefile targets (``make pollen``,
+at the same place under ``--out-dir``: an exercise variant such as ``continual_ewc_strength_100``
+goes to ``DIR/exercises/ewc_strength_100/continual_ewc.pt``, so no two models share a file). A
+model whose checkpoint exists is kept and said so, unless ``--force``; ``all`` therefore trains
+exactly the models that are missing. The Makefile targets (``make pollen``,
 ``make cifar``, ``make continual``, ``make exercise-models``) call this command.
 
 Like a chapter, this program fixes the thread count and deterministic kernels
@@ -25,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"model names, or 'all' (every model), or 'exercises' (the exercise variants): "
                              f"{', '.join(zoo.MODELS)}")
     parser.add_argument("--force", action="store_true", help="replace existing checkpoints")
-    parser.add_argument("--out-dir", type=Path, help="write the checkpoints here instead of the shipped paths")
+    parser.add_argument("--out-dir", type=Path,
+                        help="write the checkpoints here, each at its place relative to the shipped folder")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="change one setting of the recipe, e.g. --set seed=1 (needs --out-dir)")
     parser.add_argument("--list", action="store_true", help="print the registry and exit")
@@ -93,7 +96,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error("--set trains a variant: give --out-dir, so that the book's checkpoint stays as it is")
     for name in names:
         spec = zoo.get(name)
-        target = args.out_dir / spec.checkpoint.name if args.out_dir else spec.checkpoint
+        target = zoo.checkpoint_path(name, args.out_dir)
         if target.exists() and not args.force:
             print(f"{name}: {target} exists; kept (--force replaces it)")
             continue
@@ -102,7 +105,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         written = zoo.train(name, out=target, force=args.force, **overrides[name])
         _, meta = zoo.load(name, written)
         summary = {key: round(meta[key], 3) for key in ("val_accuracy", "test_accuracy") if key in meta}
-        print(f"{name}: saved {written} in {meta.get('train_seconds', 0):.0f} s {summary or ''}".rstrip())
+        print(f"{name}: saved {written} in {meta['train_seconds']:.0f} s {summary or ''}".rstrip())
     return 0
 
 
