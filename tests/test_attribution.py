@@ -220,3 +220,9 @@ def test_smoothgrad_draws_the_same_noise_by_default_as_with_seed_0(tiny_cnn):
     default = attribution.smoothgrad(tiny_cnn, images, 1, sigma=0.3, samples=3)
     assert torch.equal(default, attribution.smoothgrad(tiny_cnn, images, 1, sigma=0.3, samples=3, seed=0))
     assert not torch.equal(default, attribution.smoothgrad(tiny_cnn, images, 1, sigma=0.3, samples=3, seed=1))
+
+
+def test_baselines_keep_the_images_dtype():
+    images = torch.rand(1, 3, 8, 8, dtype=torch.float64)
+    for kind in ("black", "blur", "uniform"):
+        assert attribution.baseline(images, kind, sigma=1.0).dtype == torch.float64, kind

@@ -172,3 +172,8 @@ def test_maps_of_strings_or_complex_numbers_are_refused():
     for bad in (np.array([["a", "b"], ["c", "d"]]), np.ones((3, 3), dtype=complex)):
         with pytest.raises(TypeError, match="Expected real numbers"):
             heatmaps.lacunarity(bad)
+
+
+def test_one_map_gives_one_value_per_box_size():
+    assert heatmaps.lacunarity(np.ones((8, 8))).shape == (len(heatmaps.BOX_SIZES),)
+    assert heatmaps.lacunarity(np.ones((2, 8, 8)), [2]).shape == (2, 1)
