@@ -19,7 +19,7 @@
 #   make screenshot  retake the explorer screenshot the book shows (the browser test takes it)
 #   make mutation    mutation testing of the core modules' unit tests (mutmut, pinned in
 #                    requirements-dev.txt and installed on first use): the score per module and
-#                    the surviving mutants (about MUTATION_MINUTES minutes on 2 cores; not part of make test)
+#                    the surviving mutants (under an hour on 2 cores; not part of make test)
 #
 # Variables: XAI_DATA_ROOT (the data root, see README), XAI_IMAGENET_MODEL (efficientnet_lite0, the
 # package's default and the model of the committed outputs, or resnet50).

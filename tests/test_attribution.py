@@ -226,3 +226,20 @@ def test_baselines_keep_the_images_dtype():
     images = torch.rand(1, 3, 8, 8, dtype=torch.float64)
     for kind in ("black", "blur", "uniform"):
         assert attribution.baseline(images, kind, sigma=1.0).dtype == torch.float64, kind
+
+
+def test_signed_scale_divides_by_the_percentile_of_the_magnitude_and_clips_to_plus_minus_one():
+    # Magnitudes 0..10: the 50th percentile is 5, so each map is divided by 5 and clipped to [-1, 1];
+    # the second map, a hundredth of the first, gives the same.
+    ramp = torch.tensor([0.0, -1.0, 2.0, -3.0, 4.0, -5.0, 6.0, -7.0, 8.0, -9.0, 10.0]).view(1, 1, 11)
+    scaled = attribution.signed_scale(torch.cat([ramp, ramp / 100]), 50)
+    expected = torch.tensor([0.0, -0.2, 0.4, -0.6, 0.8, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0])
+    assert scaled.shape == (2, 1, 11)
+    assert torch.allclose(scaled[0, 0], expected) and torch.allclose(scaled[1, 0], expected)
+    # By default the 99th percentile: of magnitudes 0..99 it interpolates to 98.01.
+    default = attribution.signed_scale(-torch.arange(100.0).view(1, 10, 10))
+    assert default[0, 9, 8].item() == pytest.approx(-98 / 98.01) and default[0, 9, 9] == -1.0
+    with pytest.raises(ValueError, match=r"percentile must be in \(0, 100\]"):
+        attribution.signed_scale(ramp, 0)
+    with pytest.raises(ValueError, match=r"maps\[None\]"):
+        attribution.signed_scale(ramp[0])

@@ -256,3 +256,22 @@ def test_cascading_randomization_explains_the_layers_reset_with_seed_plus_step(t
         assert torch.allclose(result.spearman[step], evaluation.spearman_per_image(original, maps))
     with pytest.raises(ValueError, match=r"original must be \(N, H, W\) = \(3, 16, 16\)"):
         evaluation.cascading_randomization(tiny_cnn, explain, images, target, layers, original=original[:, :8])
+
+
+def test_randomized_copy_resets_the_layers_in_turn_and_leaves_the_model(tiny_cnn):
+    import copy
+
+    before = {name: p.clone() for name, p in tiny_cnn.named_parameters()}
+    changed = evaluation.randomized_copy(tiny_cnn, ["fc", "conv2"], seed=3)
+    by_hand = copy.deepcopy(tiny_cnn)
+    evaluation.randomize(by_hand.fc, 3)
+    evaluation.randomize(by_hand.conv2, 4)
+    assert all(torch.equal(p, dict(by_hand.named_parameters())[name]) for name, p in changed.named_parameters())
+    assert all(torch.equal(p, before[name]) for name, p in tiny_cnn.named_parameters())
+    assert not torch.equal(changed.fc.weight, tiny_cnn.fc.weight)
+    assert torch.equal(changed.conv1.weight, tiny_cnn.conv1.weight)  # a layer not named is kept
+    default = evaluation.randomized_copy(tiny_cnn, ["fc"])
+    evaluation.randomize(by_hand.fc, 0)
+    assert torch.equal(default.fc.weight, by_hand.fc.weight)  # the default seed is 0
+    with pytest.raises(KeyError, match="fc9"):
+        evaluation.randomized_copy(tiny_cnn, ["fc9"])

@@ -347,3 +347,10 @@ def test_manifests_of_both_formats_are_read():
             "0bb  1234  n01  x.JPEG\n")
     assert fetch._parse_manifest(text) == {"pollen/mimosa/mimosa (1).jpg": "def", "odd  name.jpg": "abc",
                                            "tiny.txt": "0aa", "n01  x.JPEG": "0bb"}
+
+
+def test_get_all_ensures_each_named_data_set(mirror_root):
+    entries = _entries("pollen", ["pollen/arecaceae/arecaceae_01.jpg"])
+    assert fetch.get_all(["pollen", "pollen"], root=mirror_root, entries=entries, progress=False) == mirror_root
+    with pytest.raises(KeyError, match="Unknown data set 'mnist'"):
+        fetch.get_all(["pollen", "mnist"], root=mirror_root, entries=entries, progress=False)

@@ -353,3 +353,17 @@ def test_generative_replay_distils_with_the_temperature_squared_kl_per_feature_m
         q = [math.exp(v / 3) / sum(math.exp(w / 3) for w in new) for v in new]
         total += sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
     assert loss == pytest.approx(9 * total / 5, rel=1e-5)
+
+
+def test_ewc_adds_its_penalty_to_the_loss():
+    model = _LogisticTask()
+    ewc = strategies.EWC(strength=2.0)
+    assert ewc.extra_loss(model).item() == 0.0  # nothing consolidated yet
+    ewc.consolidate(model, torch.tensor([[1.0, 0.0, 2.0]]), task=0)
+    with torch.no_grad():
+        model.linear.bias.add_(0.1)
+    # One image: F_b = p0 p1 for either bias; the penalty is lambda / 2 * 2 * F_b * 0.1^2.
+    import math
+
+    p0 = 1 / (1 + math.exp((0.0 * 1 + 1.0 * 0 - 0.5 * 2 - 0.2) - (0.5 * 1 - 1.0 * 0 + 2.0 * 2 + 0.1)))
+    assert ewc.extra_loss(model).item() == pytest.approx(2.0 / 2 * 2 * p0 * (1 - p0) * 0.01, rel=1e-12)
