@@ -349,8 +349,39 @@ def test_manifests_of_both_formats_are_read():
                                            "tiny.txt": "0aa", "n01  x.JPEG": "0bb"}
 
 
-def test_get_all_ensures_each_named_data_set(mirror_root):
-    entries = _entries("pollen", ["pollen/arecaceae/arecaceae_01.jpg"])
-    assert fetch.get_all(["pollen", "pollen"], root=mirror_root, entries=entries, progress=False) == mirror_root
+def test_get_all_ensures_each_named_data_set_under_the_given_root(mirror_root, tmp_path):
+    path = "pollen/arecaceae/arecaceae_01.jpg"
+    (tmp_path / path).parent.mkdir(parents=True)
+    shutil.copyfile(mirror_root / path, tmp_path / path)  # complete for these entries: nothing to fetch
+    entries = _entries("pollen", [path])
+    assert fetch.get_all(["pollen", "pollen"], root=tmp_path, entries=entries, progress=False) == tmp_path
     with pytest.raises(KeyError, match="Unknown data set 'mnist'"):
-        fetch.get_all(["pollen", "mnist"], root=mirror_root, entries=entries, progress=False)
+        fetch.get_all(["pollen", "mnist"], root=tmp_path, entries=entries, progress=False)
+    assert fetch._pollen_place("Mimosa_pudica_3.jpg") == "pollen/mimosa/Mimosa_pudica_3.jpg"  # the first "_"
+
+
+def test_files_are_assembled_in_a_hidden_staging_folder_inside_the_data_root(mirror_root, tmp_path):
+    # The server notes, at each request, which staging folders the data root holds: the download
+    # goes into one of ours (hidden, named after the data set), never into the system's temp folder.
+    root = tmp_path / "root"
+    seen = []
+
+    class Watching(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            seen.append(sorted(p.name.rsplit("-", 1)[0] for p in root.iterdir() if p.is_dir()))
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Watching, directory=str(mirror_root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        paths = ["pollen/arecaceae/arecaceae_01.jpg"]
+        fetch.get("pollen", root, mirror=f"http://127.0.0.1:{server.server_address[1]}", entries=_entries("pollen", paths),
+                  progress=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [[".xai-fetch-pollen"]]
+    assert (root / paths[0]).is_file() and not list(root.glob(".xai-fetch-*"))

@@ -367,3 +367,24 @@ def test_ewc_adds_its_penalty_to_the_loss():
 
     p0 = 1 / (1 + math.exp((0.0 * 1 + 1.0 * 0 - 0.5 * 2 - 0.2) - (0.5 * 1 - 1.0 * 0 + 2.0 * 2 + 0.1)))
     assert ewc.extra_loss(model).item() == pytest.approx(2.0 / 2 * 2 * p0 * (1 - p0) * 0.01, rel=1e-12)
+
+
+def test_generative_replay_trains_the_vae_on_each_tasks_classes_and_replays_the_earlier_ones():
+    # The prior mean m_c of a class moves only when a batch holds class c: the current task's
+    # classes, and from the second task on the earlier ones that the VAE replays to itself.
+    tasks = continual.split_tasks(fake_cifar(4), fake_cifar(2, seed=1), 2)
+    replay = _generative(vae_epochs=1, hidden=8, latent=2, replay_batch=5)
+    model = continual.MultiHeadCNN(2, 2)
+    replay.prepare(model)
+    replay.after_task(model, tasks[0].train_images, tasks[0].train_labels, 0, torch.Generator())
+    from xaihelpers import repro
+    from xaihelpers.feature_vae import FeatureVAE
+
+    with repro.seeded(replay.seed):  # the VAE as the strategy made it, before any training
+        initial = FeatureVAE(replay.vae.shape, 4, 8, 2).prior_means.detach()
+    after_first = replay.vae.prior_means.detach().clone()
+    assert not torch.equal(after_first[:2], initial[:2]) and torch.equal(after_first[2:], initial[2:])
+    replay.after_task(model, tasks[1].train_images, tasks[1].train_labels, 1, torch.Generator())
+    after_second = replay.vae.prior_means.detach()
+    assert not torch.equal(after_second[2:], initial[2:])  # task 1's classes, 2 and 3
+    assert not torch.equal(after_second[:2], after_first[:2])  # classes 0 and 1, replayed
