@@ -77,10 +77,10 @@ print(f"device: {device}")
 # The optimisation runs in double precision (`dtype=torch.float64`). Each normalised step builds
 # on the last, so a rounding difference grows from step to step. In float32, the last-bit
 # differences between CPUs with other vector instructions (AVX-512, AVX2, SSE) grow within 100
-# steps into other images with other scores. In float64 they stay far below the printed digits,
-# so every CPU prints what is printed here; the book's crosscheck re-executes the chapter with
-# each numerical library held to AVX2 and to SSE4 to make sure. The price is two to three times
-# the computing time.
+# steps into other images with other scores. In float64 they stay far below the printed digits:
+# the book's crosscheck re-executes the chapter with the numerical libraries held to narrower
+# instruction sets than this machine's, and only exercise 3's table (whose cell says why) then
+# prints other digits. The price is about four times the computing time.
 
 # %% mystnb={"figure": {"caption": "Class-model images of four classes optimised with an L2 penalty only (bottom row) under a photo of each class (top row); the titles give the final class score and probability.", "name": "fig-classvis-l2"}, "image": {"alt": "Top row: photos of a green snake, a tarantula, flamingos and lemons. Bottom row: four optimised images that look like colourful high-frequency noise with faint swirls, nothing a person would recognise as the class."}}
 classes = [55, 76, 130, 951]  # green snake, tarantula, flamingo, lemon

@@ -172,8 +172,8 @@ def depthwise_conv2d_as_sums(inputs: torch.Tensor, weight: torch.Tensor, bias: O
 
 class Float64DepthwiseAsSums(TorchFunctionMode):
     """Inside this context, every float64 depthwise ``conv2d`` runs as
-    :func:`depthwise_conv2d_as_sums`: a float64 pass of EfficientNet-Lite0 then takes two to three
-    times a float32 one instead of about six. Other calls, and every call after the context, are
+    :func:`depthwise_conv2d_as_sums`: a float64 class-model step of EfficientNet-Lite0 then takes
+    about four times a float32 one instead of about seven. Other calls, and every call after the context, are
     left alone."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -263,7 +263,7 @@ def class_model(
             normalised step amplifies the differences in the last bits that CPUs with other vector
             instructions (AVX-512, AVX2, SSE) produce, and after a hundred steps a float32 run ends
             in another image with other scores; in ``torch.float64`` the same differences stay far
-            below the printed digits, at two to three times the time (float64 depthwise
+            below the printed digits, at about four times the time (float64 depthwise
             convolutions run as :class:`Float64DepthwiseAsSums`).
         pixels_per_pass: Budget of images x height x width of one forward and backward pass, for
             float32 (a float64 pass takes half as many, at the same memory); the images are
@@ -301,8 +301,6 @@ def class_model(
         if dtype != next(model.parameters()).dtype:
             model = copy.deepcopy(model).to(dtype)
     dtype = next(model.parameters()).dtype
-    modes = {module: module.training for module in model.modules()}  # each module's own, restored below
-    model.eval()
     generator = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
     target = torch.as_tensor(list(classes), device=device)
@@ -316,30 +314,26 @@ def class_model(
     scores, predicted = [], []
     per_pass = training.images_per_pass(image.shape, pixels_per_pass * 4 // image.element_size())
     precision = Float64DepthwiseAsSums() if dtype == torch.float64 else contextlib.nullcontext()
-    try:
-        with precision:
-            for step in tqdm(range(steps + 1), desc="class model", disable=not progress):
-                shift = (0, 0)
-                if jitter:
-                    shift = tuple(int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=generator))
-                logits, gradient = _logits_and_gradient(model, image, shift, target, score, l2, total_variation,
-                                                        need_gradient=step < steps, per_pass=per_pass,
-                                                        check_classes=step == 0)
-                scores.append(logits[rows, target].cpu())
-                predicted.append(logits.argmax(dim=1).cpu())
-                if step == steps:
-                    probabilities = logits.softmax(dim=1)[rows, target].cpu()
-                    final_logits = logits.cpu()
-                    break
-                with torch.no_grad():
-                    scale = gradient.pow(2).flatten(1).mean(dim=1).sqrt().clamp_min(1e-12)[:, None, None, None]
-                    image = (image + step_size * gradient / scale).clamp(0, 1)
-                    for (every, sigma), members in blur_plan.items():
-                        if (step + 1) % every == 0:
-                            image[members] = blur(image[members], sigma)
-    finally:
-        for module, mode in modes.items():
-            module.training = mode
+    with training.eval_mode(model), precision:
+        for step in tqdm(range(steps + 1), desc="class model", disable=not progress):
+            shift = (0, 0)
+            if jitter:
+                shift = tuple(int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=generator))
+            logits, gradient = _logits_and_gradient(model, image, shift, target, score, l2, total_variation,
+                                                    need_gradient=step < steps, per_pass=per_pass,
+                                                    check_classes=step == 0)
+            scores.append(logits[rows, target].cpu())
+            predicted.append(logits.argmax(dim=1).cpu())
+            if step == steps:
+                probabilities = logits.softmax(dim=1)[rows, target].cpu()
+                final_logits = logits.cpu()
+                break
+            with torch.no_grad():
+                scale = gradient.pow(2).flatten(1).mean(dim=1).sqrt().clamp_min(1e-12)[:, None, None, None]
+                image = (image + step_size * gradient / scale).clamp(0, 1)
+                for (every, sigma), members in blur_plan.items():
+                    if (step + 1) % every == 0:
+                        image[members] = blur(image[members], sigma)
     return ClassModelResult(image.detach().cpu(), torch.stack(scores), probabilities, torch.stack(predicted),
                             final_logits)
 
