@@ -110,9 +110,9 @@ bench: setup
 	$(BIN)/python benchmarks/evaluation_speed.py
 	$(BIN)/python benchmarks/lacunarity_speed.py
 
-# Every model goes through the model zoo's one command (python -m xaihelpers.train --list shows
+# Every model goes through the model zoo's one command (python -m xaihelpers.retrain --list shows
 # them): an existing checkpoint is kept and said so; FORCE=1 replaces it.
-TRAIN := $(BIN)/python -m xaihelpers.train $(if $(FORCE),--force)
+TRAIN := $(BIN)/python -m xaihelpers.retrain $(if $(FORCE),--force)
 
 pollen: setup
 	$(TRAIN) pollen_cnn

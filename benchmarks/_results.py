@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from xaihelpers import data, models
+from xaihelpers import data, imagenet
 
 OUT = data.MEASURED_DIR
 
@@ -40,10 +40,10 @@ def write(name: str, header: Sequence[str], rows: Sequence[Sequence[str]], meta:
     print(f"written to {OUT}")
 
 
-def imagenet_batch(size: int) -> tuple[models.ImageNetClassifier, torch.Tensor, torch.Tensor]:
+def imagenet_batch(size: int) -> tuple[imagenet.ImageNetClassifier, torch.Tensor, torch.Tensor]:
     """The ImageNet model (by the switch), ``size`` sample images spread over the classes, and the
     model's predicted class for each."""
-    classifier = models.load_imagenet_model()
+    classifier = imagenet.load_imagenet_model()
     samples = data.load_dataset("imagenet_samples", "all", transform=classifier.preprocess)
     images = torch.stack([samples[i][0] for i in range(0, 1000, 1000 // size)][:size])
     with torch.no_grad():

@@ -7,7 +7,7 @@ The baseline (one forward and one backward pass of the same batch) is measured i
 process, interleaved with the methods, so the ratios do not depend on the machine's speed.
 
 SmoothGrad and IG process their N (or S) copies of the batch in chunks (captum's
-``nt_samples_batch_size`` and ``internal_batch_size``). On a CPU a chunk as large as the image
+``nt_samples_batch_size`` and ``internal_batch_size``, which the registry sets from ``pixels_per_pass``). On a CPU a chunk as large as the image
 batch is fastest per image: bigger chunks outgrow the caches. The last rows measure that choice,
 IG with all S steps in one chunk, so the book's setting is checked rather than assumed.
 """
@@ -51,11 +51,11 @@ def main() -> None:
         "guided backprop": ("guided backprop", {}),
         "Grad-CAM": ("Grad-CAM", {"layer": classifier.target_layer}),
         f"SmoothGrad (N={args.samples})": ("SmoothGrad", {"samples": args.samples,
-                                                          "pixels_per_chunk": args.batch * 224 * 224}),
+                                                          "pixels_per_pass": args.batch * 224 * 224}),
         f"Integrated Gradients (S={args.steps})": ("Integrated Gradients", {"steps": args.steps,
-                                                                            "internal_batch_size": args.batch}),
+                                                                            "pixels_per_pass": args.batch * 224 * 224}),
         f"IG (S={args.steps}) in one chunk": ("Integrated Gradients", {"steps": args.steps,
-                                                                       "internal_batch_size": args.batch * args.steps}),
+                                                                       "pixels_per_pass": args.batch * args.steps * 224 * 224}),
     }
     forward_backward()  # warm-up
     rows = []

@@ -8,7 +8,7 @@ interleaved and repeated (median), and prints ``default seconds / book seconds``
 book's setting is faster) and how close the two outputs are:
 
 - Integrated Gradients (captum default ``internal_batch_size=None``: all steps in one batch;
-  the book: chunks the size of the image batch), 32 steps, on the ImageNet model (with 50 steps,
+  the book: passes of the image batch, ``pixels_per_pass`` = batch x 224 x 224), 32 steps, on the ImageNet model (with 50 steps,
   captum's default, the one-batch run needs about 2 GiB per image on EfficientNet-Lite0);
 - SmoothGrad (captum ``NoiseTunnel`` default: all noisy copies in one batch; the book: chunks of
   about 32 images), signed, with the book's setting (``attribution.SMOOTHGRAD``), on the ImageNet
@@ -27,7 +27,7 @@ import warnings
 import torch
 from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
 
-from xaihelpers import attribution, explainers, features, methods, pollen, repro, training, zoo
+from xaihelpers import attribution, explainers, features, inference, methods, pollen, repro, zoo
 from xaihelpers.hooks import get_layer
 
 import _results
@@ -70,8 +70,8 @@ def main() -> None:
             return torch.from_numpy(cam(input_tensor=images, targets=[ClassifierOutputTarget(int(t)) for t in target]))
 
     pollen_model, _ = zoo.load("pollen_cnn")
-    pollen_images = training.to_float(pollen.load_split("test").images[:4])
-    pollen_target = training.predict_proba(pollen_model, pollen_images).argmax(dim=1)
+    pollen_images = inference.to_float(pollen.load_split("test").images[:4])
+    pollen_target = inference.predict_proba(pollen_model, pollen_images).argmax(dim=1)
 
     def lime_default():
         return explainers.lime_maps(pollen_model, pollen_images, pollen_target, num_samples=300,
@@ -82,10 +82,10 @@ def main() -> None:
         ("Integrated Gradients, 32 steps", "captum: one batch", "chunks of the batch size",
          lambda: IntegratedGradients(model).attribute(images, target=target, n_steps=32),
          lambda: methods.get("Integrated Gradients")(model, images, target, steps=32,
-                                                     internal_batch_size=args.batch)),
+                                                     pixels_per_pass=args.batch * 224 * 224)),
         (f"SmoothGrad, {samples} samples", "captum: one batch", "about 32 images per chunk",
          lambda: smoothgrad(None),
-         lambda: methods.get("SmoothGrad")(model, images, target, pixels_per_chunk=32 * 224 * 224)),
+         lambda: methods.get("SmoothGrad")(model, images, target, pixels_per_pass=32 * 224 * 224)),
         ("Grad-CAM", "pytorch-grad-cam GradCAM", "captum LayerGradCam",
          anchor_grad_cam, lambda: methods.get("Grad-CAM")(model, images, target, layer=classifier.target_layer)),
         ("LIME, 300 samples (pollen CNN)", "lime: batch_size=10", "batch_size=64",

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from xaihelpers import data, explorer, images, models, plotting  # noqa: E402
+from xaihelpers import data, explorer, images, imagenet, plotting  # noqa: E402
 
 st.set_page_config(page_title="XAI explorer", layout="wide")
 st.title("XAI explorer: inside an image classifier")
@@ -31,7 +31,7 @@ with st.sidebar:
 
 try:
     model = cached_model(model_key)
-except (models.ModelUnavailableError, FileNotFoundError, OSError) as error:
+except (imagenet.ModelUnavailableError, FileNotFoundError, OSError) as error:
     st.error(f"This model cannot be loaded here: {error}")
     st.stop()
 
@@ -52,7 +52,7 @@ with st.sidebar:
             image_source = upload.getvalue()
     layer = st.selectbox("Layer", list(model.layers), index=list(model.layers).index(model.default_layer),
                          key="layer")
-    method = st.radio("Method", explorer.METHODS, key="method")
+    method = st.radio("Method", explorer.VIEWS, key="method")
 
 st.caption(model.description)
 if image_source is None:

@@ -54,7 +54,7 @@ ensure("imagenet_samples")
 import matplotlib.pyplot as plt
 import torch
 
-from xaihelpers import chapter, features, models, plotting, repro, training
+from xaihelpers import chapter, features, inference, plotting, repro
 from xaihelpers.gradcam import grad_cam, grad_cam_layers
 
 device = repro.best_device()  # a GPU when there is one; the stored outputs come from the CPU
@@ -74,7 +74,7 @@ subset = list(range(0, 1000, 10))
 images = torch.stack([imagenet[i][0] for i in subset]).to(device)
 labels = torch.tensor([imagenet.targets[i] for i in subset], device=device)
 # 20 images per pass keep the kernel's memory small; the probabilities are the same.
-probabilities = training.predict_proba(model, images, device=device).to(device)
+probabilities = inference.predict_proba(model, images, device=device).to(device)
 top5 = probabilities.topk(5, dim=1).indices
 correct = top5[:, 0] == labels
 print(f"top-1 accuracy on these {len(subset)} images: {correct.float().mean():.2f}; "
@@ -215,7 +215,7 @@ for layer in layers:
 # $1 \times 1$ convolution, batch norm and ReLU6, whose output the classifier averages over the
 # image. The library `efficientnet_lite_pytorch` runs one shared ReLU6 module at every activation,
 # which no hook can single out, so the book gives each activation its own module
-# (`models.untie_lite0_activations`; outputs and gradients are unchanged, a test checks it bit for
+# (`imagenet.untie_lite0_activations`; outputs and gradients are unchanged, a test checks it bit for
 # bit). Here is Grad-CAM at every sublayer of the last block and of the head, for the same six
 # images: the map's concentration, its correlation with the map at the rectified head (the book's
 # Grad-CAM layer), and for the head's three sublayers the deletion and insertion AUC of the evaluation
@@ -375,9 +375,10 @@ from pathlib import Path
 from torchvision.models import ResNet50_Weights
 
 from xaihelpers import hooks
+from xaihelpers.imagenet import load_imagenet_model
 
 cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(ResNet50_Weights.IMAGENET1K_V2.url).name
-resnet = models.load_imagenet_model("resnet50", pretrained=cached.is_file())
+resnet = load_imagenet_model("resnet50", pretrained=cached.is_file())
 with torch.no_grad(), hooks.LayerRecorder(resnet.model, [resnet.target_layer]) as last_stage:
     resnet.model(batch[:1])
 print(f"ResNet-50 {resnet.target_layer}: output {tuple(last_stage.activations[resnet.target_layer].shape[1:])}; "
@@ -448,30 +449,22 @@ plt.show()
 # and at the last block of stage 6. Is the map still class-discriminative?
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
-def grad_cam_pooled(pictures, target, pool, layer):
-    """Grad-CAM at ``layer`` with the channel weights pooled from the gradients by ``pool``
-    (two images per pass, as the library's grad_cam does, to keep the memory small)."""
-    maps = []
-    for chunk, labels in zip(pictures.split(2), target.split(2)):
-        with torch.enable_grad(), hooks.LayerRecorder(model, [layer], gradients=True) as recorder:
-            model(chunk).gather(1, labels.view(-1, 1)).sum().backward()
-        activation, gradient = recorder.activations[layer], recorder.gradients[layer]
-        cam = torch.relu((pool(gradient)[:, :, None, None] * activation).sum(dim=1, keepdim=True))
-        maps.append(torch.nn.functional.interpolate(cam, size=(224, 224), mode="bilinear")[:, 0])
-    model.zero_grad(set_to_none=True)
-    return torch.cat(maps)
+# The channel weights are grad_cam_layers' `weights` argument, weights(activations, gradients) -> (N, K):
+# Grad-CAM's spatial mean by default, the maximum here (pytorch-grad-cam's get_cam_weights).
+from xaihelpers.gradcam import mean_gradient_weights
 
-
-pools = {"mean": lambda g: g.mean(dim=(2, 3)), "max": lambda g: g.amax(dim=(2, 3))}
+pools = {"mean": mean_gradient_weights, "max": lambda activations, gradients: gradients.amax(dim=(2, 3))}
+pooled_layers = [classifier.target_layer, classifier.conv_stages["stage6"]]
+pooled = {(name, rank): grad_cam_layers(model, pooled_layers, batch, ranking[:, rank], weights=pool, normalize=False)
+          for name, pool in pools.items() for rank in (0, 1, 99)}
 print(f"{'layer':16s} {'pooling':8s} {'corr(#1, #2)':>13s} {'corr(#1, #100)':>15s} {'corr with the mean map':>23s}  (median, 6 images)")
-for layer in (classifier.target_layer, classifier.conv_stages["stage6"]):
-    mean_map = grad_cam_pooled(batch, ranking[:, 0], pools["mean"], layer)
-    for name, pool in pools.items():
-        top_pooled = grad_cam_pooled(batch, ranking[:, 0], pool, layer)
+for layer in pooled_layers:
+    for name in pools:
+        top_pooled = pooled[name, 0][layer]
         print(f"{layer.replace('net.', ''):16s} {name:8s} "
-              f"{features.pearson_per_image(top_pooled, grad_cam_pooled(batch, ranking[:, 1], pool, layer)).median():13.2f} "
-              f"{features.pearson_per_image(top_pooled, grad_cam_pooled(batch, ranking[:, 99], pool, layer)).median():15.2f} "
-              f"{features.pearson_per_image(top_pooled, mean_map).median():23.2f}")
+              f"{features.pearson_per_image(top_pooled, pooled[name, 1][layer]).median():13.2f} "
+              f"{features.pearson_per_image(top_pooled, pooled[name, 99][layer]).median():15.2f} "
+              f"{features.pearson_per_image(top_pooled, pooled['mean', 0][layer]).median():23.2f}")
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 4

@@ -49,11 +49,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from xaihelpers import plotting, pollen, repro, training, zoo
+from xaihelpers import inference, plotting, pollen, repro, zoo
 
 repro.seed_everything()
 device = torch.device("cpu")  # the CNN is small; the chapter runs on the CPU everywhere
-model, meta = zoo.load("pollen_cnn")  # shipped in xaihelpers/weights; `python -m xaihelpers.train pollen_cnn` makes it
+model, meta = zoo.load("pollen_cnn")  # shipped in xaihelpers/weights; `python -m xaihelpers.retrain pollen_cnn` makes it
 test = pollen.load_split("test")  # from $XAI_DATA_ROOT
 print(f"pollen CNN: {meta['epochs']} epochs, seed {meta['seed']}, input {meta['image_size']}x{meta['image_size']}")
 print(f"device: {device}; classes: {len(test.classes)}")
@@ -83,7 +83,7 @@ plt.show()
 # ## The model
 #
 # Four convolutional blocks (convolution, batch normalisation, ReLU, max-pooling), global average
-# pooling, dropout and a linear layer. Training (`python -m xaihelpers.train pollen_cnn`, a few
+# pooling, dropout and a linear layer. Training (`python -m xaihelpers.retrain pollen_cnn`, a few
 # minutes on two CPU cores) uses random flips and quarter turns, because a grain under the
 # microscope has no preferred orientation.
 
@@ -95,15 +95,15 @@ print(f"parameters: {sum(p.numel() for p in model.parameters()):,}")
 # ## How good is it?
 
 # %%
-probabilities = training.predict_proba(model, test.images)
+probabilities = inference.predict_proba(model, test.images)
 predicted = probabilities.argmax(dim=1)
 test_accuracy = (predicted == test.labels).float().mean().item()
 print(f"test accuracy: {test_accuracy:.3f}, test loss (cross-entropy) "
-      f"{training.mean_cross_entropy(probabilities, test.labels):.3f} on {len(test.labels)} images "
+      f"{inference.mean_cross_entropy(probabilities, test.labels):.3f} on {len(test.labels)} images "
       f"(chance: {1 / len(test.classes):.3f}); validation accuracy at the end of training: {meta['val_accuracy']:.3f}")
 
 # %%
-confusion = training.confusion_matrix(predicted, test.labels, len(test.classes))
+confusion = inference.confusion_matrix(predicted, test.labels, len(test.classes))
 per_class = pd.DataFrame({
     "images": confusion.sum(dim=1).numpy(),
     "accuracy": (confusion.diag() / confusion.sum(dim=1)).numpy().round(2),
@@ -185,7 +185,7 @@ for count, index in zip(counts.tolist(), flat.tolist()):
 #
 # ### Exercise 1
 #
-# Retrain with `python -m xaihelpers.train pollen_cnn --set seed=1 --out-dir /tmp/pollen` and load
+# Retrain with `python -m xaihelpers.retrain pollen_cnn --set seed=1 --out-dir /tmp/pollen` and load
 # it with `zoo.load("pollen_cnn", path)`. How much does the test accuracy change with the seed alone?
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
@@ -196,13 +196,13 @@ print(zoo.get("pollen_cnn_seed1").command)
 variant_models, rows = {}, {}
 for name, registered in variants.items():
     variant_models[name], variant_meta = zoo.load(registered)
-    variant_probabilities = training.predict_proba(variant_models[name], test.images)
+    variant_probabilities = inference.predict_proba(variant_models[name], test.images)
     rows[name] = {"test accuracy": (variant_probabilities.argmax(1) == test.labels).float().mean().item(),
-                  "test loss": training.mean_cross_entropy(variant_probabilities, test.labels),
+                  "test loss": inference.mean_cross_entropy(variant_probabilities, test.labels),
                   "validation accuracy": variant_meta["val_accuracy"]}
 variant_table = pd.DataFrame(rows).T
 print(variant_table.loc[["book (seed 0)", "seed 1"]].round(3).to_string())
-agreement = (training.predict_proba(variant_models["seed 1"], test.images).argmax(1) == predicted).float().mean()
+agreement = (inference.predict_proba(variant_models["seed 1"], test.images).argmax(1) == predicted).float().mean()
 print(f"test images on which the two seeds predict the same class: {agreement:.2f}")
 
 # %% [markdown]
@@ -227,8 +227,8 @@ print(zoo.get("pollen_cnn_no_augment").command)
 print(variant_table.loc[["book (seed 0)", "no augmentation"]].round(3).to_string())
 # How much does each model change its mind when a test grain is turned by a quarter?
 for name in ("book (seed 0)", "no augmentation"):
-    upright = training.predict_proba(variant_models[name], test.images).argmax(1)
-    turned = training.predict_proba(variant_models[name], torch.rot90(test.images, 1, dims=(2, 3))).argmax(1)
+    upright = inference.predict_proba(variant_models[name], test.images).argmax(1)
+    turned = inference.predict_proba(variant_models[name], torch.rot90(test.images, 1, dims=(2, 3))).argmax(1)
     print(f"{name:16s} same class after a quarter turn: {(upright == turned).float().mean():.2f}")
 
 # %% [markdown]
@@ -261,7 +261,7 @@ plt.show()
 masks = pollen.grain_mask(test.images)
 for c in pair:
     members = test.labels == c
-    grains = training.to_float(test.images[members])
+    grains = inference.to_float(test.images[members])
     print(f"{test.classes[c]:14s} grain area {masks[members].float().mean():.2f} of the image, "
           f"mean brightness {grains.mean():.2f}")
 

@@ -54,7 +54,7 @@ import matplotlib.pyplot as plt
 import torch
 from captum.attr import Saliency
 
-from xaihelpers import attribution, chapter, plotting, pollen, repro, training
+from xaihelpers import attribution, chapter, inference, plotting, pollen, repro
 
 repro.seed_everything()
 # The ImageNet model is EfficientNet-Lite0 (ResNet-50: XAI_IMAGENET_MODEL=resnet50); data from $XAI_DATA_ROOT.
@@ -69,8 +69,8 @@ pollen_model, pollen_test, classifier, imagenet = chapter.pollen_and_imagenet(de
 # handful of very large gradients would otherwise leave the rest of the map black.
 
 # %% mystnb={"figure": {"caption": "Saliency maps of three correctly and three wrongly classified pollen grains. Per row: the grain titled with the predicted class, the signed gradient summed over channels, the saliency map (largest absolute value over channels) and that map capped at its 99th percentile.", "name": "fig-saliency-pollen"}, "image": {"alt": "Six rows of four panels. The signed gradients look like salt-and-pepper noise of both signs, the saliency maps are dark with a few bright pixels, and the capped maps show bright speckle spread over grain and background alike."}}
-pollen_images = training.to_float(pollen_test.images)
-pollen_predicted = training.predict_proba(pollen_model, pollen_test.images).argmax(dim=1)
+pollen_images = inference.to_float(pollen_test.images)
+pollen_predicted = inference.predict_proba(pollen_model, pollen_test.images).argmax(dim=1)
 pollen_correct = pollen_predicted == pollen_test.labels
 pollen_pick = (torch.nonzero(pollen_correct).flatten()[:3].tolist()
                + torch.nonzero(~pollen_correct).flatten()[:3].tolist())
@@ -111,7 +111,7 @@ for name, selection in (("correct", pollen_correct), ("wrong", ~pollen_correct))
 subset = list(range(0, 1000, 10))
 images = torch.stack([imagenet[i][0] for i in subset])
 labels = torch.tensor([imagenet.targets[i] for i in subset])
-predicted = training.predict_proba(classifier.model, images).argmax(dim=1)
+predicted = inference.predict_proba(classifier.model, images).argmax(dim=1)
 correct = predicted == labels
 pick = torch.nonzero(correct).flatten()[:2].tolist() + torch.nonzero(~correct).flatten()[:2].tolist()
 batch = images[pick]
@@ -270,7 +270,7 @@ for sigma in (0.001, 0.01, 0.05):
     noisy = (image + sigma * torch.randn(10, *image.shape[1:], generator=noise)).clamp(0, 1)
     noisy_maps[sigma] = attribution.channel_reduce(
         Saliency(pollen_model).attribute(noisy.clone().requires_grad_(), target=label.expand(10)))
-    same = (training.predict_proba(pollen_model, noisy).argmax(1) == label).float().mean()
+    same = (inference.predict_proba(pollen_model, noisy).argmax(1) == label).float().mean()
     print(f"{sigma:11.3f} {features.pearson_per_image(noisy_maps[sigma], clean.expand(10, -1, -1)).mean():24.2f} "
           f"{same:16.2f}")
 plotting.image_grid([attribution.cap(clean)[0]] + [attribution.cap(noisy_maps[s][:1])[0] for s in noisy_maps],

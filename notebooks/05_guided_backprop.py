@@ -56,7 +56,7 @@ import warnings
 import matplotlib.pyplot as plt
 import torch
 
-from xaihelpers import attribution, chapter, evaluation, features, methods, plotting, repro, training
+from xaihelpers import attribution, chapter, evaluation, features, inference, methods, plotting, repro
 
 repro.seed_everything()
 # captum announces each time that it hooks the ReLUs; that is what guided backprop is, not a problem.
@@ -89,8 +89,8 @@ def explain_both(model, batch, target):
 # ## Side by side: pollen
 
 # %% mystnb={"figure": {"caption": "Saliency and guided backpropagation side by side for one test grain of each of four pollen classes.", "name": "fig-guided-pollen"}, "image": {"alt": "Two rows of two groups of three panels: a pollen grain titled with its predicted class, its saliency map and its guided-backprop map, in grey scale. The saliency maps are even speckle; the guided-backprop maps trace the grain's outline and inner texture more clearly."}}
-pollen_images = training.to_float(pollen_test.images)
-pollen_predicted = training.predict_proba(pollen_model, pollen_test.images).argmax(dim=1)
+pollen_images = inference.to_float(pollen_test.images)
+pollen_predicted = inference.predict_proba(pollen_model, pollen_test.images).argmax(dim=1)
 pollen_pick = [int((pollen_test.labels == c).nonzero()[0]) for c in (0, 5, 10, 15)]
 vanilla, guided = explain_both(pollen_model, pollen_images[pollen_pick], pollen_predicted[pollen_pick])
 panels, titles = [], []
@@ -107,7 +107,7 @@ plt.show()
 # %% mystnb={"figure": {"caption": "Saliency and guided backpropagation side by side for four ImageNet images.", "name": "fig-guided-imagenet"}, "image": {"alt": "Two rows of two groups of three panels: a photo (goldfish, bald eagle, cat, zebra), its saliency map and its guided-backprop map. The guided-backprop maps are crisper and look like edge drawings of the animal, such as the zebra's stripes and the eagle's wing."}}
 picks = [1, 22, 281, 340]
 images = torch.stack([imagenet[i][0] for i in picks])
-predicted = training.predict_proba(classifier.model, images).argmax(dim=1)
+predicted = inference.predict_proba(classifier.model, images).argmax(dim=1)
 vanilla, guided = explain_both(classifier.model, images, predicted)
 panels, titles = [], []
 for position in range(len(picks)):
@@ -138,7 +138,7 @@ plt.show()
 def sensitivity(model, batch, head, explain=explain_both, names=("saliency", "guided backprop")):
     """Median correlations of each method's map with the map of a far class and with the map of a
     random-head model; ``explain(model, batch, target)`` returns one map per name."""
-    ranking = training.predict_proba(model, batch).argsort(dim=1, descending=True)
+    ranking = inference.predict_proba(model, batch).argsort(dim=1, descending=True)
     top, far = ranking[:, 0], ranking[:, min(99, ranking.shape[1] - 1)]
     original = explain(model, batch, top)
     other_class = explain(model, batch, far)
@@ -225,7 +225,7 @@ for model_name, rows in (("pollen", pollen_rows), ("ImageNet", imagenet_rows)):
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
 deep_batch = pollen_images[:40]
-deep_target = training.predict_proba(pollen_model, deep_batch).argmax(dim=1)
+deep_target = inference.predict_proba(pollen_model, deep_batch).argmax(dim=1)
 trained_maps = explain_both(pollen_model, deep_batch, deep_target)
 print(f"{'randomised':36s} {'saliency':>9s} {'guided backprop':>16s}  (median corr. with the trained maps)")
 for layers in (["classifier"], ["classifier", "features.3"], ["classifier", "features.3", "features.2"]):
@@ -288,13 +288,13 @@ for model_name, rows in (("pollen", pollen_rows), ("ImageNet", imagenet_rows)):
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 3: saliency and guided backpropagation of a uniform-noise image.", "name": "fig-guided-exercise-noise"}, "image": {"alt": "Three panels: a square of coloured pixel noise, then two grey-scale maps of speckled blobs titled saliency and guided backprop, much alike and without any structure of the noise image."}} tags=["hide-cell"]
 noise_images = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
-noise_target = training.predict_proba(classifier.model, noise_images).argmax(dim=1)
+noise_target = inference.predict_proba(classifier.model, noise_images).argmax(dim=1)
 noise_vanilla, noise_guided = explain_both(classifier.model, noise_images, noise_target)
 noise_edges = features.edge_magnitude(noise_images)
 print("noise images classified as:", [classifier.class_names[c] for c in noise_target])
 print(f"corr with the noise image's own edge map: saliency {features.pearson_per_image(noise_vanilla, noise_edges).mean():.2f}, "
       f"guided backprop {features.pearson_per_image(noise_guided, noise_edges).mean():.2f}")
-other_target = training.predict_proba(classifier.model, noise_images).argsort(dim=1, descending=True)[:, 99]
+other_target = inference.predict_proba(classifier.model, noise_images).argsort(dim=1, descending=True)[:, 99]
 _, other_guided = explain_both(classifier.model, noise_images, other_target)
 print(f"guided backprop, corr between the maps of class #1 and class #100: "
       f"{features.pearson_per_image(noise_guided, other_guided).mean():.2f}")

@@ -60,7 +60,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from xaihelpers import attribution, chapter, evaluation, features, plotting, pollen, repro, training
+from xaihelpers import attribution, chapter, evaluation, features, inference, plotting, pollen, repro
 
 repro.seed_everything()
 # The ImageNet model is EfficientNet-Lite0 (ResNet-50: XAI_IMAGENET_MODEL=resnet50); data from $XAI_DATA_ROOT.
@@ -76,8 +76,8 @@ pollen_model, pollen_test, classifier, imagenet = chapter.pollen_and_imagenet(de
 
 # %% mystnb={"figure": {"caption": "SmoothGrad maps of one pollen grain: rows are noise levels $\\sigma$, columns the number of samples $N$; the first column repeats the plain gradient.", "name": "fig-smoothgrad-grid"}, "image": {"alt": "A grid of grey-scale maps in five rows and four columns. The first column is the same grainy plain gradient; along a row more samples make the map smoother, small noise brings out the grain's outline and a few bright spots, and large noise leaves an even blur."}}
 index = int((pollen_test.labels == 3).nonzero()[0])  # the first grain of class 3
-pollen_images = training.to_float(pollen_test.images)
-target = training.predict_proba(pollen_model, pollen_test.images).argmax(dim=1)
+pollen_images = inference.to_float(pollen_test.images)
+target = inference.predict_proba(pollen_model, pollen_test.images).argmax(dim=1)
 image, label = pollen_images[index:index + 1], target[index:index + 1]
 sigmas, counts = (0.02, 0.05, 0.1, 0.2, 0.3), (5, 20, 50)
 plain = attribution.smoothgrad(pollen_model, image, label, sigma=0.0, samples=1, seed=0)
@@ -216,7 +216,7 @@ for sigma in sigmas:
 
 # %% mystnb={"figure": {"caption": "The plain gradient and SmoothGrad of a zebra photo, with the signed and with the absolute average, at the book's noise level and at a larger one.", "name": "fig-smoothgrad-zebra"}, "image": {"alt": "Six panels in a row: the zebra photo, its grainy plain gradient, two signed SmoothGrad maps with a few bright spots near the top of the head on dark speckle, and two absolute SmoothGrad maps with the same spots on a grey wash that traces the stripes and the rock's outline."}}
 picture = imagenet[340][0][None]  # a zebra
-picture_target = training.predict_proba(classifier.model, picture).argmax(dim=1)
+picture_target = inference.predict_proba(classifier.model, picture).argmax(dim=1)
 print("predicted:", classifier.class_names[picture_target[0]])
 panels = [classifier.to_display(picture[0]), attribution.cap(attribution.smoothgrad(classifier.model, picture, picture_target, sigma=0.0, samples=1))[0]]
 titles = ["image", "plain gradient"]

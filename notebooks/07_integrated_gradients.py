@@ -60,7 +60,7 @@ import torch
 from captum.attr import IntegratedGradients
 from skimage.segmentation import mark_boundaries, slic
 
-from xaihelpers import attribution, chapter, data, plotting, repro, training
+from xaihelpers import attribution, chapter, data, inference, plotting, repro
 
 generator = repro.seed_everything()
 # The ImageNet model is EfficientNet-Lite0 (ResNet-50: XAI_IMAGENET_MODEL=resnet50); data from $XAI_DATA_ROOT.
@@ -76,8 +76,8 @@ pollen_model, pollen_test, classifier, imagenet = chapter.pollen_and_imagenet(de
 # baseline, blue ones lowered it.
 
 # %% mystnb={"figure": {"caption": "Integrated Gradients of three pollen grains from a black, a blurred and a uniform-noise baseline, summed over the colour channels on a signed colour scale centred on zero.", "name": "fig-ig-baselines"}, "image": {"alt": "Three rows of four panels: a grain titled with its predicted class, then three signed pixel maps titled baseline black, blur and uniform. The black- and noise-baseline maps are speckled over the whole frame; the blur-baseline maps are empty outside the grain and speckled along its outline and inside it."}}
-pollen_images = training.to_float(pollen_test.images)
-pollen_target = training.predict_proba(pollen_model, pollen_test.images).argmax(dim=1)
+pollen_images = inference.to_float(pollen_test.images)
+pollen_target = inference.predict_proba(pollen_model, pollen_test.images).argmax(dim=1)
 pollen_pick = [int((pollen_test.labels == c).nonzero()[0]) for c in (2, 8, 16)]
 kinds = ("black", "blur", "uniform")
 pollen_ig = IntegratedGradients(pollen_model)
@@ -166,7 +166,7 @@ plt.show()
 
 # %% mystnb={"figure": {"caption": "Integrated Gradients of the zebra photo from the three baselines, on a signed colour scale centred on zero.", "name": "fig-ig-zebra"}, "image": {"alt": "Four panels: the zebra photo and three signed pixel maps. From the black baseline the map follows the white stripes and the rock; from the blurred and the noise baseline the attribution is fine speckle over the head and neck."}}
 picture = imagenet[340][0][None]  # a zebra
-picture_target = int(training.predict_proba(classifier.model, picture).argmax(dim=1))
+picture_target = int(inference.predict_proba(classifier.model, picture).argmax(dim=1))
 imagenet_ig = IntegratedGradients(classifier.model)
 panels, titles = [classifier.to_display(picture[0])], [classifier.class_names[picture_target]]
 print(f"{'baseline':9s} {'F(x) - F(baseline)':>19s} {'|delta|, 32 steps':>18s}")

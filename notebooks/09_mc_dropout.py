@@ -58,7 +58,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from xaihelpers import chapter, plotting, repro, training, uncertainty, zoo
+from xaihelpers import chapter, inference, plotting, repro, uncertainty, zoo
 
 repro.seed_everything()
 # The ImageNet model is EfficientNet-Lite0 (ResNet-50: XAI_IMAGENET_MODEL=resnet50); data from $XAI_DATA_ROOT.
@@ -81,12 +81,12 @@ print(f"largest difference, full vs head-only passes: {(full - fast).abs().max()
 passes = 50
 samples = uncertainty.mc_predict(pollen_model, pollen_test.images, passes=passes, head="classifier")
 summary = uncertainty.summarize(samples)
-deterministic = training.predict_proba(pollen_model, pollen_test.images)
+deterministic = inference.predict_proba(pollen_model, pollen_test.images)
 correct = summary.predicted == pollen_test.labels
 print(f"accuracy: dropout off {(deterministic.argmax(1) == pollen_test.labels).float().mean():.3f}, "
       f"MC mean of {passes} passes {correct.float().mean():.3f}")
-print(f"test loss (cross-entropy): dropout off {training.mean_cross_entropy(deterministic, pollen_test.labels):.3f}, "
-      f"MC mean {training.mean_cross_entropy(summary.mean, pollen_test.labels):.3f}")
+print(f"test loss (cross-entropy): dropout off {inference.mean_cross_entropy(deterministic, pollen_test.labels):.3f}, "
+      f"MC mean {inference.mean_cross_entropy(summary.mean, pollen_test.labels):.3f}")
 measures = {"entropy": summary.entropy, "mutual information": summary.mutual_information,
             "variance": summary.variance}
 table = pd.DataFrame({name: [values[correct].mean().item(), values[~correct].mean().item()]
@@ -119,7 +119,7 @@ picked = order[:4].tolist() + order[-4:].tolist()
 titles = [f"{'most' if rank < 4 else 'least'} uncertain\n{pollen_test.classes[summary.predicted[i]]}"
           f" (true {pollen_test.classes[pollen_test.labels[i]]})\nMI {summary.mutual_information[i]:.3f}"
           for rank, i in enumerate(picked)]
-plotting.image_grid([training.to_float(pollen_test.images[i]) for i in picked], titles, ncols=4, size=2.4)
+plotting.image_grid([inference.to_float(pollen_test.images[i]) for i in picked], titles, ncols=4, size=2.4)
 plt.show()
 
 # %% [markdown]
@@ -192,7 +192,7 @@ if uncertainty.dropout_layers(classifier.model):
     imagenet_samples = uncertainty.mc_predict(classifier.model, images, passes=passes, head=classifier.head_layer)
     imagenet_summary = uncertainty.summarize(imagenet_samples)
     imagenet_correct = imagenet_summary.predicted == labels
-    imagenet_deterministic = training.predict_proba(classifier.model, images)
+    imagenet_deterministic = inference.predict_proba(classifier.model, images)
     print(f"{classifier.name}: accuracy with dropout off "
           f"{(imagenet_deterministic.argmax(1) == labels).float().mean():.3f}, "
           f"MC mean of {passes} passes {imagenet_correct.float().mean():.3f}")
@@ -356,7 +356,7 @@ print("mean accuracy over retained fractions 1.0 to 0.3:", curves.mean().round(3
 #
 # ### Exercise 4
 #
-# Retrain the pollen CNN with dropout 0.5 (`python -m xaihelpers.train --help`) and repeat. Does
+# Retrain the pollen CNN with dropout 0.5 (`python -m xaihelpers.retrain --help`) and repeat. Does
 # stronger dropout give more useful uncertainty?
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]

@@ -60,7 +60,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from xaihelpers import attribution, chapter, data, evaluation, features, methods, plotting, pollen, repro, training
+from xaihelpers import attribution, chapter, data, evaluation, features, inference, methods, plotting, pollen, repro
 
 repro.seed_everything()
 # The ImageNet model is EfficientNet-Lite0 (ResNet-50: XAI_IMAGENET_MODEL=resnet50); data from $XAI_DATA_ROOT.
@@ -96,8 +96,8 @@ pollen_methods = chapter.pollen_explainers(pollen_train)
 
 # %%
 pick = list(range(0, len(pollen_test.labels), 6))[:16]
-images = training.to_float(pollen_test.images[pick])
-target = training.predict_proba(pollen_model, images).argmax(dim=1)
+images = inference.to_float(pollen_test.images[pick])
+target = inference.predict_proba(pollen_model, images).argmax(dim=1)
 print(f"images: {len(pick)}; predicted correctly: {int((target == pollen_test.labels[pick]).sum())}")
 maps, costs, curves = {}, {}, {}
 for name, explain in pollen_methods.items():
@@ -192,18 +192,17 @@ print(summary.round(2).assign(**{"seconds per image": summary["seconds per image
 # Grad-CAM is the model's last convolutional stage.
 
 # %%
-imagenet_settings = {"SmoothGrad": {"pixels_per_chunk": 2 * 224 * 224},
-                     "Grad-CAM": {"layer": classifier.target_layer}}
+imagenet_settings = {"Grad-CAM": {"layer": classifier.target_layer}}
 imagenet_names = ("random", "edge detector", "saliency", "Integrated Gradients", "guided backprop", "SmoothGrad",
                   "Grad-CAM")
 imagenet_methods = {name: methods.bind(name, **imagenet_settings.get(name, {})) for name in imagenet_names}
 # Two 224x224 images per backward pass (about 0.2 GB of activations) keep the kernel within a
 # reader's memory (Binder: 2 GB); four would take the chapter past its 1.8 GB budget.
 for name in imagenet_names[2:]:
-    imagenet_methods[name] = evaluation.in_chunks(imagenet_methods[name], 2)
+    imagenet_methods[name] = evaluation.in_passes(imagenet_methods[name])
 picture_ids = list(range(0, 1000, 125))
 pictures = torch.stack([imagenet[i][0] for i in picture_ids])
-picture_target = training.predict_proba(classifier.model, pictures).argmax(dim=1)
+picture_target = inference.predict_proba(classifier.model, pictures).argmax(dim=1)
 imagenet_rows = {}
 for name, explain in imagenet_methods.items():
     result, cost = evaluation.measure_cost(classifier.model, lambda: explain(classifier.model, pictures, picture_target),
@@ -233,8 +232,8 @@ variants = {"black, 32 steps, signed (the table)": {}, "black, 64 steps, signed"
 ig_rows = {}
 for name, settings in {"random map": None, **variants}.items():
     # IG runs two images per backward pass; the random map is one draw for all eight, as in the table.
-    explain = methods.bind("random") if settings is None else evaluation.in_chunks(
-        methods.bind("Integrated Gradients", **settings), 2)
+    explain = methods.bind("random") if settings is None else evaluation.in_passes(
+        methods.bind("Integrated Gradients", **settings))
     maps_now = explain(classifier.model, pictures, picture_target)
     for reference in ("blur", "mean"):
         curve = evaluation.deletion_insertion(classifier.model, pictures, maps_now, picture_target, steps=10,
@@ -285,7 +284,7 @@ for model_name, model, batch, batch_target, head in (
         (f"{classifier.name} (ReLU6)", classifier.model, pictures, picture_target, classifier.head_layer)):
     random_head = evaluation.randomized_copy(model, [head], seed=1)
     for name in ("saliency", "guided backprop"):
-        explain = evaluation.in_chunks(methods.bind(name), 2)
+        explain = evaluation.in_passes(methods.bind(name))
         head_checks.setdefault(model_name, {})[name] = features.pearson_per_image(
             explain(model, batch, batch_target), explain(random_head, batch, batch_target)).median().item()
 print("median corr. of each map with the map of the model with a random classifier:")

@@ -45,7 +45,7 @@
 # | **What** | activations of conv blocks and of the layer the classifier reads |
 # | **How** | forward hooks; strongest channels; decomposition of a logit into unit contributions |
 # | **When** | after training |
-# | **Where** | the three CIFAR-10 CNNs trained by `make cifar` (the model zoo's `python -m xaihelpers.train`) |
+# | **Where** | the three CIFAR-10 CNNs trained by `make cifar` (the model zoo's `python -m xaihelpers.retrain`) |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
@@ -390,7 +390,7 @@ plt.show()
 # network as the noise grows. Which architecture is most robust?
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
-from xaihelpers import training
+from xaihelpers import inference
 
 noise_levels = (0.0, 0.5, 1.0, 2.0)
 robustness = {}
@@ -402,7 +402,7 @@ for arch, model in models.items():
         noise = torch.Generator().manual_seed(0)
         with hooks.ReplaceOutput(model, "features.1",
                                  lambda out: out + level * scale * torch.randn(out.shape, generator=noise)):
-            accuracy = (training.predict_proba(model, thousand_images).argmax(1) == thousand_labels).float().mean().item()
+            accuracy = (inference.predict_proba(model, thousand_images).argmax(1) == thousand_labels).float().mean().item()
         robustness[arch][f"noise {level} std"] = accuracy
 print(pd.DataFrame(robustness).round(3).to_string())
 print("hooks left on the networks:", sum(hooks.count_hooks(model) for model in models.values()))

@@ -220,7 +220,7 @@ print(stability.to_string())
 #
 # LIME hands the prediction function `batch_size` perturbed images at a time, as a NumPy array,
 # channels last. The book's `lime_predict_fn` converts them to a tensor in the network's layout
-# and runs the network in chunks of `training.images_per_pass` images (128 at 32 x 32 pixels:
+# and runs the network in chunks of `inference.images_per_pass` images (128 at 32 x 32 pixels:
 # on a CPU larger chunks are slower per image). Beyond that, LIME's own `batch_size` hardly
 # matters for networks this small (the timings below are measured each time the chapter runs, so
 # they vary).

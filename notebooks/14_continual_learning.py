@@ -31,7 +31,7 @@
 # network has one output head per task. CIFAR-100 in 10 tasks of 10 classes when the data root
 # holds it; otherwise CIFAR-10 in 5 tasks of 2 classes (the header cell says which was used).
 # One small network (five conv layers with batch norm, global average pooling, one linear head
-# per task) is trained with four strategies by `make continual` (`python -m xaihelpers.train
+# per task) is trained with four strategies by `make continual` (`python -m xaihelpers.retrain
 # continual_baseline continual_ewc continual_replay continual_generative`):
 #
 # - **baseline**: plain fine-tuning on each new task, no protection against forgetting;
@@ -108,7 +108,7 @@ from xaihelpers import cifar, continual, features, forgetting, gradcam, heatmaps
 repro.seed_everything()
 device = torch.device("cpu")
 runs, metas = {}, {}
-for strategy in continual.STRATEGIES:
+for strategy in continual.STRATEGY_NAMES:
     runs[strategy], metas[strategy] = zoo.load(f"continual_{strategy}")  # committed checkpoints
 meta = metas["baseline"]
 test = cifar.load_cifar(meta["dataset"], "test")  # from $XAI_DATA_ROOT
@@ -383,7 +383,7 @@ print(per_checkpoint.round(3).to_string())
 # %% mystnb={"figure": {"caption": "Share of the heat map in each colour group (red, orange, yellow, other) for the first task's classes after each task, per strategy and layer; conv3 is dashed, conv5 solid.", "name": "fig-continual-colour-groups"}, "image": {"alt": "Four line charts side by side, one per colour group, with the task on the horizontal axis and the share on the vertical axis; each has eight lines, one per strategy and layer, that move up and down without a common trend."}}
 figure, axes = plt.subplots(1, 4, figsize=(14, 3), sharex=True)
 for axis, group in zip(axes, ["red", "orange", "yellow", "other"]):
-    for strategy in continual.STRATEGIES:
+    for strategy in continual.STRATEGY_NAMES:
         for layer, style in zip(forgetting.STUDY_LAYERS, ["--", "-"]):
             rows = study[(study["task"] == 0) & (study["layer"] == layer) & (study["strategy"] == strategy)]
             series = rows.groupby("after_task")[group].mean()
@@ -424,7 +424,7 @@ print(separation.to_string())
 # %% mystnb={"figure": {"caption": "Class accuracy against lacunarity (box size 4) for the classes of earlier tasks at every later checkpoint, at conv3 (left) and at conv5 (right), one marker shape per strategy.", "name": "fig-continual-lacunarity"}, "image": {"alt": "Two scatter plots with lacunarity on the horizontal axis and class accuracy on the vertical axis. Most points gather at low lacunarity and high accuracy; the baseline's low-accuracy points lie further right, towards higher lacunarity."}}
 figure, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
 for axis, layer in zip(axes, forgetting.STUDY_LAYERS):
-    for strategy, marker in zip(continual.STRATEGIES, "os^D"):
+    for strategy, marker in zip(continual.STRATEGY_NAMES, "os^D"):
         part = earlier[(earlier["layer"] == layer) & (earlier["strategy"] == strategy)]
         axis.scatter(part["lacunarity_4"], part["accuracy"], marker=marker, alpha=0.7, label=strategy)
     axis.set(title=f"{layer.split('.')[-1]}: classes of earlier tasks", xlabel="lacunarity, box 4")
@@ -515,7 +515,7 @@ plt.show()
 #
 # ### Exercise 1
 #
-# Retrain with a larger and a smaller EWC strength (`python -m xaihelpers.train continual_ewc
+# Retrain with a larger and a smaller EWC strength (`python -m xaihelpers.retrain continual_ewc
 # --set ewc_strength=... --out-dir /tmp/cl`) and plot average forgetting against the
 # accuracy on the last task. Where is the trade-off?
 

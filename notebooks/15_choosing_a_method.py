@@ -57,7 +57,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from xaihelpers import attribution, chapter, methods, plotting, pollen, repro, scorecard, training, zoo
+from xaihelpers import attribution, chapter, inference, methods, plotting, pollen, repro, scorecard, zoo
 
 repro.seed_everything()
 device = torch.device("cpu")  # the sanity check copies the model; all of it runs on the CPU
@@ -74,8 +74,8 @@ print(f"device: {device}; pollen test images: {len(test.labels)}")
 
 # %%
 pick = list(range(0, len(test.labels), 10))[:8]
-images = training.to_float(test.images[pick])
-target = training.predict_proba(model, images).argmax(dim=1)
+images = inference.to_float(test.images[pick])
+target = inference.predict_proba(model, images).argmax(dim=1)
 grain = pollen.grain_mask(test.images[pick])
 print(f"images: {len(pick)}; predicted correctly: {int((target == test.labels[pick]).sum())}; "
       f"grain covers {grain.float().mean():.2f} of the frame")
@@ -241,8 +241,8 @@ plt.show()
 from xaihelpers import evaluation
 
 other_pick = list(range(0, len(test.labels), 6))[:16]
-other_images = training.to_float(test.images[other_pick])
-other_target = training.predict_proba(model, other_images).argmax(dim=1)
+other_images = inference.to_float(test.images[other_pick])
+other_target = inference.predict_proba(model, other_images).argmax(dim=1)
 gaps = {}
 for name, explain in explainers.items():
     curve = evaluation.deletion_insertion(model, other_images, explain(model, other_images, other_target),

@@ -43,17 +43,17 @@ def store_times(stats: dict[str, dict], path: Path = CHAPTER_TIMES) -> Path:
     """Write the measured chapters (seconds, peak MiB) and the machine they ran on, atomically."""
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".csv.tmp")
-    with temporary.open("w", newline="") as handle:
+    from xaihelpers.storage import atomic_write
+
+    machine = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+               "date": time.strftime("%Y-%m-%d")}
+    with atomic_write(path.with_suffix(".json")) as temporary:
+        temporary.write_text(json.dumps(machine, indent=1) + "\n")
+    with atomic_write(path) as temporary, temporary.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["chapter", "seconds", "peak_mib"])
         for name, value in stats.items():
             writer.writerow([name, f"{value['seconds']:.1f}", f"{value['peak_mib']:.0f}"])
-    machine = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
-               "date": time.strftime("%Y-%m-%d")}
-    path.with_suffix(".json").write_text(json.dumps(machine, indent=1) + "\n")
-    os.replace(temporary, path)
     return path
 
 

@@ -70,13 +70,15 @@ def test_smoothgrad_memory_bound_changes_the_chunks_not_the_estimator(tiny_cnn):
     # with noise, a smaller pixel budget only splits the same number of samples into more passes.
     images = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
     wide = attribution.smoothgrad(tiny_cnn, images, 1, sigma=0.0, samples=6)
-    narrow = attribution.smoothgrad(tiny_cnn, images, 1, sigma=0.0, samples=6, pixels_per_chunk=2 * 16 * 16)
+    narrow = attribution.smoothgrad(tiny_cnn, images, 1, sigma=0.0, samples=6, pixels_per_pass=2 * 16 * 16)
     assert torch.allclose(wide, narrow, atol=1e-6)
     from xaihelpers.evaluation import PassCounter
 
     with PassCounter(tiny_cnn) as counter:
-        attribution.smoothgrad(tiny_cnn, images, 1, sigma=0.1, samples=6, pixels_per_chunk=2 * 16 * 16)
-    assert counter.per_image(len(images)) == (6, 6)
+        attribution.smoothgrad(tiny_cnn, images, 1, sigma=0.1, samples=6, pixels_per_pass=2 * 16 * 16)
+    assert counter.per_image(len(images)) == (6, 6) and counter.forward_calls == 6  # one copy of each per pass
+    with pytest.raises(ValueError, match="pixels_per_pass"):
+        attribution.smoothgrad(tiny_cnn, images, 1, samples=6, pixels_per_pass=0)
 
 
 def test_channel_reduce_variants():
@@ -119,6 +121,31 @@ def test_region_sums_add_up_and_paint_back():
     assert painted[0, 0] == sums[0] and painted[3, 3] == sums[1]
 
 
+def test_the_in_place_guided_swap_follows_the_rule_and_restores_the_model_even_after_an_error():
+    from captum.attr import GuidedBackprop
+
+    torch.manual_seed(0)
+    model = SharedReLU6Net().train()
+    images = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    # The reference: the guided rule written out as an autograd function (_GuidedReLU6Function).
+    import copy
+
+    reference_model = copy.deepcopy(model)
+    reference_model.act = _ReferenceGuided()
+    x = images.clone().requires_grad_()
+    reference_model(x)[:, 1].sum().backward()
+    original = model.act
+    with attribution.guided_relu6(model) as swapped:
+        assert swapped is model and isinstance(model.act, attribution.GuidedReLU6)
+        guided = GuidedBackprop(model).attribute(images.clone().requires_grad_(), target=1)
+    assert torch.allclose(guided, x.grad, atol=1e-6)
+    assert model.act is original and model.training  # the same module object is back
+    with pytest.raises(RuntimeError, match="inside the block"):
+        with attribution.guided_relu6(model):
+            raise RuntimeError("inside the block")
+    assert model.act is original and not any(isinstance(m, attribution.GuidedReLU6) for m in model.modules())
+
+
 def test_guided_backprop_ready_returns_a_relu_model_unchanged():
     model = nn.Sequential(nn.Conv2d(3, 2, 3), nn.ReLU())
     assert attribution.guided_backprop_ready(model) is model
@@ -133,8 +160,8 @@ def test_smoothgrad_helper_is_seeded_and_equals_the_gradient_without_noise(tiny_
     target = torch.tensor([0, 1, 2])
     plain = attribution.channel_reduce(Saliency(tiny_cnn).attribute(images.clone().requires_grad_(), target=target))
     assert torch.allclose(attribution.smoothgrad(tiny_cnn, images, target, sigma=0.0, samples=4), plain, atol=1e-6)
-    noisy = attribution.smoothgrad(tiny_cnn, images, target, sigma=0.2, samples=5, seed=3, images_per_chunk=6)
-    again = attribution.smoothgrad(tiny_cnn, images, target, sigma=0.2, samples=5, seed=3, images_per_chunk=6)
+    noisy = attribution.smoothgrad(tiny_cnn, images, target, sigma=0.2, samples=5, seed=3, pixels_per_pass=6 * 16 * 16)
+    again = attribution.smoothgrad(tiny_cnn, images, target, sigma=0.2, samples=5, seed=3, pixels_per_pass=6 * 16 * 16)
     assert noisy.shape == (3, 16, 16) and torch.equal(noisy, again)
     assert not torch.allclose(noisy, plain)
 

@@ -8,9 +8,8 @@ import math
 import pytest
 import torch
 
-from xaihelpers import (attribution, checkpoints, classvis, evaluation, explainers, features, heatmaps, hooks,
-                        training, uncertainty, zoo)
-from xaihelpers import checks
+from xaihelpers import (attribution, checkpoints, checks, classvis, evaluation, explainers, features, heatmaps, hooks,
+                        inference, uncertainty, zoo)
 from xaihelpers.gradcam import grad_cam, grad_cam_layers
 
 NAN_IMAGE = torch.full((1, 3, 16, 16), math.nan)
@@ -81,7 +80,7 @@ def test_attribution_methods_refuse_nan_images_instead_of_returning_nan_maps(tin
         "partition_shap_maps": lambda: explainers.partition_shap_maps(tiny_cnn, NAN_IMAGE, torch.tensor([0])),
         "deletion_insertion": lambda: evaluation.deletion_insertion(tiny_cnn, NAN_IMAGE, torch.rand(1, 16, 16),
                                                                     torch.tensor([0])),
-        "predict_proba": lambda: training.predict_proba(tiny_cnn, NAN_IMAGE),
+        "predict_proba": lambda: inference.predict_proba(tiny_cnn, NAN_IMAGE),
         "mc_predict": lambda: uncertainty.mc_predict(tiny_cnn, NAN_IMAGE, passes=2),
         "edge_magnitude": lambda: features.edge_magnitude(NAN_IMAGE),
         "baseline": lambda: attribution.baseline(NAN_IMAGE, "blur"),
@@ -95,7 +94,7 @@ def test_single_images_without_a_batch_dimension_are_refused_by_name(tiny_cnn):
     single = torch.rand(3, 16, 16)
     for call in (lambda: grad_cam(tiny_cnn, "conv2", single, 0),
                  lambda: attribution.smoothgrad(tiny_cnn, single, 0),
-                 lambda: training.predict_proba(tiny_cnn, single),
+                 lambda: inference.predict_proba(tiny_cnn, single),
                  lambda: hooks.reduce_activations(tiny_cnn, ["conv1"], single, lambda n, a, x: a)):
         with pytest.raises(ValueError, match=r"\[None\]|batch"):
             call()
@@ -131,14 +130,14 @@ def test_zero_or_negative_counts_and_scales(tiny_cnn):
         explainers.partition_shap_maps(tiny_cnn, images, torch.tensor([0, 1]), max_evals=0)
     with pytest.raises(ValueError, match="passes must be at least 1"):
         uncertainty.mc_predict(tiny_cnn, images, passes=0)
-    with pytest.raises(ValueError, match="batch_size must be at least 1"):
-        training.predict_proba(tiny_cnn, images, batch_size=0)
+    with pytest.raises(ValueError, match="pixels_per_pass must be at least 1"):
+        inference.predict_proba(tiny_cnn, images, pixels_per_pass=0)
     with pytest.raises(ValueError, match="steps must be at least 1"):
         classvis.class_model(tiny_cnn, [0], steps=0)
     with pytest.raises(ValueError, match="blur_sigma must be above 0"):
         classvis.class_model(tiny_cnn, [0], steps=1, size=8, blur_every=1, blur_sigma=0)
-    with pytest.raises(ValueError, match="size \\(images per chunk\\) must be at least 1"):
-        evaluation.in_chunks(lambda m, x, t: x[:, 0], 0)
+    with pytest.raises(ValueError, match="pixels_per_pass must be at least 1"):
+        evaluation.in_passes(lambda m, x, t: x[:, 0], pixels_per_pass=0)
     with pytest.raises(ValueError, match="sigma must be above 0"):
         attribution.baseline(images, "blur", sigma=0)
     with pytest.raises(ValueError, match=r"percentile must be in \(0, 100\]"):
@@ -190,7 +189,7 @@ def test_truncated_checkpoints_name_the_file_and_the_fix(tmp_path):
         broken = _truncated_copy(zoo.get(name).checkpoint, tmp_path)
         with pytest.raises(checkpoints.CheckpointError, match="truncated or corrupt") as error:
             zoo.load(name, broken)
-        assert str(broken) in str(error.value) and f"python -m xaihelpers.train {name}" in str(error.value)
+        assert str(broken) in str(error.value) and f"python -m xaihelpers.retrain {name}" in str(error.value)
 
 
 def test_a_checkpoint_of_another_architecture_is_refused(tmp_path):
@@ -204,7 +203,7 @@ def test_a_checkpoint_of_another_architecture_is_refused(tmp_path):
     torch.save({"state_dict": {}, "meta": {"mean": [0.5] * 3}}, no_classes)
     with pytest.raises(checkpoints.CheckpointError, match="lacks the entry 'classes'"):
         zoo.load("cifar10_plain", no_classes)
-    with pytest.raises(FileNotFoundError, match="xaihelpers.train pollen_cnn"):
+    with pytest.raises(FileNotFoundError, match="xaihelpers.retrain pollen_cnn"):
         zoo.load("pollen_cnn", tmp_path / "missing.pt")
     not_a_dict = tmp_path / "list.pt"
     torch.save([1, 2, 3], not_a_dict)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from xaihelpers import checkpoints, cifar, comparison, explainers, hooks, repro, training, zoo
+from xaihelpers import checkpoints, cifar, comparison, explainers, hooks, inference, repro, training, zoo
 
 from conftest import fake_cifar
 
@@ -40,8 +40,8 @@ def test_the_books_training_lowers_the_loss(arch):
     model, meta = cifar.train(arch, epochs=2, train_set=data, batch_size=8, progress=False)
     with repro.seeded(0):  # the initialisation cifar.train starts from (seed 0)
         untrained = cifar.build(arch, classes=4, mean=meta["mean"], std=meta["std"]).eval()
-    before = training.mean_cross_entropy(training.predict_proba(untrained, data.images), data.labels)
-    after = training.mean_cross_entropy(training.predict_proba(model, data.images), data.labels)
+    before = inference.mean_cross_entropy(inference.predict_proba(untrained, data.images), data.labels)
+    after = inference.mean_cross_entropy(inference.predict_proba(model, data.images), data.labels)
     assert after < before - 0.02, (before, after)
     assert len(meta["train_loss"]) == 2 and meta["epochs"] == 2 and not model.training
 
@@ -77,7 +77,7 @@ def test_lime_prediction_function_takes_what_lime_gives(dtype):
     probabilities = predict(images)
     assert probabilities.shape == (10, 10)
     assert np.allclose(probabilities.sum(axis=1), 1.0)
-    expected = training.predict_proba(model, torch.from_numpy(batch).permute(0, 3, 1, 2)).numpy()
+    expected = inference.predict_proba(model, torch.from_numpy(batch).permute(0, 3, 1, 2)).numpy()
     assert np.allclose(probabilities, expected, atol=1e-5)
     with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
         predict(batch[:, :, :, :1])
@@ -122,7 +122,7 @@ def test_checkpoints_load_safely_and_refuse_overwrite(tmp_path):
     loaded, _ = zoo.load("cifar10_allconv", path)
     x = torch.rand(2, 3, 32, 32)
     assert torch.allclose(loaded(x), model.eval()(x), atol=1e-5)  # loaded channels-last: same up to rounding
-    with pytest.raises(FileNotFoundError, match="xaihelpers.train cifar10_gap"):
+    with pytest.raises(FileNotFoundError, match="xaihelpers.retrain cifar10_gap"):
         zoo.load("cifar10_gap", tmp_path / "none.pt")
 
 
@@ -136,7 +136,7 @@ def test_train_runs_end_to_end_on_a_tiny_subset_and_leaves_the_global_generator_
     again, _ = cifar.train("gap", epochs=1, train_set=tiny, progress=False)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
     assert not model.training and len(meta["train_loss"]) == 1 and meta["arch"] == "gap"
-    assert model(training.to_float(images[:2])).shape == (2, 10)
+    assert model(inference.to_float(images[:2])).shape == (2, 10)
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -144,7 +144,7 @@ def test_committed_checkpoints_reach_their_recorded_test_accuracy(arch, cifar10_
     model, meta = zoo.load(f"cifar10_{arch}")
     assert meta["arch"] == arch and meta["classes"] == list(cifar.CLASSES)
     assert meta["train_seconds"] < 11 * 60  # the budget: about 10 minutes on 2 cores
-    measured = training.accuracy(model, cifar10_test_subset.images, cifar10_test_subset.labels)
+    measured = inference.accuracy(model, cifar10_test_subset.images, cifar10_test_subset.labels)
     # On 1,000 of the 10,000 test images (100 per class): within about three standard errors
     # (0.013) of the accuracy recorded on all of them, and above the book's claim of 0.6.
     assert measured == pytest.approx(meta["test_accuracy"], abs=0.04)

@@ -35,7 +35,7 @@ def test_model_outputs_every_head_and_names_its_layers():
     assert not any(name.startswith("heads") for name in model.shared_parameters())
 
 
-@pytest.mark.parametrize("strategy", continual.STRATEGIES)
+@pytest.mark.parametrize("strategy", continual.STRATEGY_NAMES)
 def test_a_tiny_two_task_run_gives_an_accuracy_matrix(strategy):
     tasks = continual.split_tasks(fake_cifar(16), fake_cifar(8, seed=1), 2)
     generative = {"pretrained": continual.MultiHeadCNN(1, 4).hidden_state(), "classes": 4, "classes_per_task": 2,
@@ -85,7 +85,7 @@ def test_checkpoints_round_trip_and_are_never_replaced(tmp_path):
     reference = continual.MultiHeadCNN(2, 2, meta["mean"], meta["std"])
     reference.load_state_dict(run.states[1])
     assert torch.allclose(models[1](x), reference.eval()(x), atol=1e-5)  # loaded channels-last: same up to rounding
-    with pytest.raises(FileNotFoundError, match="python -m xaihelpers.train continual_ewc"):
+    with pytest.raises(FileNotFoundError, match="python -m xaihelpers.retrain continual_ewc"):
         zoo.load("continual_ewc", tmp_path / "none.pt")
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
 import torch
 from torchvision import transforms
 
-from xaihelpers import data
+from xaihelpers import data, fetch
 
 
 def test_data_root_defaults_to_repository_data(monkeypatch):
@@ -35,12 +34,12 @@ def test_missing_dataset_error_names_variable_and_download_command(tmp_path):
         data.dataset_dir("cifar10", tmp_path)
     message = str(caught.value)
     assert data.DATA_ROOT_ENV in message
-    assert "python -m xaihelpers.data get cifar10" in message
+    assert "python -m xaihelpers.fetch get cifar10" in message
     assert str(tmp_path / "cifar10") in message
 
 
 def test_missing_pollen_error_says_where_to_get_it(tmp_path):
-    with pytest.raises(data.DatasetNotFoundError, match="python -m xaihelpers.data get pollen"):
+    with pytest.raises(data.DatasetNotFoundError, match="python -m xaihelpers.fetch get pollen"):
         data.load_dataset("pollen", split="all", root=tmp_path)
 
 
@@ -78,13 +77,13 @@ def test_imagenet_samples_need_the_class_index(fake_root):
 
 
 def test_datasets_without_direct_download_explain_how(tmp_path):
-    with pytest.raises(ValueError, match="python -m xaihelpers.data get pollen"):
-        data.download("pollen", tmp_path)
+    with pytest.raises(ValueError, match="python -m xaihelpers.fetch get pollen"):
+        fetch.download_official("pollen", tmp_path)
 
 
 def test_cli_info_lists_every_dataset(capsys, monkeypatch, fake_root):
     monkeypatch.setenv(data.DATA_ROOT_ENV, str(fake_root))
-    assert data._main(["info"]) == 0
+    assert fetch._main(["info"]) == 0
     out = capsys.readouterr().out
     assert "cifar10            present" in out
     assert "pollen             missing" in out

@@ -129,7 +129,7 @@ def test_measure_cost_returns_the_result_and_the_passes(tiny_cnn):
     assert (cost.forward, cost.backward) == (1.0, 1.0) and cost.seconds > 0
 
 
-def test_in_chunks_gives_each_image_the_same_map(tiny_cnn):
+def test_in_passes_gives_each_image_the_same_map(tiny_cnn):
     images = torch.rand(5, 3, 12, 12, generator=torch.Generator().manual_seed(0))
     target = torch.tensor([0, 1, 2, 0, 1])
     sizes = []
@@ -140,20 +140,20 @@ def test_in_chunks_gives_each_image_the_same_map(tiny_cnn):
 
     whole = explain(tiny_cnn, images, target)
     sizes.clear()
-    chunked = evaluation.in_chunks(explain, 2)(tiny_cnn, images, target)
+    chunked = evaluation.in_passes(explain, pixels_per_pass=2 * 12 * 12)(tiny_cnn, images, target)
     assert sizes == [2, 2, 1]
     assert torch.allclose(chunked, whole, atol=1e-6)
-    one_class = evaluation.in_chunks(explain, 2)(tiny_cnn, images, 1)
+    one_class = evaluation.in_passes(explain, pixels_per_pass=2 * 12 * 12 + 5)(tiny_cnn, images, 1)
     assert torch.allclose(one_class, explain(tiny_cnn, images, 1), atol=1e-6)
 
 
-def test_in_chunks_takes_one_class_as_a_0d_tensor(tiny_cnn):
+def test_in_passes_takes_one_class_as_a_0d_tensor(tiny_cnn):
     images = torch.rand(3, 3, 12, 12, generator=torch.Generator().manual_seed(2))
 
     def explain(model, x, t):
         return grad_cam(model, "conv2", x, t)
 
-    chunked = evaluation.in_chunks(explain, 2)(tiny_cnn, images, torch.tensor(1))
+    chunked = evaluation.in_passes(explain, pixels_per_pass=2 * 12 * 12)(tiny_cnn, images, torch.tensor(1))
     assert torch.allclose(chunked, grad_cam(tiny_cnn, "conv2", images, 1), atol=1e-6)
 
 

@@ -89,7 +89,8 @@ def test_lime_fills_switched_off_superpixels_with_the_hide_colour(tiny_cnn, monk
     images[:, 0, :12] += 0.8
     seen = []
     predict = explainers.lime_predict_fn(tiny_cnn)
-    monkeypatch.setattr(explainers, "lime_predict_fn", lambda model: lambda batch: (seen.append(batch.copy()), predict(batch))[1])
+    monkeypatch.setattr(explainers, "lime_predict_fn",
+                        lambda model, **settings: lambda batch: (seen.append(batch.copy()), predict(batch))[1])
     segmentation = explainers.slic_segmentation(8)
     explainers.lime_maps(tiny_cnn, images, torch.tensor([0]), num_samples=20, segmentation=segmentation, hide_color=0)
     perturbed = np.concatenate(seen)[1:]  # LIME's first sample is the image itself

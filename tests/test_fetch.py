@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from xaihelpers import cache, data, fetch
+from xaihelpers import cache, data, fetch, storage
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_the_packaged_manifests_name_the_mirror_files(mirror_root):
     assert len(fetch.manifest("imagenet_samples")) == 1001  # 1,000 images and the class index
     for name, path in (("cifar10", "cifar10/test/airplane/0000.jpg"), ("pollen", "pollen/senegalia/senegalia (1).jpg"),
                        ("imagenet_samples", "imagenet/imagenet_class_index.json")):
-        assert fetch.manifest(name)[path] == cache.file_digest(mirror_root / path)
+        assert fetch.manifest(name)[path] == storage.file_sha256(mirror_root / path)
     assert len(fetch.manifest("imagenet_upstream")) == 1000
     with pytest.raises(KeyError, match="cifar10, pollen, imagenet_samples"):
         fetch.manifest("mnist")
@@ -184,7 +184,7 @@ def test_an_interrupted_fetch_leaves_nothing_that_passes_as_data_and_is_cleaned_
 
 
 def test_unknown_names_say_what_can_be_fetched(tmp_path):
-    with pytest.raises(KeyError, match="cifar100: python -m xaihelpers.data download cifar100"):
+    with pytest.raises(KeyError, match="cifar100: python -m xaihelpers.fetch download cifar100"):
         fetch.get("cifar100", tmp_path)
 
 

@@ -162,8 +162,8 @@ def test_describe_reads_the_groups_back_on_the_colour_map_it_renders_with():
 
 
 def test_box_masses_are_sums_and_a_box_of_one_pixel_is_allowed():
-    assert np.array_equal(heatmaps.box_masses(np.ones((4, 5)), 2), np.full((3, 4), 4.0))
-    assert np.array_equal(heatmaps.box_masses(np.arange(6.0).reshape(2, 3), 2), [[8.0, 12.0]])
+    assert np.array_equal(heatmaps._box_masses(np.ones((4, 5)), 2), np.full((3, 4), 4.0))
+    assert np.array_equal(heatmaps._box_masses(np.arange(6.0).reshape(2, 3), 2), [[8.0, 12.0]])
     # Boxes of one pixel: E[x^2] / E[x]^2 = (2 / 4) / (2 / 4)^2 = 2 for a diagonal of ones.
     assert heatmaps.lacunarity(np.eye(2), [1])[0] == pytest.approx(2.0)
 

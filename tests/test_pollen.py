@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 import torch
 
-from xaihelpers import checkpoints, pollen, repro, training, zoo
+from xaihelpers import checkpoints, inference, pollen, repro, training, zoo
 
 
 def test_split_is_stratified_and_reproducible():
@@ -48,7 +48,7 @@ def test_cnn_shapes_and_modules():
 
 
 def test_missing_checkpoint_says_how_to_train(tmp_path):
-    with pytest.raises(FileNotFoundError, match="python -m xaihelpers.train pollen_cnn"):
+    with pytest.raises(FileNotFoundError, match="python -m xaihelpers.retrain pollen_cnn"):
         zoo.load("pollen_cnn", tmp_path / "none.pt")
 
 
@@ -73,7 +73,7 @@ def test_checkpoint_reaches_its_recorded_test_accuracy(mirror_root):
     model, meta = zoo.load("pollen_cnn")
     test = pollen.load_split("test")
     assert len(test.labels) == 158
-    measured = training.accuracy(model, test.images, test.labels)
+    measured = inference.accuracy(model, test.images, test.labels)
     assert measured == pytest.approx(meta["test_accuracy"], abs=0.01)
     assert measured > 0.5  # chance is 1/23
 

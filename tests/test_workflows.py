@@ -106,7 +106,7 @@ def test_the_test_workflow_runs_the_readme_test_command_on_push_and_pull_request
     test_steps = [i for i, line in lines if line == f"XAI_DATA_ROOT={data_root} make test"]
     assert test_steps, f"no step runs the README's test command `XAI_DATA_ROOT={data_root} make test`"
     fetch_steps = [i for i, line in lines
-                   if line == f"XAI_DATA_ROOT={data_root} .venv/bin/python -m xaihelpers.data get all"]
+                   if line == f"XAI_DATA_ROOT={data_root} .venv/bin/python -m xaihelpers.fetch get all"]
     assert fetch_steps and max(fetch_steps) < min(test_steps), "the data sets are fetched, before the tests"
 
     # The data root the commands use (relative to the checkout) is the folder the cache restores

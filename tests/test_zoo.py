@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from xaihelpers import checkpoints, continual, train, zoo
+from xaihelpers import checkpoints, continual, retrain, zoo
 
 
 @pytest.mark.parametrize("name", list(zoo.MODELS))
@@ -29,7 +29,7 @@ def test_each_shipped_checkpoint_was_made_with_its_registry_recipe(name):
     for key, value in recipe.items():
         assert key in meta and meta[key] == value, (name, key, meta.get(key), value)
     assert set(meta.get("unrecorded", {})) == from_history | ({"train_seconds"} if spec.family == "pollen" else set())
-    assert spec.command == f"python -m xaihelpers.train {name}"
+    assert spec.command == f"python -m xaihelpers.retrain {name}"
     assert spec.checkpoint.is_file() and spec.checkpoint.is_relative_to(zoo.CHECKPOINT_DIR)
 
 
@@ -66,7 +66,7 @@ def test_every_entry_writes_its_own_file_also_under_an_out_dir(tmp_path, capsys)
     for path in targets.values():  # every target exists: the command keeps them all, naming each
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"")
-    assert train.main(["all", "--out-dir", str(tmp_path)]) == 0
+    assert retrain.main(["all", "--out-dir", str(tmp_path)]) == 0
     kept = [line.split(": ", 1) for line in capsys.readouterr().out.splitlines()]
     assert {name: line for name, line in kept} == {name: f"{path} exists; kept (--force replaces it)"
                                                    for name, path in targets.items()}
@@ -88,25 +88,25 @@ def test_train_refuses_to_replace_a_checkpoint_and_a_variant_the_books_own(tmp_p
 
 
 def test_the_command_keeps_what_exists_and_resolves_groups(capsys):
-    assert train.main(["all"]) == 0  # every checkpoint exists: nothing is trained
+    assert retrain.main(["all"]) == 0  # every checkpoint exists: nothing is trained
     out = capsys.readouterr().out
     assert out.count("exists; kept") == len(zoo.MODELS)
-    assert train.resolve(["exercises"]) == [n for n, s in zoo.MODELS.items() if s.exercise]
-    assert train.resolve(["pollen_cnn", "all"])[0] == "pollen_cnn" and len(train.resolve(["all", "all"])) == len(zoo.MODELS)
-    assert train.main(["--list"]) == 0 and "continual_replay_memory_250" in capsys.readouterr().out
+    assert retrain.resolve(["exercises"]) == [n for n, s in zoo.MODELS.items() if s.exercise]
+    assert retrain.resolve(["pollen_cnn", "all"])[0] == "pollen_cnn" and len(retrain.resolve(["all", "all"])) == len(zoo.MODELS)
+    assert retrain.main(["--list"]) == 0 and "continual_replay_memory_250" in capsys.readouterr().out
 
 
 def test_settings_from_the_command_line_take_the_recipes_types():
-    assert train.parse_settings("pollen_cnn", ["seed=1", "augment=false", "dropout=0.5"]) == \
+    assert retrain.parse_settings("pollen_cnn", ["seed=1", "augment=false", "dropout=0.5"]) == \
         {"seed": 1, "augment": False, "dropout": 0.5}
     for bad in ("seed", "epochs=ten", "augment=maybe", "lr=1"):
         with pytest.raises(ValueError, match="--set"):
-            train.parse_settings("pollen_cnn", [bad])
+            retrain.parse_settings("pollen_cnn", [bad])
     with pytest.raises(SystemExit):
-        train.main(["pollen_cnn", "--set", "seed=1"])  # a variant needs --out-dir
+        retrain.main(["pollen_cnn", "--set", "seed=1"])  # a variant needs --out-dir
 
 
-@pytest.mark.parametrize("strategy", continual.STRATEGIES)
+@pytest.mark.parametrize("strategy", continual.STRATEGY_NAMES)
 def test_zoo_trains_each_strategy_end_to_end_into_a_loadable_checkpoint(strategy, fake_root, tmp_path, monkeypatch):
     from xaihelpers import data
 

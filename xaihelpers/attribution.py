@@ -9,8 +9,9 @@ settings and its cost in passes per image (``methods.cost_table()``).
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -19,6 +20,7 @@ from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
 from xaihelpers import checks, repro
+from xaihelpers.inference import PIXELS_PER_PASS, images_per_pass
 
 
 class GuidedReLU6(nn.ReLU):
@@ -33,6 +35,35 @@ class GuidedReLU6(nn.ReLU):
         return F.relu6(x)
 
 
+def _swap_relu6(model: nn.Module) -> list[tuple[nn.Module, str, nn.Module]]:
+    """Replace ``model``'s ``nn.ReLU6`` modules by :class:`GuidedReLU6` in place; returns
+    ``(parent, name, original)`` for each replacement, to put the originals back."""
+    swapped: list[tuple[nn.Module, str, nn.Module]] = []
+    replaced: dict[int, nn.Module] = {}
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.ReLU6):
+                # Keep sharing: a ReLU6 used in several places becomes one GuidedReLU6 (and only
+                # that: captum's hooks on a module assume one call per pass where they read the
+                # output's gradient, as Deconvolution does).
+                swapped.append((parent, name, child))
+                setattr(parent, name, replaced.setdefault(id(child), GuidedReLU6()))
+    return swapped
+
+
+@contextlib.contextmanager
+def guided_relu6(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` itself with its ``nn.ReLU6`` modules swapped for :class:`GuidedReLU6` for the
+    block (same outputs; captum's guided rule then applies) and swapped back afterwards, also when
+    the block raises. Cheaper than :func:`guided_backprop_ready` for one call: nothing is copied."""
+    swapped = _swap_relu6(model)
+    try:
+        yield model
+    finally:
+        for parent, name, child in swapped:
+            setattr(parent, name, child)
+
+
 def guided_backprop_ready(model: nn.Module) -> nn.Module:
     """A copy of ``model`` whose ``nn.ReLU6`` modules are :class:`GuidedReLU6`.
 
@@ -43,13 +74,7 @@ def guided_backprop_ready(model: nn.Module) -> nn.Module:
     if not any(isinstance(module, nn.ReLU6) for module in model.modules()):
         return model
     ready = copy.deepcopy(model)
-    replaced: dict[int, nn.Module] = {}
-    for parent in list(ready.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, nn.ReLU6):
-                # Keep sharing: a ReLU6 used in several places becomes one GuidedReLU6.
-                replaced.setdefault(id(child), GuidedReLU6())
-                setattr(parent, name, replaced[id(child)])
+    _swap_relu6(ready)
     return ready.eval()
 
 
@@ -147,7 +172,7 @@ SMOOTHGRAD_AVERAGES = ("signed", "absolute")
 
 def smoothgrad(model: nn.Module, images: torch.Tensor, target, *, sigma: float = SMOOTHGRAD["sigma"],
                samples: int = SMOOTHGRAD["samples"], average: str = "signed", seed: int = 0,
-               images_per_chunk: int = 32, pixels_per_chunk: int = 4 * 224 * 224) -> torch.Tensor:
+               pixels_per_pass: int = PIXELS_PER_PASS) -> torch.Tensor:
     """SmoothGrad maps (N, H, W) (Smilkov et al. 2017, *SmoothGrad: removing noise by adding
     noise*): the gradient of the class score averaged over ``samples`` noisy copies of each image,
     ``x + eps``, ``eps ~ N(0, sigma^2)``, computed by captum's ``NoiseTunnel`` around ``Saliency``,
@@ -164,11 +189,13 @@ def smoothgrad(model: nn.Module, images: torch.Tensor, target, *, sigma: float =
             mean of the absolute gradients, which never cancel).
         seed: Seeds the noise (captum draws it from the global torch generator, which is seeded
             for the call and restored afterwards).
-        images_per_chunk: About this many noisy images go through the model at once; on a CPU
-            larger chunks are slower per image (the activations outgrow the caches).
-        pixels_per_chunk: And at most this many pixels (images x height x width) per pass, which
-            bounds the memory of the backward pass: four 224x224 images, about 0.4 GB with
-            EfficientNet-Lite0, where 32 of them would take 3 GB.
+        pixels_per_pass: At most this many pixels (images x height x width) go through the
+            model at once (:func:`xaihelpers.inference.images_per_pass`): the default, two
+            224x224 or 32 pollen images, bounds the memory of the backward pass (about 0.2 GB
+            with EfficientNet-Lite0, where 32 images would take 3 GB) and keeps a CPU's caches
+            warm. Each pass holds the same number of noisy copies of every image (at least one);
+            captum draws a pass's noise image by image, so with several images the budget
+            decides which draws each image gets (one image gets the same draws at any budget).
     """
     from captum.attr import NoiseTunnel, Saliency
 
@@ -176,12 +203,10 @@ def smoothgrad(model: nn.Module, images: torch.Tensor, target, *, sigma: float =
     target = checks.targets(target, len(images))
     checks.non_negative(sigma, "sigma")
     checks.positive_int(samples, "samples")
-    checks.positive_int(images_per_chunk, "images_per_chunk")
-    checks.positive_int(pixels_per_chunk, "pixels_per_chunk")
+    checks.positive_int(pixels_per_pass, "pixels_per_pass")
     if average not in SMOOTHGRAD_AVERAGES:
         raise ValueError(f"average must be one of {SMOOTHGRAD_AVERAGES}, got {average!r}")
-    per_pass = min(images_per_chunk, pixels_per_chunk // (images.shape[-2] * images.shape[-1]))
-    chunk = max(1, min(samples, per_pass // len(images)))
+    chunk = max(1, min(samples, images_per_pass(images, pixels_per_pass) // len(images)))
     with checks.target_in_range(), repro.seeded(seed, images.device):
         attributions = NoiseTunnel(Saliency(model)).attribute(
             images.clone().requires_grad_(), nt_type="smoothgrad", nt_samples=samples,

@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import torch
+
+from xaihelpers import storage
 
 #: Environment variable that names the cache folder.
 CACHE_ENV = "XAI_CACHE_DIR"
@@ -34,15 +35,6 @@ def cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("xaihelpers", appauthor=False))
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tensor_digest(tensor: torch.Tensor) -> str:
@@ -77,20 +69,12 @@ def memoize_tensor(name: str, key: dict, compute: Callable[[], torch.Tensor]) ->
         except Exception:  # a damaged cache file is only a missed shortcut: compute again below
             pass
     value = compute().detach().cpu()
-    temporary = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        os.close(handle)
-        torch.save({"key": full_key, "value": value}, temporary)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
+        with storage.atomic_write(path) as temporary:
+            torch.save({"key": full_key, "value": value}, temporary)
     except OSError:
         pass  # a read-only or full disk: the result is still correct, only not kept
-    finally:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
     return value
 
 
-__all__ = ["CACHE_ENV", "cache_dir", "file_digest", "memoize_tensor", "tensor_digest"]
+__all__ = ["CACHE_ENV", "cache_dir", "memoize_tensor", "tensor_digest"]

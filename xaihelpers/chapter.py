@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from xaihelpers import data, methods, models, pollen, training, zoo
+from xaihelpers import data, inference, methods, pollen, zoo
+from xaihelpers.imagenet import load_imagenet_model
 from xaihelpers.comparison import compare_models
 
 
@@ -17,12 +18,12 @@ def imagenet(device: torch.device | str = "cpu"):
     """The ImageNet classifier and its sample images; prints which model it is.
 
     The model is EfficientNet-Lite0 unless ``XAI_IMAGENET_MODEL=resnet50``
-    (:func:`xaihelpers.models.load_imagenet_model`); the images come from ``$XAI_DATA_ROOT``.
+    (:func:`xaihelpers.imagenet.load_imagenet_model`); the images come from ``$XAI_DATA_ROOT``.
 
     Returns:
         ``(classifier, imagenet)``.
     """
-    classifier = models.load_imagenet_model(device=device)
+    classifier = load_imagenet_model(device=device)
     samples = data.load_dataset("imagenet_samples", split="all", transform=classifier.preprocess)
     print(classifier.describe())
     return classifier, samples
@@ -32,7 +33,7 @@ def pollen_and_imagenet(device: torch.device | str = "cpu"):
     """The pollen CNN and its test split, the ImageNet classifier and its sample images.
 
     The ImageNet model is EfficientNet-Lite0 unless ``XAI_IMAGENET_MODEL=resnet50``
-    (:func:`xaihelpers.models.load_imagenet_model`); the images come from ``$XAI_DATA_ROOT``.
+    (:func:`xaihelpers.imagenet.load_imagenet_model`); the images come from ``$XAI_DATA_ROOT``.
 
     Returns:
         ``(pollen_model, pollen_test, classifier, imagenet)``.
@@ -69,6 +70,6 @@ def pollen_explainers(train: pollen.PollenData) -> dict:
     Returns:
         Method name -> ``explain(model, images, target)`` (:func:`xaihelpers.methods.bind`).
     """
-    background = training.to_float(train.images[::30][:16])
+    background = inference.to_float(train.images[::30][:16])
     settings = {"Grad-CAM": {"layer": pollen.POLLEN_CONV_BLOCKS[-1]}, "SHAP (gradient)": {"background": background}}
-    return {name: methods.bind(name, **settings.get(name, {})) for name in methods.METHODS}
+    return {name: methods.bind(name, **settings.get(name, {})) for name in methods.COMPARED}

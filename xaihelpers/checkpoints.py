@@ -13,6 +13,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from xaihelpers import storage
+
 
 class CheckpointError(ValueError):
     """A checkpoint file that exists but cannot be used (truncated, corrupt, or of another model)."""
@@ -26,12 +28,8 @@ def save(payload: dict, path: Path, overwrite: bool = False) -> Path:
         FileExistsError: If ``path`` exists and ``overwrite`` is false.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass --force (overwrite=True) to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    torch.save(payload, temporary)
-    temporary.replace(path)
+    with storage.atomic_write(path, overwrite=overwrite) as temporary:
+        torch.save(payload, temporary)
     return path
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from typing import Iterator, Optional, Sequence, Union
+from typing import Iterator, Optional
 
 import torch
 
-Target = Union[int, Sequence[int], torch.Tensor]
+from xaihelpers.typing import Target
 
 
 def images(value, name: str = "images", *, channels: Optional[int] = None) -> torch.Tensor:

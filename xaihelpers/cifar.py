@@ -15,7 +15,7 @@ and callbacks chapters compare:
 Train one (each takes at most about 10 minutes on 2 CPU cores; the recipes are in
 :mod:`xaihelpers.zoo`)::
 
-    python -m xaihelpers.train cifar10_plain          # writes xaihelpers/weights/cifar10_plain.pt
+    python -m xaihelpers.retrain cifar10_plain          # writes xaihelpers/weights/cifar10_plain.pt
 
 Every model takes ``[0, 1]`` images ``(N, 3, 32, 32)``; its input normalisation is its first layer.
 Every ReLU is its own module (guided backpropagation and hooks need that).
@@ -34,7 +34,7 @@ from torch import nn
 from tqdm import tqdm
 
 from xaihelpers import data, repro, training
-from xaihelpers.models import Normalize, conv_bn_relu
+from xaihelpers.blocks import Normalize, conv_bn_relu
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGE_SIZE = 32
@@ -58,7 +58,7 @@ def load_cifar(name: str = "cifar10", split: str = "train", root: Optional[Path]
     """Read a CIFAR split from the data root into memory (about 10 s for 50,000 JPEGs).
 
     Reads either layout the data root may hold: class folders of images (the offline mirror) or
-    torchvision's pickles (``cifar-10-batches-py`` after ``python -m xaihelpers.data download``).
+    torchvision's pickles (``cifar-10-batches-py`` after ``python -m xaihelpers.fetch download``).
 
     Args:
         name: ``cifar10`` or ``cifar100``.

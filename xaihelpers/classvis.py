@@ -24,7 +24,7 @@ from torch.overrides import TorchFunctionMode
 from torchvision.transforms.functional import gaussian_blur
 from tqdm import tqdm
 
-from xaihelpers import checks, training
+from xaihelpers import checks, inference
 
 #: Grey level of the neutral starting image (the middle of the [0, 1] pixel range).
 NEUTRAL = 0.5
@@ -226,7 +226,7 @@ def class_model(
     score: str = "logit",
     total_variation: float = 0.0,
     dtype: Optional[torch.dtype] = None,
-    pixels_per_pass: int = training.PIXELS_PER_PASS,
+    pixels_per_pass: int = inference.PIXELS_PER_PASS,
 ) -> ClassModelResult:
     r"""Optimise one image per class to maximise the class score.
 
@@ -275,46 +275,21 @@ def class_model(
     Raises:
         ValueError: If ``classes`` is empty, or ``steps`` or ``size`` is not positive.
     """
-    if len(classes) == 0:
-        raise ValueError("classes is empty: give at least one class index")
-    checks.positive_int(steps, "steps")
-    checks.positive_int(size, "size")
-    if score not in ("logit", "log_probability"):
-        raise ValueError(f"score must be 'logit' or 'log_probability', got {score!r}.")
-    checks.non_negative(total_variation, "total_variation")
-    if start is not None:
-        checks.images(start, "start")
-        if start.shape[:2] != (len(classes), 3):
-            raise ValueError(f"start must hold one RGB image per class, ({len(classes)}, 3, H, W); "
-                             f"got {tuple(start.shape)}.")
-        if start.min() < 0 or start.max() > 1:
-            raise ValueError("start images must have pixels in [0, 1] (the model's input range).")
-    checks.positive(step_size, "step_size")
-    checks.non_negative(l2, "l2")
+    _check_settings(classes, steps=steps, size=size, step_size=step_size, l2=l2, jitter=jitter, start=start,
+                    score=score, total_variation=total_variation, dtype=dtype)
     blur_plan = _blur_plan(blur_every, blur_sigma, len(classes))
-    if isinstance(jitter, bool) or not isinstance(jitter, int) or jitter < 0:
-        raise ValueError(f"jitter must be a whole number of pixels, 0 or more, got {jitter!r}.")
-    checks.targets(list(classes), len(classes), "classes")
-    if dtype is not None:
-        if not dtype.is_floating_point:
-            raise ValueError(f"dtype must be a floating-point type such as torch.float64, got {dtype}.")
-        if dtype != next(model.parameters()).dtype:
-            model = copy.deepcopy(model).to(dtype)
+    if dtype is not None and dtype != next(model.parameters()).dtype:
+        model = copy.deepcopy(model).to(dtype)
     dtype = next(model.parameters()).dtype
     generator = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
     target = torch.as_tensor(list(classes), device=device)
     rows = torch.arange(len(target), device=device)
-    if start is None:
-        # Drawn in float32 whatever the dtype, so that every dtype starts from the same image.
-        noise = torch.randn(len(target), 3, size, size, generator=generator) * 0.01
-        image = (torch.full((len(target), 3, size, size), NEUTRAL) + noise).to(device, dtype)
-    else:
-        image = start.detach().clone().to(device, dtype)
+    image = _start_image(start, len(target), size, generator).to(device, dtype)
     scores, predicted = [], []
-    per_pass = training.images_per_pass(image.shape, pixels_per_pass * 4 // image.element_size())
+    per_pass = inference.images_per_pass(image.shape, pixels_per_pass * 4 // image.element_size())
     precision = Float64DepthwiseAsSums() if dtype == torch.float64 else contextlib.nullcontext()
-    with training.eval_mode(model), precision:
+    with inference.eval_mode(model), precision:
         for step in tqdm(range(steps + 1), desc="class model", disable=not progress):
             shift = (0, 0)
             if jitter:
@@ -336,6 +311,43 @@ def class_model(
                         image[members] = blur(image[members], sigma)
     return ClassModelResult(image.detach().cpu(), torch.stack(scores), probabilities, torch.stack(predicted),
                             final_logits)
+
+
+def _check_settings(classes: Sequence[int], *, steps, size, step_size, l2, jitter, start, score, total_variation,
+                    dtype) -> None:
+    """Refuse :func:`class_model`'s settings that make no sense, naming the setting."""
+    if len(classes) == 0:
+        raise ValueError("classes is empty: give at least one class index")
+    checks.positive_int(steps, "steps")
+    checks.positive_int(size, "size")
+    if score not in ("logit", "log_probability"):
+        raise ValueError(f"score must be 'logit' or 'log_probability', got {score!r}.")
+    checks.non_negative(total_variation, "total_variation")
+    if start is not None:
+        checks.images(start, "start")
+        if start.shape[:2] != (len(classes), 3):
+            raise ValueError(f"start must hold one RGB image per class, ({len(classes)}, 3, H, W); "
+                             f"got {tuple(start.shape)}.")
+        if start.min() < 0 or start.max() > 1:
+            raise ValueError("start images must have pixels in [0, 1] (the model's input range).")
+    checks.positive(step_size, "step_size")
+    checks.non_negative(l2, "l2")
+    if isinstance(jitter, bool) or not isinstance(jitter, int) or jitter < 0:
+        raise ValueError(f"jitter must be a whole number of pixels, 0 or more, got {jitter!r}.")
+    checks.targets(list(classes), len(classes), "classes")
+    if dtype is not None and not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point type such as torch.float64, got {dtype}.")
+
+
+def _start_image(start: Optional[torch.Tensor], count: int, size: int, generator: torch.Generator) -> torch.Tensor:
+    """The caller's start images, or neutral grey with a little noise that breaks the symmetry.
+
+    The noise is drawn in float32 whatever the optimisation's dtype, so that every dtype starts
+    from the same image."""
+    if start is not None:
+        return start.detach().clone()
+    noise = torch.randn(count, 3, size, size, generator=generator) * 0.01
+    return torch.full((count, 3, size, size), NEUTRAL) + noise
 
 
 def _logits_and_gradient(model, image, shift, target, score, l2, total_variation, *, need_gradient, per_pass,

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from xaihelpers import cache, training, zoo
+from xaihelpers import cache, inference, storage, zoo
 from xaihelpers.cifar import ARCHITECTURES, CifarCNN, CifarData, load_cifar
 
 
@@ -87,7 +87,7 @@ class Comparison:
 
     def example_images(self) -> torch.Tensor:
         """The examples as float ``[0, 1]`` images ``(N, 3, 32, 32)``."""
-        return training.to_float(self.test.images[self.example_index])
+        return inference.to_float(self.test.images[self.example_index])
 
     def accuracy_table(self):
         """One row per architecture: description, parameters, training budget, test accuracy and
@@ -101,7 +101,7 @@ class Comparison:
                          "parameters": sum(p.numel() for p in model.parameters()),
                          "epochs": meta["epochs"], "training minutes": round(meta["train_seconds"] / 60, 1),
                          "test accuracy": round((self.predictions[arch] == self.test.labels).float().mean().item(), 3),
-                         "test loss": round(training.mean_cross_entropy(self.probabilities[arch], self.test.labels), 3)})
+                         "test loss": round(inference.mean_cross_entropy(self.probabilities[arch], self.test.labels), 3)})
         return pd.DataFrame(rows).set_index("architecture")
 
     def example_table(self):
@@ -134,9 +134,9 @@ def compare_models(archs: Sequence[str] = tuple(ARCHITECTURES), root: Optional[P
     probabilities = {
         arch: cache.memoize_tensor(
             "cifar10-test-probabilities",
-            {"checkpoint": cache.file_digest(zoo.get(f"cifar10_{arch}").checkpoint), "images": images_digest,
-             "batch_size": training.images_per_pass(test.images)},
-            lambda model=model: training.predict_proba(model, test.images))
+            {"checkpoint": storage.file_sha256(zoo.get(f"cifar10_{arch}").checkpoint), "images": images_digest,
+             "batch_size": inference.images_per_pass(test.images)},
+            lambda model=model: inference.predict_proba(model, test.images))
         for arch, (model, _) in loaded.items()}
     # Picked in a fixed shuffled order: in file order the first thousand images are all airplanes.
     order = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))

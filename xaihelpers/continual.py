@@ -11,7 +11,7 @@ split into 5 tasks of 2 classes; classes are taken in their index order.
 
 Train the book's runs (``make continual``)::
 
-    python -m xaihelpers.train continual_baseline continual_ewc continual_replay continual_generative
+    python -m xaihelpers.retrain continual_baseline continual_ewc continual_replay continual_generative
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xaihelpers import data, repro, strategies, training
+from xaihelpers import data, inference, repro, strategies, training
 from xaihelpers.cifar import CifarData
-from xaihelpers.models import Normalize, conv_bn_relu
+from xaihelpers.blocks import Normalize, conv_bn_relu
 from xaihelpers.strategies import Strategy, task_logits
 
 #: The strategies of the book's runs, in the order the chapter shows them.
-STRATEGIES = tuple(strategies.STRATEGIES)
+STRATEGY_NAMES = tuple(strategies.STRATEGIES)
 
 
 @dataclass
@@ -97,7 +97,7 @@ def evaluation_tasks(test: CifarData, classes_per_task: int) -> list[Task]:
 def first_per_class(task: Task, count: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``count`` test images of each class of ``task`` (float ``[0, 1]``) and their local labels."""
     index = torch.cat([(task.test_labels == c).nonzero().flatten()[:count] for c in range(len(task.classes))])
-    return training.to_float(task.test_images[index]), task.test_labels[index]
+    return inference.to_float(task.test_images[index]), task.test_labels[index]
 
 
 #: The layer whose output generative replay generates, and the layers below it (frozen there).
@@ -196,15 +196,15 @@ def evaluate(model: MultiHeadCNN, tasks: Sequence[Task],
              batch_size: Optional[int] = None) -> tuple[list[float], list[float]]:
     """Accuracy on every task's test images (with its own head) and per class, in class order.
 
-    ``batch_size`` defaults to :func:`xaihelpers.training.images_per_pass`.
+    ``batch_size`` defaults to :func:`xaihelpers.inference.images_per_pass`.
     """
     k = model.classes_per_task
     per_task, per_class = [], []
-    with training.eval_mode(model):
+    with inference.eval_mode(model):
         for task in tasks:
-            size = batch_size or training.images_per_pass(task.test_images)
+            size = batch_size or inference.images_per_pass(task.test_images)
             predicted = torch.cat([
-                task_logits(model(training.to_float(task.test_images[i:i + size])), task.index, k).argmax(dim=1)
+                task_logits(model(inference.to_float(task.test_images[i:i + size])), task.index, k).argmax(dim=1)
                 for i in range(0, len(task.test_images), size)
             ])
             right = predicted == task.test_labels
@@ -218,11 +218,11 @@ def mean_task_loss(model: MultiHeadCNN, tasks: Sequence[Task]) -> float:
     loss beside :func:`evaluate`'s accuracies."""
     k = model.classes_per_task
     losses, count = 0.0, 0
-    with torch.no_grad(), training.eval_mode(model):
+    with torch.no_grad(), inference.eval_mode(model):
         for task in tasks:
-            batch_size = training.images_per_pass(task.test_images)
+            batch_size = inference.images_per_pass(task.test_images)
             for i in range(0, len(task.test_images), batch_size):
-                logits = task_logits(model(training.to_float(task.test_images[i:i + batch_size])), task.index, k)
+                logits = task_logits(model(inference.to_float(task.test_images[i:i + batch_size])), task.index, k)
                 losses += F.cross_entropy(logits, task.test_labels[i:i + batch_size], reduction="sum").item()
                 count += len(logits)
     return losses / count
@@ -360,7 +360,7 @@ def pretrain_features(source: PretrainingSource, *, epochs: int, seed: int = 0, 
     training.fit(network, source.images, source.labels, epochs=epochs, batch_size=batch_size,
                  learning_rate=learning_rate, augment=source.augment, seed=seed, progress=progress)
     info = {"source": source.name, "objective": source.objective, "images": len(source.images),
-            "mean": mean, "std": std, "source_accuracy": training.accuracy(network, source.images, source.labels),
+            "mean": mean, "std": std, "source_accuracy": inference.accuracy(network, source.images, source.labels),
             "seconds": time.perf_counter() - start}
     return network.hidden_state(), info
 

@@ -3,30 +3,24 @@
 One rule finds every data set: the folder named by the environment variable ``XAI_DATA_ROOT``,
 else ``data/`` in the repository. Under that root each data set has one folder, in the layout of
 the offline mirror (``torchvision.datasets.ImageFolder`` class folders) or, for CIFAR, the layout
-that torchvision's own download leaves (``cifar-10-batches-py``). Nothing is ever downloaded
-implicitly: :func:`download` (also ``python -m xaihelpers.data download NAME``) fetches what has an
-official direct download, verifies it and moves it into place atomically.
-
-Run ``python -m xaihelpers.data`` to see which data sets the current root holds.
+that torchvision's own download leaves (``cifar-10-batches-py``). This module only finds and
+loads: a missing data set raises :class:`DatasetNotFoundError` saying how to get it. Fetching is
+:mod:`xaihelpers.fetch`'s job, which sits above this module: each chapter's first cell calls
+``fetch.ensure(...)`` for the data sets it reads, and ``python -m xaihelpers.fetch`` lists what
+the current root holds (``get NAME`` fetches one, verified file by file).
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import json
 import os
-import shutil
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional
 
 from torch.utils.data import Dataset
 from torchvision import datasets
 
-from xaihelpers import fetch
 from xaihelpers.images import load_rgb
 
 #: Environment variable that names the data root.
@@ -104,7 +98,7 @@ def data_root() -> Path:
     Returns:
         ``$XAI_DATA_ROOT`` when the variable is set (it must exist), else the repository's
         ``data/`` folder in a checkout of the book, else ``data/`` in the per-user cache folder
-        (``$XAI_CACHE_DIR`` when set), where ``python -m xaihelpers.data get`` puts the data sets.
+        (``$XAI_CACHE_DIR`` when set), where ``python -m xaihelpers.fetch get`` puts the data sets.
 
     Raises:
         DataRootError: If ``XAI_DATA_ROOT`` names a folder that does not exist.
@@ -257,92 +251,8 @@ def load_dataset(
     return ImageNetSamples(root, transform=transform)
 
 
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    """The SHA-256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def download(name: str, root: Optional[Path] = None) -> Path:
-    """Download a data set that has an official direct download (CIFAR-10 and CIFAR-100).
-
-    torchvision fetches the official archive and checks its MD5; the extraction happens in a
-    temporary folder inside the data root, and the finished folder is renamed into place, so a
-    broken download never leaves a folder that looks complete.
-
-    Args:
-        name: ``cifar10`` or ``cifar100``.
-        root: Data root; defaults to :func:`data_root`.
-
-    Returns:
-        The data set's folder.
-
-    Raises:
-        ValueError: For a data set without an official archive (the message says how to get it).
-    """
-    info = _info(name)
-    root = Path(root) if root is not None else data_root()
-    if name not in ("cifar10", "cifar100"):
-        raise ValueError(f"'{name}' has no direct download. To get it: {info.get_it}.")
-    try:
-        return dataset_dir(name, root)
-    except DatasetNotFoundError:
-        pass
-    root.mkdir(parents=True, exist_ok=True)
-    cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
-    fetch.remove_stale_staging(root, name)  # what a killed download left behind
-    staging = Path(tempfile.mkdtemp(dir=root, prefix=f"{fetch.STAGING_PREFIX}{name}-"))
-    try:
-        cls(staging, train=True, download=True)  # verifies the archive's MD5
-        final = root / info.folders[1]
-        os.replace(staging / info.folders[1], final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return final
-
-
-def _main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m xaihelpers.data", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("info", help="list the data sets and whether the data root holds them")
-    get = sub.add_parser("get", help="fetch a data set (or all) into the data root, verified file by file, "
-                                     "from its pinned public source or from $XAI_DATA_MIRROR")
-    get.add_argument("name", choices=sorted(fetch.NAMES) + ["all"])
-    official = sub.add_parser("download", help="download CIFAR-10/100 from the official archives (torchvision); "
-                                               "CIFAR-10's official pixels differ from the book's JPEG set")
-    official.add_argument("name", choices=("cifar10", "cifar100"))
-    args = parser.parse_args(argv)
-    if args.command == "get":
-        names = fetch.NAMES if args.name == "all" else (args.name,)
-        try:
-            root = fetch.get_all(names)
-        except fetch.ChecksumError as error:
-            print(error, file=sys.stderr)
-            return 2
-        print(f"{', '.join(names)}: complete and verified in {root}")
-        return 0
-    if args.command == "download":
-        try:
-            print(f"{args.name}: {download(args.name)}")
-        except ValueError as error:
-            print(error, file=sys.stderr)
-            return 2
-        return 0
-    root = data_root()
-    print(f"data root: {root}  (set {DATA_ROOT_ENV} to change it)")
-    for name, present in available(root).items():
-        print(f"  {name:18s} {'present' if present else 'missing: ' + REGISTRY[name].get_it}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main())
-
 __all__ = [
     "DATA_ROOT_ENV", "DEFAULT_DATA_ROOT", "REGISTRY", "DatasetInfo", "DataRootError",
-    "DatasetNotFoundError", "ImageNetSamples", "available", "data_root", "dataset_dir",
-    "download", "load_dataset", "sha256_of",
+    "DatasetNotFoundError", "ImageNetSamples", "available", "data_root", "data_root_for_fetch", "dataset_dir",
+    "load_dataset",
 ]

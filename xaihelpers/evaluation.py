@@ -26,25 +26,26 @@ from torch import nn
 from xaihelpers import checks, repro
 from xaihelpers.attribution import baseline as ig_baseline
 from xaihelpers.hooks import HookOwner, get_layer
-from xaihelpers.training import images_per_pass
-
-#: ``explain(model, images, target) -> maps (N, H, W)``: any attribution method, as a function.
-Explainer = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+from xaihelpers.inference import PIXELS_PER_PASS, images_per_pass
+from xaihelpers.typing import Explainer
 
 
-def in_chunks(explain: Explainer, size: int) -> Explainer:
-    """``explain`` applied to at most ``size`` images at a time, the maps concatenated.
+
+def in_passes(explain: Explainer, *, pixels_per_pass: int = PIXELS_PER_PASS) -> Explainer:
+    """``explain`` applied to as many images at a time as ``pixels_per_pass`` holds, the maps
+    concatenated (the package's one batching setting; two 224 x 224 images by default).
 
     A gradient method's backward pass holds every activation of its batch: about 90 MB per
-    224x224 image for EfficientNet-Lite0. Chunks bound that memory; each image's map is the same
+    224x224 image for EfficientNet-Lite0. Passes bound that memory; each image's map is the same
     (per-image methods do not mix the images of a batch).
 
     Raises:
-        ValueError: If ``size`` is not positive.
+        ValueError: If ``pixels_per_pass`` is not positive.
     """
-    size = checks.positive_int(size, "size (images per chunk)")
+    checks.positive_int(pixels_per_pass, "pixels_per_pass")
 
     def chunked(model: nn.Module, images: torch.Tensor, target) -> torch.Tensor:
+        size = images_per_pass(images, pixels_per_pass)
         targets = target if isinstance(target, torch.Tensor) and target.dim() > 0 else None
         return torch.cat([
             explain(model, images[first:first + size],
@@ -105,7 +106,7 @@ class DeletionInsertion:
 @torch.no_grad()
 def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tensor, target: torch.Tensor, *,
                        steps: int = 16, reference: str = "blur",
-                       batch_size: Optional[int] = None) -> DeletionInsertion:
+                       pixels_per_pass: int = PIXELS_PER_PASS) -> DeletionInsertion:
     """Deletion and insertion curves of attribution maps (Petsiuk et al. 2018).
 
     At step k of ``steps``, the ``k / steps`` most important pixels (all channels) are replaced by
@@ -118,15 +119,16 @@ def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tenso
         target: (N,) class whose probability is recorded.
         steps: Number of steps from 0 to all pixels.
         reference: See :func:`reference_image`.
-        batch_size: Images per forward pass (default: :func:`xaihelpers.training.images_per_pass`).
+        pixels_per_pass: Budget of images x height x width per forward pass
+            (:func:`xaihelpers.inference.images_per_pass`).
 
     Cost: 2 * (steps + 1) forward passes per image, no backward pass.
     """
     checks.images(images)
     checks.maps(maps, shape=(images.shape[0], *images.shape[-2:]))
     checks.positive_int(steps, "steps")
-    batch_size = images_per_pass(images) if batch_size is None else batch_size
-    checks.positive_int(batch_size, "batch_size")
+    checks.positive_int(pixels_per_pass, "pixels_per_pass")
+    batch_size = images_per_pass(images, pixels_per_pass)
     target = checks.targets(target, len(images))
     ranks = pixel_ranks(maps).view(maps.shape)[:, None]
     fill = reference_image(images, reference)

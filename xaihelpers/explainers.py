@@ -23,22 +23,24 @@ from torch import nn
 
 from xaihelpers import checks, repro
 from xaihelpers.attribution import paint_regions
+from xaihelpers.inference import PIXELS_PER_PASS, images_per_pass
 
 
-def lime_predict_fn(model: nn.Module, batch_size: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+def lime_predict_fn(model: nn.Module, batch_size: int | None = None, *,
+                    pixels_per_pass: int = PIXELS_PER_PASS) -> Callable[[np.ndarray], np.ndarray]:
     """The prediction function LIME calls: (N, H, W, 3) images in, (N, classes) probabilities out.
 
     Accepts uint8 images (0..255) and float images in [0, 1], as LIME passes back whatever it was
     given; the model sees float [0, 1] tensors, channels first, in chunks of ``batch_size``
-    (default: :func:`xaihelpers.training.images_per_pass` for the images' size).
+    (default: :func:`xaihelpers.inference.images_per_pass` of the images' size and
+    ``pixels_per_pass``).
 
     Raises:
         ValueError: If the array is not (N, H, W, 3).
     """
-    from xaihelpers.training import images_per_pass
-
     if batch_size is not None:
         checks.positive_int(batch_size, "batch_size")
+    checks.positive_int(pixels_per_pass, "pixels_per_pass")
     device = next(model.parameters()).device
 
     @torch.no_grad()
@@ -48,7 +50,7 @@ def lime_predict_fn(model: nn.Module, batch_size: int | None = None) -> Callable
             raise ValueError(f"LIME images must be (N, H, W, 3), got shape {images.shape}")
         scale = 255.0 if images.dtype == np.uint8 else 1.0
         tensor = torch.from_numpy(images.astype(np.float32) / scale).permute(0, 3, 1, 2)
-        chunk = batch_size or images_per_pass(tensor)
+        chunk = batch_size or images_per_pass(tensor, pixels_per_pass)
         chunks = [model(tensor[i:i + chunk].to(device)).softmax(dim=1).cpu()
                   for i in range(0, len(tensor), chunk)]
         return torch.cat(chunks).double().numpy()
@@ -115,7 +117,7 @@ def _lime_without_progress_bar() -> Iterator[None]:
 
 def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, num_samples: int = 300,
               segmentation: Callable[[np.ndarray], np.ndarray] | None = None, batch_size: int = 64,
-              seed: int = 0, hide_color: float | None = None) -> torch.Tensor:
+              seed: int = 0, hide_color: float | None = None, pixels_per_pass: int = PIXELS_PER_PASS) -> torch.Tensor:
     """LIME explanation of each image for its target class, painted per superpixel, (N, H, W).
 
     Args:
@@ -125,10 +127,12 @@ def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, n
         num_samples: Perturbed images per explanation (LIME's default is 1000).
         segmentation: Superpixel function (default: :func:`slic_segmentation`).
         batch_size: Perturbed images LIME hands over per call (LIME's default is 10); the model
-            sees them in passes of :func:`xaihelpers.training.images_per_pass`.
+            sees them in passes of at most ``pixels_per_pass`` pixels.
         seed: LIME's random state; with it the explanation is reproducible.
         hide_color: The value a switched-off superpixel is filled with (``0``: black); ``None``,
             LIME's default, fills it with its own mean colour.
+        pixels_per_pass: Images x height x width per pass through the model
+            (:func:`xaihelpers.inference.images_per_pass`).
     """
     lime_image = repro.import_keeping_generators("lime.lime_image")
 
@@ -136,7 +140,7 @@ def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, n
     target = checks.targets(target, len(images))
     checks.positive_int(num_samples, "num_samples")
     segment = segmentation or slic_segmentation()
-    predict = lime_predict_fn(model)
+    predict = lime_predict_fn(model, pixels_per_pass=pixels_per_pass)
     maps = []
     for image, label in zip(images, torch.as_tensor(target).flatten().tolist()):
         picture = image.detach().permute(1, 2, 0).double().cpu().numpy()
@@ -190,7 +194,7 @@ def gradient_shap_maps(model: nn.Module, images: torch.Tensor, background: torch
     if target is not None:
         target = checks.targets(target, len(images))
     checks.positive_int(nsamples, "nsamples")
-    from xaihelpers.training import restoring
+    from xaihelpers.inference import restoring
 
     state = np.random.get_state()
     np.random.seed(seed)
@@ -213,7 +217,8 @@ def gradient_shap_maps(model: nn.Module, images: torch.Tensor, background: torch
 
 
 def partition_shap_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, max_evals: int = 500,
-                        masker: str = "blur(8,8)", batch_size: int = 100) -> torch.Tensor:
+                        masker: str = "blur(8,8)", batch_size: int = 100,
+                        pixels_per_pass: int = PIXELS_PER_PASS) -> torch.Tensor:
     """SHAP's Partition explainer with an image masker: Owen values over a hierarchy of pixel blocks.
 
     The explainer masks rectangles of the image (replacing them with a blurred copy), splitting
@@ -228,7 +233,9 @@ def partition_shap_maps(model: nn.Module, images: torch.Tensor, target: torch.Te
         max_evals: Model evaluations per image.
         masker: SHAP image-masker value: ``blur(kx,ky)``, ``inpaint_telea`` or ``inpaint_ns``.
         batch_size: Masked images SHAP hands over per call; the model sees them in passes of
-            :func:`xaihelpers.training.images_per_pass`.
+            at most ``pixels_per_pass`` pixels.
+        pixels_per_pass: Images x height x width per pass through the model
+            (:func:`xaihelpers.inference.images_per_pass`).
 
     Returns:
         (N, H, W) signed maps, summed over colour channels.
@@ -244,18 +251,21 @@ def partition_shap_maps(model: nn.Module, images: torch.Tensor, target: torch.Te
     # almost black image, every masked image looks alike, and the map comes out constant. They
     # get 0..255 pixels, which the prediction function scales back.
     scale = 255.0 if masker.startswith("inpaint") else 1.0
-    model_predict = lime_predict_fn(model)
+    model_predict = lime_predict_fn(model, pixels_per_pass=pixels_per_pass)
 
     def predict(batch: np.ndarray) -> np.ndarray:
         return model_predict(np.asarray(batch) / scale if scale != 1.0 else batch)
 
     pictures = images.detach().permute(0, 2, 3, 1).double().cpu().numpy() * scale
     maps = []
-    for picture, label in zip(pictures, torch.as_tensor(target).flatten().tolist()):
-        # A fresh masker per image: shap caches the blurred image under id() of a temporary
-        # array, which Python may reuse for the next image's array.
-        explainer = shap.Explainer(predict, shap.maskers.Image(masker, pictures.shape[1:]))
-        explanation = explainer(picture[None], max_evals=max_evals, batch_size=batch_size,
-                                outputs=[label], silent=True)
-        maps.append(np.asarray(explanation.values)[0, ..., 0].sum(axis=-1))
+    # shap's first Partition explanation imports modules that draw from Python's global generator
+    # (found by tests/test_hygiene.py): the caller's streams are given back.
+    with repro.keeping_generators():
+        for picture, label in zip(pictures, torch.as_tensor(target).flatten().tolist()):
+            # A fresh masker per image: shap caches the blurred image under id() of a temporary
+            # array, which Python may reuse for the next image's array.
+            explainer = shap.Explainer(predict, shap.maskers.Image(masker, pictures.shape[1:]))
+            explanation = explainer(picture[None], max_evals=max_evals, batch_size=batch_size,
+                                    outputs=[label], silent=True)
+            maps.append(np.asarray(explanation.values)[0, ..., 0].sum(axis=-1))
     return torch.from_numpy(np.stack(maps)).float()

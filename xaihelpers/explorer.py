@@ -18,11 +18,12 @@ from PIL import Image
 from torch import nn
 from torchvision import transforms
 
-from xaihelpers import attribution, cifar, data, features, hooks, images, methods, models, pollen, zoo
+from xaihelpers import attribution, cifar, data, features, hooks, imagenet, images, methods, pollen, zoo
 
 #: Uploads with a longer side are scaled down first (they gain nothing at 224 pixels).
 MAX_SIDE = 2048
-METHODS = ("feature maps", "Grad-CAM", "saliency")
+#: What the explorer can show for an image (feature maps, or one of the registry's methods by name).
+VIEWS = ("feature maps", "Grad-CAM", "saliency")
 #: ImageNet classes offered as samples (index: short label).
 IMAGENET_SAMPLES = {1: "goldfish", 55: "green snake", 76: "tarantula", 130: "flamingo", 281: "tabby cat",
                     340: "zebra", 409: "analog clock", 951: "lemon"}
@@ -57,10 +58,10 @@ class ExplorerModel:
 
 def model_choices() -> dict[str, str]:
     """Key -> label of the models the explorer offers (the ImageNet entry follows the switch)."""
-    choices = {"imagenet": f"ImageNet classifier ({models.imagenet_model_name()})",
+    choices = {"imagenet": f"ImageNet classifier ({imagenet.imagenet_model_name()})",
                "pollen": "pollen CNN (23 classes, trained by the book)"}
     for arch, (_, design, _) in cifar.ARCHITECTURES.items():
-        if zoo.get(f"cifar10_{arch}").checkpoint.is_file():  # offered once trained (python -m xaihelpers.train)
+        if zoo.get(f"cifar10_{arch}").checkpoint.is_file():  # offered once trained (python -m xaihelpers.retrain)
             choices[f"cifar10_{arch}"] = f"CIFAR-10 CNN '{arch}' ({design})"
     return choices
 
@@ -70,12 +71,12 @@ def load_model(key: str) -> ExplorerModel:
 
     Raises:
         ValueError: For an unknown key.
-        models.ModelUnavailableError: If the ImageNet weights cannot be had (the message names the
+        imagenet.ModelUnavailableError: If the ImageNet weights cannot be had (the message names the
             offline alternative).
         FileNotFoundError: If the pollen checkpoint is missing (the message says how to train it).
     """
     if key == "imagenet":
-        classifier = models.load_imagenet_model()
+        classifier = imagenet.load_imagenet_model()
         return ExplorerModel(key, model_choices()[key], classifier.model, classifier.class_names,
                              dict(classifier.conv_stages), next(label for label, name in classifier.conv_stages.items()
                                                                 if name == classifier.target_layer),

@@ -22,24 +22,29 @@ place only after every one of them passed its check, so an interrupted or corrup
 leaves a set that passes as data (a stale staging folder is removed by the next fetch); only
 missing or corrupt files are fetched again; files end up readable by everyone (0644), so a shared
 classroom data root works for every user. CIFAR-100 is fetched by torchvision from the official
-archive (MD5-checked), see :func:`xaihelpers.data.download`.
+archive (MD5-checked), see :func:`download_official`.
+
+Command line: ``python -m xaihelpers.fetch`` lists the data sets and whether the data root holds
+them; ``get NAME`` (or ``get all``) fetches; ``download cifar10|cifar100`` takes the official archive.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import gzip
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 from tqdm import tqdm
 
-from xaihelpers import cache
+from xaihelpers import cache, checks, data, storage
 
 #: Environment variable with the base address of a classroom mirror (``http://host:port/data``).
 MIRROR_ENV = "XAI_DATA_MIRROR"
@@ -172,7 +177,7 @@ def missing_or_corrupt(entries: dict[str, str], root: Path) -> list[str]:
     """The manifest's paths that the data root lacks or holds with other bytes."""
     return [path for path, digest in tqdm(entries.items(), desc="checking", unit="file", leave=False,
                                           disable=len(entries) < 2000)
-            if not (root / path).is_file() or cache.file_digest(root / path) != digest]
+            if not (root / path).is_file() or storage.file_sha256(root / path) != digest]
 
 
 def get(name: str, root: Optional[Path] = None, *, mirror: Optional[str] = None,
@@ -194,12 +199,10 @@ def get(name: str, root: Optional[Path] = None, *, mirror: Optional[str] = None,
     Raises:
         ChecksumError: A fetched file differs from the manifest (nothing was moved into place).
     """
-    from xaihelpers import data
-
     if name not in UPSTREAM:
         raise KeyError(f"Unknown data set '{name}'. Data sets that can be fetched: {', '.join(NAMES)} "
-                       "(cifar100: python -m xaihelpers.data download cifar100).")
-    root = Path(root) if root is not None else data.data_root()
+                       "(cifar100: python -m xaihelpers.fetch download cifar100).")
+    root = Path(root) if root is not None else data.data_root_for_fetch()
     root.mkdir(parents=True, exist_ok=True)
     entries = manifest(name) if entries is None else entries
     remove_stale_staging(root, name)
@@ -288,7 +291,7 @@ def _from_upstream(source: Upstream, wanted: dict[str, str], staging: Path, prog
                 continue
             if originals:
                 expected = originals.get(relative)
-                if expected is None or cache.file_digest(member) != expected:
+                if expected is None or storage.file_sha256(member) != expected:
                     raise ChecksumError(f"The upstream original {relative} is not the pinned one "
                                         f"(source {source.archive}). Nothing was moved into place.")
             target = staging / path
@@ -311,7 +314,7 @@ def _verify(wanted: dict[str, str], staging: Path) -> None:
     if absent:
         raise ChecksumError(f"The source lacks {len(absent)} of the {len(wanted)} files needed (first: "
                             f"{absent[0]}). Nothing was moved into place.")
-    wrong = [path for path, digest in wanted.items() if cache.file_digest(staging / path) != digest]
+    wrong = [path for path, digest in wanted.items() if storage.file_sha256(staging / path) != digest]
     if wrong:
         raise ChecksumError(f"{len(wrong)} fetched file(s) differ from the manifest (first: {wrong[0]}). "
                             "Nothing was moved into place; try again, or check the source.")
@@ -370,8 +373,6 @@ def ensure(*names: str, root: Optional[Path] = None) -> None:
     place pays nothing); otherwise :func:`get` fetches and verifies what is missing, from
     ``$XAI_DATA_MIRROR`` or the pinned public sources. Returns nothing, so the cell shows nothing.
     """
-    from xaihelpers import data
-
     root = Path(root) if root is not None else data.data_root_for_fetch()
     for requested in names:
         name, _, folder = requested.partition("/")
@@ -384,3 +385,81 @@ def ensure(*names: str, root: Optional[Path] = None) -> None:
         print(f"Fetching {requested} into {root} (each file checked against the packaged manifest) ...",
               flush=True)
         get(name, root, entries=entries)
+
+
+def download_official(name: str, root: Optional[Path] = None) -> Path:
+    """Download a data set that has an official direct download (CIFAR-10 and CIFAR-100).
+
+    torchvision fetches the official archive and checks its MD5; the extraction happens in a
+    temporary folder inside the data root, and the finished folder is renamed into place, so a
+    broken download never leaves a folder that looks complete.
+
+    Args:
+        name: ``cifar10`` or ``cifar100``.
+        root: Data root; defaults to :func:`xaihelpers.data.data_root_for_fetch`.
+
+    Returns:
+        The data set's folder.
+
+    Raises:
+        ValueError: For a data set without an official archive (the message says how to get it).
+    """
+    info = checks.registered(data.REGISTRY, name, "data set")
+    root = Path(root) if root is not None else data.data_root_for_fetch()
+    if name not in ("cifar10", "cifar100"):
+        raise ValueError(f"'{name}' has no direct download. To get it: {info.get_it}.")
+    try:
+        return data.dataset_dir(name, root)
+    except data.DatasetNotFoundError:
+        pass
+    root.mkdir(parents=True, exist_ok=True)
+    from torchvision import datasets
+
+    cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
+    remove_stale_staging(root, name)  # what a killed download left behind
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=f"{STAGING_PREFIX}{name}-"))
+    try:
+        cls(staging, train=True, download=True)  # verifies the archive's MD5
+        final = root / info.folders[1]
+        os.replace(staging / info.folders[1], final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def _main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m xaihelpers.fetch", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("info", help="list the data sets and whether the data root holds them")
+    get = sub.add_parser("get", help="fetch a data set (or all) into the data root, verified file by file, "
+                                     "from its pinned public source or from $XAI_DATA_MIRROR")
+    get.add_argument("name", choices=sorted(NAMES) + ["all"])
+    official = sub.add_parser("download", help="download CIFAR-10/100 from the official archives (torchvision); "
+                                               "CIFAR-10's official pixels differ from the book's JPEG set")
+    official.add_argument("name", choices=("cifar10", "cifar100"))
+    args = parser.parse_args(argv)
+    if args.command == "get":
+        names = NAMES if args.name == "all" else (args.name,)
+        try:
+            root = get_all(names, data.data_root_for_fetch())
+        except ChecksumError as error:
+            print(error, file=sys.stderr)
+            return 2
+        print(f"{', '.join(names)}: complete and verified in {root}")
+        return 0
+    if args.command == "download":
+        try:
+            print(f"{args.name}: {download_official(args.name)}")
+        except ValueError as error:
+            print(error, file=sys.stderr)
+            return 2
+        return 0
+    root = data.data_root()
+    print(f"data root: {root}  (set {data.DATA_ROOT_ENV} to change it)")
+    for name, present in data.available(root).items():
+        print(f"  {name:18s} {'present' if present else 'missing: ' + data.REGISTRY[name].get_it}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

@@ -58,12 +58,8 @@ def _as_maps(maps: ArrayLike) -> np.ndarray:
     return array
 
 
-def box_masses(maps: ArrayLike, size: int) -> np.ndarray:
-    """Mass of every ``size x size`` gliding box: ``(..., H - size + 1, W - size + 1)`` in float64."""
-    return _box_masses(_as_maps(maps), size)
-
-
 def _box_masses(array: np.ndarray, size: int) -> np.ndarray:
+    """Mass of every ``size x size`` gliding box: ``(..., H - size + 1, W - size + 1)`` in float64."""
     height, width = array.shape[-2:]
     if not 1 <= size <= min(height, width):
         raise ValueError(f"Box size {size} does not fit a {height}x{width} map.")

@@ -7,15 +7,14 @@ or change every later forward pass of the model.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence, Union
+from typing import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from xaihelpers import checks
-
-LayerRef = Union[str, nn.Module]
+from xaihelpers.typing import LayerRef
 
 
 def get_layer(model: nn.Module, layer: LayerRef) -> nn.Module:

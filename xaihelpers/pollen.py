@@ -8,7 +8,7 @@ the same test images. The CNN has dropout, so the Monte-Carlo dropout chapter ca
 
 Train (about 5 minutes on 2 CPU cores; the model zoo, :mod:`xaihelpers.zoo`, holds the recipe)::
 
-    python -m xaihelpers.train pollen_cnn      # writes xaihelpers/weights/pollen_cnn.pt
+    python -m xaihelpers.retrain pollen_cnn      # writes xaihelpers/weights/pollen_cnn.pt
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from xaihelpers import data, repro, training
+from xaihelpers import data, inference, repro, training
 from xaihelpers.images import load_rgb
-from xaihelpers.models import Normalize, conv_bn_relu
+from xaihelpers.blocks import Normalize, conv_bn_relu
 
 #: Side of the square images the CNN takes.
 IMAGE_SIZE = 64
@@ -75,7 +75,7 @@ def read_split(path: Path = SPLIT_FILE) -> list[tuple[str, str, str]]:
     """The committed manifest as ``(file, class, split)`` rows."""
     if not path.is_file():
         raise FileNotFoundError(f"No pollen split at {path}; restore the committed file, or draw it again from the "
-                                "data root with xaihelpers.pollen.ensure_split() (python -m xaihelpers.train "
+                                "data root with xaihelpers.pollen.ensure_split() (python -m xaihelpers.retrain "
                                 "pollen_cnn does it first)")
     with open(path, newline="") as handle:
         return [(row["file"], row["class"], row["split"]) for row in csv.DictReader(handle)]
@@ -208,7 +208,7 @@ def grain_mask(images: torch.Tensor) -> torch.Tensor:
     """
     from skimage.filters import threshold_otsu
 
-    gray = training.to_float(images).mean(dim=1).cpu().numpy()
+    gray = inference.to_float(images).mean(dim=1).cpu().numpy()
     masks = []
     for picture in gray:
         above = picture > threshold_otsu(picture)

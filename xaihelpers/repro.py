@@ -71,17 +71,25 @@ def seeded(seed: int, device: Optional[torch.device | str] = None) -> Iterator[N
         yield
 
 
-def import_keeping_generators(name: str):
-    """Import module ``name`` and put Python's, NumPy's and torch's global generators back as they
-    were: some libraries draw from them while they are first imported (lime 0.2.0.1 and shap 0.51
-    from Python's ``random``), which would move a caller's random stream."""
+@contextlib.contextmanager
+def keeping_generators() -> Iterator[None]:
+    """Put Python's, NumPy's and torch's global (CPU) generators back as they were after the block,
+    also when it raises: for library calls that draw from them as a side effect."""
     python_state, numpy_state, torch_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
     try:
-        return importlib.import_module(name)
+        yield
     finally:
         random.setstate(python_state)
         np.random.set_state(numpy_state)
         torch.set_rng_state(torch_state)
+
+
+def import_keeping_generators(name: str):
+    """Import module ``name`` with :func:`keeping_generators`: some libraries draw from the global
+    generators while they are first imported (lime 0.2.0.1 and shap 0.51 from Python's
+    ``random``), which would move a caller's random stream."""
+    with keeping_generators():
+        return importlib.import_module(name)
 
 
 def best_device() -> torch.device:

@@ -16,15 +16,14 @@ and, on ``sanity_images`` images, the method's passes once more per randomised l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import pandas as pd
 import torch
 from torch import nn
 
 from xaihelpers import checks, evaluation, features, methods
-
-Explainer = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+from xaihelpers.typing import Explainer
 
 
 @dataclass

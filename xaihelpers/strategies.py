@@ -33,41 +33,16 @@ upper layers per replayed feature map, and after each task the VAE's training
 
 from __future__ import annotations
 
-from typing import Optional
-
 import copy
+import inspect
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from xaihelpers import repro
-
-#: What :meth:`Strategy.extra_batch` returns: images, their task indices and their labels.
-ExtraBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-
-
-class Strategy:
-    """The hooks of the training loop; this base class changes nothing (plain fine-tuning)."""
-
-    #: The name the book's checkpoints and tables use.
-    name = "baseline"
-
-    def prepare(self, model: nn.Module) -> None:
-        """Called once on the fresh network, before the first task."""
-
-    def extra_batch(self, size: int, generator: torch.Generator) -> Optional[ExtraBatch]:
-        """Images to add to a step's batch of ``size`` current-task images, or ``None``."""
-        return None
-
-    def extra_loss(self, model: nn.Module) -> Optional[torch.Tensor]:
-        """A term to add to a step's loss, or ``None``."""
-        return None
-
-    def after_task(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, task: int,
-                   generator: torch.Generator) -> None:
-        """Called once ``task`` (its training ``images`` and local ``labels``) is learned."""
-
+from xaihelpers.training import ExtraBatch, Strategy
 
 class Baseline(Strategy):
     """Plain fine-tuning: every task is trained as if it were the only one."""
@@ -118,7 +93,7 @@ class EWC(Strategy):
         restored afterwards and no parameter's ``.grad`` is touched. The images are moved to the
         model's device and dtype; the anchors and the Fisher stay there.
         """
-        from xaihelpers.training import eval_mode, to_float
+        from xaihelpers.inference import eval_mode, to_float
 
         params = model.shared_parameters()
         fisher = {name: torch.zeros_like(p) for name, p in params.items()}
@@ -292,7 +267,7 @@ class GenerativeReplay(Strategy):
         if self.replay_batch == 0:
             return
         from xaihelpers.feature_vae import FeatureVAE, train_vae
-        from xaihelpers.training import images_per_pass, to_float
+        from xaihelpers.inference import images_per_pass, to_float
 
         with torch.no_grad():
             step = images_per_pass(images)
@@ -318,18 +293,22 @@ STRATEGIES: dict[str, type[Strategy]] = {"baseline": Baseline, "ewc": EWC, "repl
 
 def make(name: str, *, ewc_strength: float = 1000.0, fisher_samples: int = 200, memory_size: int = 500,
          seed: int = 0, **generative) -> Strategy:
-    """The strategy ``name`` with the settings of the book's runs (each takes only its own;
-    ``generative`` are :class:`GenerativeReplay`'s keyword arguments).
+    """The strategy ``name`` with the settings of the book's runs: each class takes those of its
+    parameters it names (``ewc_strength`` is :class:`EWC`'s ``strength``; ``generative`` are
+    :class:`GenerativeReplay`'s keyword arguments) and ignores the others.
 
     Raises:
         ValueError: For an unknown name (the message lists the known ones).
+        TypeError: For a setting no strategy takes.
     """
-    if name == "baseline":
-        return Baseline()
-    if name == "ewc":
-        return EWC(ewc_strength, fisher_samples)
-    if name == "replay":
-        return Replay(memory_size, seed)
-    if name == "generative":
-        return GenerativeReplay(seed=seed, **generative)
-    raise ValueError(f"Unknown strategy '{name}'; choose one of {tuple(STRATEGIES)}.")
+    if name not in STRATEGIES:
+        raise ValueError(f"Unknown strategy '{name}'; choose one of {tuple(STRATEGIES)}.")
+    settings = {"strength": ewc_strength, "fisher_samples": fisher_samples, "memory_size": memory_size,
+                "seed": seed, **generative}
+    taken = {cls: inspect.signature(cls).parameters for cls in STRATEGIES.values()}
+    unknown = set(generative) - {parameter for parameters in taken.values() for parameter in parameters}
+    if unknown:
+        raise TypeError(f"No strategy takes {sorted(unknown)}; GenerativeReplay takes "
+                        f"{sorted(taken[GenerativeReplay])}.")
+    cls = STRATEGIES[name]
+    return cls(**{key: value for key, value in settings.items() if key in taken[cls]})

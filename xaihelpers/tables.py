@@ -15,6 +15,8 @@ from typing import Sequence
 
 import pandas as pd
 
+from xaihelpers import storage
+
 FORMATS = ("csv", "xlsx")
 #: Environment variable that names the folder chapters write their result tables to.
 RESULTS_ENV = "XAI_RESULTS_DIR"
@@ -66,12 +68,11 @@ def _same_table(path: Path, table: pd.DataFrame) -> bool:
 
 
 def _write(table: pd.DataFrame, path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    if path.suffix == ".csv":
-        table.to_csv(temporary, index=False)
-    else:
-        table.to_excel(temporary, index=False, engine="openpyxl")
-    temporary.replace(path)
+    with storage.atomic_write(path) as temporary:
+        if path.suffix == ".csv":
+            table.to_csv(temporary, index=False)
+        else:
+            table.to_excel(temporary, index=False, engine="openpyxl")
 
 
 def save_table(table: pd.DataFrame, folder: Path, name: str, formats: Sequence[str] = FORMATS) -> list[Written]:

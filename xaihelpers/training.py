@@ -7,19 +7,46 @@ operations, and trained with a seeded generator, so a training run is one reprod
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Sequence
+from typing import Callable, Iterable, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from xaihelpers import checks, repro
+from xaihelpers import repro
+from xaihelpers.inference import accuracy, to_float
 
-if TYPE_CHECKING:
-    from xaihelpers.strategies import Strategy
+#: What :meth:`Strategy.extra_batch` returns: images, their task indices and their labels.
+ExtraBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class Strategy:
+    """The hooks :func:`fit` calls; this base class changes nothing (plain fine-tuning).
+
+    The loop owns its hooks, as Avalanche's training templates do; the strategies of the book
+    (:mod:`xaihelpers.strategies`) subclass this class and override the hooks they need.
+    """
+
+    #: The name the book's checkpoints and tables use.
+    name = "baseline"
+
+    def prepare(self, model: nn.Module) -> None:
+        """Called once on the fresh network, before the first task."""
+
+    def extra_batch(self, size: int, generator: torch.Generator) -> Optional[ExtraBatch]:
+        """Images to add to a step's batch of ``size`` current-task images, or ``None``."""
+        return None
+
+    def extra_loss(self, model: nn.Module) -> Optional[torch.Tensor]:
+        """A term to add to a step's loss, or ``None``."""
+        return None
+
+    def after_task(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, task: int,
+                   generator: torch.Generator) -> None:
+        """Called once ``task`` (its training ``images`` and local ``labels``) is learned."""
+
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -70,11 +97,6 @@ class History:
     val_accuracy: list[float] = field(default_factory=list)
 
 
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 ``(N, C, H, W)`` in ``[0, 255]`` -> float in ``[0, 1]`` (float input is returned as is)."""
-    return images.float().div_(255) if images.dtype == torch.uint8 else images
-
-
 def channel_statistics(images: torch.Tensor, every: int = 1) -> tuple[list[float], list[float]]:
     """Per-channel mean and standard deviation of ``(N, C, H, W)`` images scaled to ``[0, 1]``,
     from every ``every``-th image: the input normalisation a network of the book is built with."""
@@ -82,89 +104,23 @@ def channel_statistics(images: torch.Tensor, every: int = 1) -> tuple[list[float
     return pixels.mean(dim=(0, 2, 3)).tolist(), pixels.std(dim=(0, 2, 3)).tolist()
 
 
-#: Pixels (images x height x width) per inference pass. On a CPU a batch whose activations
-#: outgrow the caches is slower per image; measured here (2 cores), forward passes of 128 CIFAR
-#: images, 32 pollen images or 2 ImageNet images at a time are 1.3x to 1.8x faster per image than
-#: the 256-500 CIFAR or 64 pollen images per pass the book used before (``make bench``).
-PIXELS_PER_PASS = 2**17
-
-
-def images_per_pass(images: torch.Tensor | Sequence[int], pixels: int = PIXELS_PER_PASS) -> int:
-    """How many images of this size go through a model at once for inference (at least one).
-
-    Args:
-        images: A batch ``(N, C, H, W)`` / ``(N, H, W, C)`` tensor or array, or its shape; the
-            two spatial sizes are read from it.
-        pixels: Budget of images x height x width per pass.
-    """
-    shape = tuple(images.shape) if hasattr(images, "shape") else tuple(images)
-    height, width = (shape[-3], shape[-2]) if shape[-1] in (1, 3) and shape[-3] not in (1, 3) else shape[-2:]
-    return max(1, pixels // (int(height) * int(width)))
-
-
-@contextlib.contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put every module of ``model`` in eval mode for a block, and give each its own mode back."""
-    modes = {module: module.training for module in model.modules()}
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, mode in modes.items():
-            module.training = mode
-
-
-@contextlib.contextmanager
-def restoring(model: nn.Module) -> Iterator[nn.Module]:
-    """Give every module its mode and every parameter its ``.grad`` back after the block: for
-    libraries that switch a model to eval mode or zero its gradients (shap does both)."""
-    modes = {module: module.training for module in model.modules()}
-    grads = {p: (None if p.grad is None else p.grad.clone()) for p in model.parameters()}
-    try:
-        yield model
-    finally:
-        for module, mode in modes.items():
-            module.training = mode
-        for p, grad in grads.items():
-            p.grad = grad
-
-
-@torch.no_grad()
-def predict_proba(model: nn.Module, images: torch.Tensor, batch_size: Optional[int] = None,
-                  device: Optional[torch.device | str] = None) -> torch.Tensor:
-    """Softmax probabilities of ``model`` in eval mode for a tensor of images, in batches; the
-    model's mode is restored afterwards.
-
-    ``batch_size`` defaults to :func:`images_per_pass`. ``device`` is where ``model`` already is
-    (the CPU by default); the result is on the CPU.
-    """
-    checks.images(images)
-    batch_size = images_per_pass(images) if batch_size is None else batch_size
-    checks.positive_int(batch_size, "batch_size")
-    with eval_mode(model):
-        outputs = [model(to_float(images[i:i + batch_size]).to(device or "cpu")).softmax(dim=1).cpu()
-                   for i in range(0, len(images), batch_size)]
-    return torch.cat(outputs)
-
-
-def mean_cross_entropy(probabilities: torch.Tensor, labels: torch.Tensor) -> float:
-    """The test loss the models were trained with: mean of ``-log p(true class)`` over the images.
-
-    Args:
-        probabilities: ``(N, classes)`` predicted probabilities (rows sum to 1).
-        labels: ``(N,)`` true classes.
-    """
-    if probabilities.dim() != 2 or labels.shape != probabilities.shape[:1]:
-        raise ValueError(f"probabilities must be (N, classes) and labels (N,), got {tuple(probabilities.shape)} "
-                         f"and {tuple(labels.shape)}.")
-    chosen = probabilities.gather(1, labels.long().view(-1, 1))[:, 0]
-    return -chosen.clamp_min(1e-12).log().mean().item()
-
-
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-             device: Optional[torch.device | str] = None) -> float:
-    """Top-1 accuracy of ``model`` on ``images``."""
-    return (predict_proba(model, images, device=device).argmax(dim=1) == labels).float().mean().item()
+def _step_batch(images: torch.Tensor, labels: torch.Tensor, task: int, strategy: Optional[Strategy],
+                augment: Optional[Augment], generator: torch.Generator) -> ExtraBatch:
+    """One step's images, tasks and labels: the current task's, then the strategy's extra ones,
+    each part augmented on its own. The generator is drawn in this order (current images'
+    augmentation, the strategy's choice, its images' augmentation): a trained checkpoint's recipe
+    depends on it."""
+    batch, tasks = to_float(images), torch.full((len(images),), task)
+    if augment is not None:
+        batch = augment(batch, generator)
+    extra = strategy.extra_batch(len(images), generator) if strategy is not None else None
+    if extra is None:
+        return batch, tasks, labels
+    extra_images, extra_tasks, extra_labels = extra
+    extra_images = to_float(extra_images)
+    if augment is not None:
+        extra_images = augment(extra_images, generator)
+    return torch.cat([batch, extra_images]), torch.cat([tasks, extra_tasks]), torch.cat([labels, extra_labels])
 
 
 def fit(
@@ -183,7 +139,7 @@ def fit(
     parameters: Optional[Iterable[nn.Parameter]] = None,
     task: int = 0,
     head: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None,
-    strategy: Optional["Strategy"] = None,
+    strategy: Optional[Strategy] = None,
     progress: bool = True,
     device: Optional[torch.device | str] = None,
 ) -> History:
@@ -238,18 +194,8 @@ def fit(
             total = 0.0
             for start in range(0, len(images), batch_size):
                 index = order[start:start + batch_size]
-                batch, batch_labels = to_float(images[index]), labels[index]
-                if augment is not None:
-                    batch = augment(batch, generator)
-                tasks = torch.full((len(index),), task)
-                extra = strategy.extra_batch(len(index), generator) if strategy is not None else None
-                if extra is not None:
-                    extra_images, extra_tasks, extra_labels = extra
-                    extra_images = to_float(extra_images)
-                    if augment is not None:
-                        extra_images = augment(extra_images, generator)
-                    batch, tasks = torch.cat([batch, extra_images]), torch.cat([tasks, extra_tasks])
-                    batch_labels = torch.cat([batch_labels, extra_labels])
+                batch, tasks, batch_labels = _step_batch(images[index], labels[index], task, strategy, augment,
+                                                         generator)
                 outputs = model(batch.to(device))
                 logits = outputs if head is None else head(outputs, tasks.to(device))
                 loss = F.cross_entropy(logits, batch_labels.to(device))
@@ -273,11 +219,3 @@ def fit(
     if strategy is not None:
         strategy.after_task(model, images, labels, task, generator)
     return history
-
-
-def confusion_matrix(predicted: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
-    """``(classes, classes)`` counts, row = true class, column = predicted class (scikit-learn's
-    ``confusion_matrix`` with every class listed, so an unpredicted class keeps its column)."""
-    from sklearn.metrics import confusion_matrix as counts
-
-    return torch.from_numpy(counts(labels.cpu().numpy(), predicted.cpu().numpy(), labels=list(range(classes))))

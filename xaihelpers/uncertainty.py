@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from xaihelpers import checks, repro
 from xaihelpers.hooks import OnForward
-from xaihelpers.training import eval_mode
+from xaihelpers.inference import eval_mode
 
 #: Module types treated as dropout layers.
 DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
@@ -131,7 +131,8 @@ def _head_only(model: nn.Module, chunks: list[torch.Tensor], head: str):
 
 
 def _entropy(probabilities: torch.Tensor) -> torch.Tensor:
-    return -(probabilities * probabilities.clamp_min(1e-12).log()).sum(dim=-1)
+    """Entropy in nats of each distribution along the last dimension (``0 log 0 = 0``)."""
+    return torch.distributions.Categorical(probs=probabilities).entropy()
 
 
 @dataclass

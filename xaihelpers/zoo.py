@@ -4,9 +4,9 @@ One registry (:data:`MODELS`) maps a name to what the model is (architecture, da
 is trained (the recipe the committed checkpoint was made with) and where its checkpoint lives.
 Chapters load models by name; one command retrains any of them::
 
-    python -m xaihelpers.train pollen_cnn          # one model
-    python -m xaihelpers.train all                 # every model that has no checkpoint yet
-    python -m xaihelpers.train --list              # the table below, with times
+    python -m xaihelpers.retrain pollen_cnn          # one model
+    python -m xaihelpers.retrain all                 # every model that has no checkpoint yet
+    python -m xaihelpers.retrain --list              # the table below, with times
 
 Retraining with the recipe of the registry (same seed, same thread count) repeats the committed
 run, but not necessarily to the last bit: the shipped ``pollen_cnn``, retrained so on a 2-core
@@ -30,12 +30,12 @@ from typing import Any, Callable, Optional
 
 from torch import nn
 
-from xaihelpers import checkpoints, checks, data
-from xaihelpers.models import channels_last
+from xaihelpers import checkpoints, checks, data, inference
+from xaihelpers.blocks import channels_last
 
 CHECKPOINT_DIR = data.CHECKPOINT_DIR
 EXERCISE_DIR = CHECKPOINT_DIR / "exercises"
-TRAIN_COMMAND = "python -m xaihelpers.train"
+TRAIN_COMMAND = "python -m xaihelpers.retrain"
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class ModelSpec:
     """One trained model of the book.
 
     Attributes:
-        name: The registry key (also the argument of ``python -m xaihelpers.train``).
+        name: The registry key (also the argument of ``python -m xaihelpers.retrain``).
         family: ``pollen``, ``cifar10`` or ``continual``: which builder, trainer and loader apply.
         description: One line for tables.
         dataset: The data set it is trained on.
@@ -177,21 +177,21 @@ def _build(spec: ModelSpec, meta: dict) -> nn.Module:
 
 
 def _train_pollen(recipe: dict, progress: bool) -> dict:
-    from xaihelpers import pollen, training
+    from xaihelpers import pollen
 
     pollen.ensure_split()
     model, _, meta = pollen.train(**recipe, progress=progress)
     test = pollen.load_split("test")
-    meta["test_accuracy"] = training.accuracy(model, test.images, test.labels)
+    meta["test_accuracy"] = inference.accuracy(model, test.images, test.labels)
     return {"state_dict": model.state_dict(), "meta": meta}
 
 
 def _train_cifar(recipe: dict, progress: bool) -> dict:
-    from xaihelpers import cifar, training
+    from xaihelpers import cifar
 
     model, meta = cifar.train(**recipe, progress=progress)
     test = cifar.load_cifar("cifar10", "test", progress=progress)
-    meta["test_accuracy"] = training.accuracy(model, test.images, test.labels)
+    meta["test_accuracy"] = inference.accuracy(model, test.images, test.labels)
     return {"state_dict": model.state_dict(), "meta": meta}
 
 

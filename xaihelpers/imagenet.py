@@ -1,4 +1,4 @@
-"""The ImageNet classifier switch: ResNet-50 (the reference) or EfficientNet-Lite0 (offline).
+"""The ImageNet classifier switch: EfficientNet-Lite0 (the default; offline) or ResNet-50.
 
 Every model here takes images with pixel values in ``[0, 1]``: the input normalisation is the
 model's first layer (:class:`Normalize`). Attributions, baselines (a black image is zeros) and
@@ -25,7 +25,7 @@ import urllib.error
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -33,6 +33,8 @@ from PIL import Image
 from torch import nn
 from torchvision import transforms
 from torchvision.models import ResNet50_Weights, resnet50
+
+from xaihelpers.blocks import PixelSpaceClassifier, channels_last
 
 #: Environment variable holding the book's ImageNet model switch.
 IMAGENET_MODEL_ENV = "XAI_IMAGENET_MODEL"
@@ -54,50 +56,6 @@ LITE0_GRAD_CAM_LAYER = "net._bn1.relu6"
 
 class ModelUnavailableError(RuntimeError):
     """Pretrained weights cannot be had here (not cached, no network)."""
-
-
-class Normalize(nn.Module):
-    """Per-channel ``(x - mean) / std`` as a layer, so models take ``[0, 1]`` images."""
-
-    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
-
-
-def conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
-    """A 3x3 convolution, batch norm and its own ``nn.ReLU`` module: the book's conv layer."""
-    return [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
-
-
-def channels_last(model: nn.Module) -> nn.Module:
-    """``model`` with its 4-D weights stored channels-last (NHWC), returned for chaining.
-
-    With channels-last weights, PyTorch's CPU convolutions (oneDNN) run in that layout whatever
-    the input's layout: measured here (2 cores) 1.2x to 1.6x faster for EfficientNet-Lite0 and the
-    book's small CNNs, forward and backward. The results are the same up to float rounding. The
-    model loaders of :mod:`xaihelpers` return models stored this way; a layer's output is then a
-    channels-last tensor, which every torch operation accepts (use ``.reshape``, not ``.view``).
-    """
-    return model.to(memory_format=torch.channels_last)
-
-
-class PixelSpaceClassifier(nn.Module):
-    """A classifier preceded by its input normalisation; call it with ``[0, 1]`` images.
-
-    Its layers are reached as ``net.<name>`` (for example ``net.layer4`` for ResNet-50).
-    """
-
-    def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
-        super().__init__()
-        self.normalize = Normalize(mean, std)
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(self.normalize(x))
 
 
 @dataclass
@@ -155,7 +113,7 @@ class ImageNetClassifier:
             last = self.conv_blocks[-1]
             return [f"{last}.conv3", f"{last}.bn3", last]
         from xaihelpers.hooks import CallCounter
-        from xaihelpers.training import eval_mode
+        from xaihelpers.inference import eval_mode
 
         kinds = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.ReLU6)
         inside = [f"{unit}.{name}" for name, module in self.model.get_submodule(unit).named_modules()
@@ -302,8 +260,8 @@ def load_imagenet_model(
     """Build the book's ImageNet classifier.
 
     Args:
-        name: ``resnet50`` or ``efficientnet_lite0``; ``None`` reads ``$XAI_IMAGENET_MODEL``
-            (default ``resnet50``).
+        name: ``efficientnet_lite0`` or ``resnet50``; ``None`` reads ``$XAI_IMAGENET_MODEL``, and
+            without it takes :data:`DEFAULT_IMAGENET_MODEL` (``efficientnet_lite0``).
         pretrained: Load ImageNet weights; ``False`` gives the same architecture with random
             weights (useful offline for tests and for the randomisation sanity check).
         device: Where to put the model.

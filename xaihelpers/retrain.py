@@ -1,4 +1,4 @@
-"""``python -m xaihelpers.train NAME... | all [--force]``: train the book's models (see :mod:`xaihelpers.zoo`).
+"""``python -m xaihelpers.retrain NAME... | all [--force]``: train the book's models (see :mod:`xaihelpers.zoo`).
 
 Each named model is trained with its registry recipe and saved to its shipped checkpoint path (or
 at the same place under ``--out-dir``: an exercise variant such as ``continual_ewc_strength_100``
@@ -22,7 +22,7 @@ from xaihelpers import repro, zoo
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m xaihelpers.train", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m xaihelpers.retrain", description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", metavar="NAME",
                         help=f"model names, or 'all' (every model), or 'exercises' (the exercise variants): "
                              f"{', '.join(zoo.MODELS)}")

@@ -8,25 +8,25 @@ import pytest
 import torch
 from torchvision.models import ResNet50_Weights
 
-from xaihelpers import data, models
+from xaihelpers import data, imagenet
 
 
 def test_switch_reads_argument_then_environment_then_default(monkeypatch):
-    monkeypatch.delenv(models.IMAGENET_MODEL_ENV, raising=False)
-    assert models.imagenet_model_name() == "efficientnet_lite0"  # the model of the stored outputs
-    monkeypatch.setenv(models.IMAGENET_MODEL_ENV, "ResNet50")
-    assert models.imagenet_model_name() == "resnet50"
-    assert models.imagenet_model_name("efficientnet-lite0") == "efficientnet_lite0"
+    monkeypatch.delenv(imagenet.IMAGENET_MODEL_ENV, raising=False)
+    assert imagenet.imagenet_model_name() == "efficientnet_lite0"  # the model of the stored outputs
+    monkeypatch.setenv(imagenet.IMAGENET_MODEL_ENV, "ResNet50")
+    assert imagenet.imagenet_model_name() == "resnet50"
+    assert imagenet.imagenet_model_name("efficientnet-lite0") == "efficientnet_lite0"
 
 
 def test_unknown_model_name_lists_the_choices(monkeypatch):
-    monkeypatch.setenv(models.IMAGENET_MODEL_ENV, "vgg16")
+    monkeypatch.setenv(imagenet.IMAGENET_MODEL_ENV, "vgg16")
     with pytest.raises(ValueError, match="resnet50, efficientnet_lite0"):
-        models.imagenet_model_name()
+        imagenet.imagenet_model_name()
 
 
 def test_resnet50_without_weights_builds_offline():
-    classifier = models.load_imagenet_model("resnet50", pretrained=False)
+    classifier = imagenet.load_imagenet_model("resnet50", pretrained=False)
     assert classifier.name == "resnet50" and not classifier.model.training
     assert len(classifier.class_names) == 1000
     assert list(classifier.conv_stages) == ["stem", "layer1", "layer2", "layer3", "layer4"]
@@ -43,14 +43,14 @@ def test_resnet50_offline_names_the_offline_alternative(monkeypatch):
         raise urllib.error.URLError("Name or service not known")
 
     monkeypatch.setattr(type(ResNet50_Weights.IMAGENET1K_V2), "get_state_dict", no_network)
-    with pytest.raises(models.ModelUnavailableError) as caught:
-        models.load_imagenet_model("resnet50")
+    with pytest.raises(imagenet.ModelUnavailableError) as caught:
+        imagenet.load_imagenet_model("resnet50")
     assert "efficientnet_lite0" in str(caught.value)
-    assert models.IMAGENET_MODEL_ENV in str(caught.value)
+    assert imagenet.IMAGENET_MODEL_ENV in str(caught.value)
 
 
 def test_efficientnet_lite0_structure_and_normalisation():
-    classifier = models.load_imagenet_model("efficientnet_lite0")
+    classifier = imagenet.load_imagenet_model("efficientnet_lite0")
     stages = classifier.conv_stages
     assert list(stages)[0] == "stem" and list(stages)[-1] == "head"
     assert len(stages) == 9 and len(classifier.conv_blocks) == 16
@@ -66,7 +66,7 @@ def test_efficientnet_lite0_structure_and_normalisation():
 def test_preprocess_and_display_round_trip():
     from PIL import Image
 
-    classifier = models.load_imagenet_model("efficientnet_lite0", pretrained=False)
+    classifier = imagenet.load_imagenet_model("efficientnet_lite0", pretrained=False)
     tensor = classifier.preprocess(Image.new("RGB", (300, 260), (255, 128, 0)))
     colour = torch.tensor([255, 128, 0]) / 255  # a plain image stays plain, scaled to [0, 1]
     assert tensor.shape == (3, 224, 224) and torch.allclose(tensor, colour[:, None, None].expand(3, 224, 224))
@@ -77,7 +77,7 @@ def test_preprocess_and_display_round_trip():
 
 
 def test_efficientnet_lite0_recognises_the_mirror_images(mirror_root):
-    classifier = models.load_imagenet_model("efficientnet_lite0")
+    classifier = imagenet.load_imagenet_model("efficientnet_lite0")
     samples = data.load_dataset("imagenet_samples", "all", transform=classifier.preprocess)
     picks = list(range(0, 1000, 25))
     images = torch.stack([samples[i][0] for i in picks])
@@ -95,7 +95,7 @@ def test_lite0_grad_cam_layer_is_the_rectified_head():
     # it is what the classifier pools (its spatial mean, through the linear head, is the logits).
     from xaihelpers import hooks
 
-    classifier = models.load_imagenet_model("efficientnet_lite0")
+    classifier = imagenet.load_imagenet_model("efficientnet_lite0")
     images = torch.rand(2, 3, 224, 224)
     with torch.no_grad(), hooks.LayerRecorder(classifier.model, [classifier.target_layer, "net._conv_head"]) as seen:
         logits = classifier.model(images)
@@ -121,7 +121,7 @@ def test_untying_lite0_activations_changes_no_output_and_no_gradient():
 
     torch.manual_seed(0)
     original = EfficientNet.from_name("efficientnet-lite0").eval()
-    untied = models.untie_lite0_activations(__import__("copy").deepcopy(original))
+    untied = imagenet.untie_lite0_activations(__import__("copy").deepcopy(original))
     relus = [m for m in untied.modules() if isinstance(m, torch.nn.ReLU6)]
     # Stem, head, the first block (no expansion) and the 15 others: 2 + 1 + 2 * 15 modules, each
     # run once per pass, where the original ran one module per block (and one for stem and head).
@@ -144,13 +144,13 @@ def test_untying_lite0_activations_changes_no_output_and_no_gradient():
 
 
 def test_sublayers_inside_a_block_are_the_convolutions_norms_and_own_activations_in_order():
-    classifier = models.load_imagenet_model("efficientnet_lite0", pretrained=False)
+    classifier = imagenet.load_imagenet_model("efficientnet_lite0", pretrained=False)
     last = classifier.conv_blocks[-1]
     assert classifier.sublayers(last) == [f"{last}.{name}" for name in (
         "_expand_conv", "_bn0.bn", "_bn0.relu6", "_depthwise_conv", "_bn1.bn", "_bn1.relu6", "_project_conv", "_bn2")]
     assert classifier.sublayers("head") == ["net._conv_head", "net._bn1.bn", classifier.target_layer]
     # ResNet-50's bottleneck runs one ReLU module three times: a hook cannot single it out.
-    resnet = models.load_imagenet_model("resnet50", pretrained=False)
+    resnet = imagenet.load_imagenet_model("resnet50", pretrained=False)
     inside = resnet.sublayers("net.layer4.2")
     assert "net.layer4.2.relu" not in inside and inside[:2] == ["net.layer4.2.conv1", "net.layer4.2.bn1"]
     assert resnet.sublayers("head")[-1] == "net.layer4.2"
