@@ -32,6 +32,7 @@
 # | **How** | filter grids, feature-map grids, activation maps overlaid on the input |
 # | **When** | after training |
 # | **Where** | any CNN; here the book's pretrained ImageNet model |
+# | **Source** | the study it follows: the course assignment "Explainable AI Assignment 2 - Model Explanations" (Banbhan, Al-Jarajrah, Essam): filters and feature maps of ResNet-50; see {doc}`../book/sources` |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they

@@ -33,6 +33,7 @@
 # | **How** | image grid, tables, confusion matrix |
 # | **When** | after training |
 # | **Where** | the book's pollen CNN |
+# | **Source** | the study it follows: ExaplainNET (Engrima18/ExaplainNET): a simple CNN on the Kaggle pollen-grain images; see {doc}`../book/sources` |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they

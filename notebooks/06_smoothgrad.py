@@ -44,6 +44,7 @@
 # | **How** | a grid of noise level x number of samples; the setting chosen by faithfulness |
 # | **When** | after training |
 # | **Where** | any differentiable classifier; pollen CNN and ImageNet model |
+# | **Source** | the study it follows: ExaplainNET (Engrima18/ExaplainNET): SmoothGrad with a grid of noise against samples; see {doc}`../book/sources` |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they

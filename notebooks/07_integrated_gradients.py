@@ -40,6 +40,7 @@
 # | **How** | signed pixel maps, baselines compared, region totals, convergence plots |
 # | **When** | after training |
 # | **Where** | any differentiable classifier; pollen CNN and ImageNet model |
+# | **Source** | the study it follows: ExaplainNET (Engrima18/ExaplainNET): Integrated Gradients; see {doc}`../book/sources` |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they

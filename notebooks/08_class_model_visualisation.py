@@ -44,6 +44,7 @@
 # | **How** | gradient ascent with L2, blur and jitter; beside a real image of the class |
 # | **When** | after training |
 # | **Where** | the ImageNet model (1000 classes, enough variety for recognisable results) |
+# | **Source** | the study it follows: the class-model project: class-model visualisation with a Gaussian kernel, for green snake and tarantula; see {doc}`../book/sources` |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they

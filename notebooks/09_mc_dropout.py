@@ -42,6 +42,7 @@
 # | **How** | per-image uncertainty measures; accuracy when rejecting the most uncertain |
 # | **When** | after training, at prediction time |
 # | **Where** | networks trained with dropout: the pollen CNN, EfficientNet-Lite0 (not ResNet-50) |
+# | **Source** | the study it follows: the class-model project: uncertainty via Monte-Carlo dropout; see {doc}`../book/sources` |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they

@@ -44,6 +44,7 @@
 # | **How** | deletion/insertion curves, cascading randomisation, pass counts, a summary table |
 # | **When** | after training |
 # | **Where** | the pollen CNN (all methods), the ImageNet model (the gradient methods) |
+# | **Source** | the study it follows: ExaplainNET (Engrima18/ExaplainNET): its remark that Integrated Gradients seems to outperform the other methods, measured here; see {doc}`../book/sources` |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
@@ -255,8 +256,9 @@ print(pd.DataFrame(ig_rows).T.round(2).to_string())
 # reference and the score's reference disagree; it does not say that IG is broken. Report both
 # references with the score.
 #
-# **"IG is the best attribution" on the pollen CNN?** The pollen study the book follows reports
-# Integrated Gradients as the most faithful method. On the book's own pollen CNN the summary table
+# **"IG is the best attribution" on the pollen CNN?** The pollen study the book follows says that
+# Integrated Gradients "seems to overperform all the other algorithms", without saying how it
+# compared them ({doc}`../book/sources`). On the book's own pollen CNN the summary table
 # above ranks the methods as follows (1 = most faithful; random and edge detector included):
 
 # %%

@@ -45,6 +45,7 @@
 # | **How** | perturbation of superpixels; three segmentations; sample counts |
 # | **When** | after training |
 # | **Where** | the three CIFAR-10 CNNs (any model that outputs probabilities) |
+# | **Source** | the study it follows: the master's thesis "Explainability of neural networks based on their architecture" (XAINN): LIME; see {doc}`../book/sources` |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they

@@ -42,6 +42,7 @@
 # | **How** | expected gradients over a background set; Owen values with a blur masker |
 # | **When** | after training |
 # | **Where** | the three CIFAR-10 CNNs; Partition needs only forward passes, GradientExplainer needs gradients |
+# | **Source** | the study it follows: the master's thesis "Explainability of neural networks based on their architecture" (XAINN): SHAP; see {doc}`../book/sources` |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they

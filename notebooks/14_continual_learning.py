@@ -22,7 +22,8 @@
 # forgetting*. This chapter follows, end to end on a CPU, a study that explained continual
 # learners with Grad-CAM {cite}`selvaraju2017gradcam` at inner layers and quantified the heat maps
 # by their **lacunarity** and by the **pixel counts of their colour groups** (the source thesis
-# follows Juneau et al., 2015, for lacunarity of heat maps). The question: as a network forgets a
+# computes lacunarity after Juneau {cite}`juneau2015quantification`; the gliding-box definition
+# and the colour thresholds below are the book's own, {doc}`../book/sources` says more). The question: as a network forgets a
 # class, does what it looks at change, and can a number computed from the heat map tell
 # remembered from forgotten classes?
 #
@@ -52,9 +53,18 @@
 #
 # The weights after every task are committed, so this chapter only loads and measures.
 #
-# **Where this differs from the study.** The study's network, data and third strategy are not
-# those of this chapter, and every difference is listed here:
+# **Where this differs from the study.** The study's network, data, strategies and measurements
+# are not those of this chapter; the differences:
 #
+# - *Pretrained layers.* The study ran its baseline and EWC with BI-R's `--pre-convE` (the
+#   convolutional layers start pretrained and keep training) and BI-R with them pretrained and
+#   frozen. Here only generative replay starts from pretrained layers; the baseline, EWC and
+#   replay learn from random weights, so a difference between generative replay and the others is
+#   partly the pretraining (the frozen-only ablation below measures how much).
+# - *What is measured.* The study wrote a heat map for every stored image at every sublayer of
+#   layers 3 and 5 and one spreadsheet per class with a row per image. Here the sublayers are
+#   compared on a few images, and the study's table averages 20 test images per class at the block
+#   outputs.
 # - *Data.* The study splits CIFAR-100 into 10 tasks of 10 classes. The offline data root has no
 #   CIFAR-100, so the stored outputs come from CIFAR-10 in 5 tasks of 2 classes, 2,000 training
 #   images per class, 3 epochs per task (the CPU budget). With CIFAR-100 in the data root the same
@@ -85,6 +95,7 @@
 # | **How** | accuracy matrix; heat-map drift; gliding-box lacunarity; colour-group pixel counts |
 # | **When** | during (sequential) training: one checkpoint per task |
 # | **Where** | a 5-layer CNN trained by the book with four strategies |
+# | **Source** | the study it follows: the master's thesis "Explaining-continual-learning" by Alejandro Morales Pérez (tutor Natalia Díaz Rodríguez), built on GMvandeVen/brain-inspired-replay; see {doc}`../book/sources` |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
@@ -320,8 +331,9 @@ print(pd.DataFrame(rows).set_index("strategy").round(2).to_string())
 # more again (0.16); at `conv5` the ReLU's map stays close to the batch norm's (the ReLU removes
 # little there). EWC and generative replay drift least at every sublayer; experience replay drifts
 # less than the baseline at `conv3` but more at `conv5`'s batch norm and ReLU (0.45 and 0.48 against
-# 0.56). The study's observation that the sublayers of one block can show different pictures holds
-# here; the study below uses the block outputs (the ReLU's), the layer Grad-CAM is defined on.
+# 0.56). So the sublayers of one block can show different pictures, which a study of every
+# sublayer (as the thesis extracted) would see; the study below uses the block outputs (the
+# ReLU's), the layer Grad-CAM is defined on.
 #
 # ## Lacunarity of a heat map
 #

@@ -41,6 +41,7 @@
 # | **How** | one computed table, a side-by-side figure, a decision guide |
 # | **When** | after training |
 # | **Where** | the pollen CNN (plain ReLUs, 23 classes) |
+# | **Source** | the study it follows: the course assignment "Explainable AI Assignment 2 - Model Explanations" (Banbhan, Al-Jarajrah, Essam): its summary of approaches; see {doc}`../book/sources` |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they

@@ -52,6 +52,9 @@ def test_chapter_follows_the_template(path: Path):
     assert "mybinder.org" in notebook.cells[0].source
     for question in ("**Why**", "**Who**", "**What**", "**How**", "**When**", "**Where**"):
         assert question in markdown, f"{path.name}: Hohman card lacks {question}"
+    source = [line for line in markdown.splitlines() if line.startswith("| **Source** |")]
+    assert len(source) == 1 and "{doc}`../book/sources`" in source[0], \
+        f"{path.name}: the card names the study the chapter follows in one '| **Source** |' row linking the sources page"
     assert "## Summary" in markdown and "## Exercises" in markdown
     header = [c for c in notebook.cells if c.cell_type == "code"][1]  # after the bootstrap cell
     assert "seed_everything" in header.source and "device" in header.source
