@@ -63,8 +63,8 @@
 #   partly the pretraining (the frozen-only ablation below measures how much).
 # - *What is measured.* The study wrote a heat map for every stored image at every sublayer of
 #   layers 3 and 5 and one spreadsheet per class with a row per image. Here the sublayers are
-#   compared on a few images, and the study's table averages 20 test images per class at the block
-#   outputs.
+#   compared on 40 first-task images, and the heat-map table averages 20 test images per class at
+#   the block outputs.
 # - *Data.* The study splits CIFAR-100 into 10 tasks of 10 classes. The offline data root has no
 #   CIFAR-100, so the stored outputs come from CIFAR-10 in 5 tasks of 2 classes, 2,000 training
 #   images per class, 3 epochs per task (the CPU budget). With CIFAR-100 in the data root the same
