@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import platform
 import statistics
 import time
 from typing import Callable, Sequence
 
 import torch
 
-from xaihelpers import data, imagenet
+from xaihelpers import data, imagenet, repro
 
 OUT = data.MEASURED_DIR
 
 
 def machine() -> str:
-    """Processor, core count and torch version: the context every stored ratio needs."""
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    """The CPU, its vector instructions, core count and torch version: the context every stored ratio needs."""
+    return repro.machine()
 
 
 def median_seconds(run: Callable[[], object], repeats: int) -> tuple[object, float]:

@@ -109,6 +109,44 @@ plotting.image_grid(panels, titles, ncols=4, size=2.6)
 plt.show()
 
 # %% [markdown]
+# ## The same maps with pytorch-grad-cam
+#
+# The course assignment this chapter follows computes Grad-CAM with the library pytorch-grad-cam
+# {cite}`jacobgil2021pytorchcam`: `GradCAM(model=model, target_layers=target_layers)`, called with
+# one target per image. The book uses captum's `LayerGradCam` (through `xaihelpers.gradcam`),
+# because the book's other attribution methods come from captum too. Both compute the formula
+# above, and both resize the $7 \times 7$ map bilinearly to the image. They scale it differently:
+# pytorch-grad-cam stretches each map from its minimum to its maximum, the book divides it by its
+# maximum (so a map whose weakest cell is above zero keeps that floor). The cell runs the
+# assignment's calls on the same six images and layer and compares.
+
+# %%
+from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+target_layers = [model.get_submodule(classifier.target_layer)]
+with GradCAM(model=model, target_layers=target_layers) as cam:
+    # One image per call: the library runs its batch through one backward pass, and six 224-pixel
+    # images at once would take the kernel past a Binder machine's memory.
+    library_maps = torch.cat([torch.from_numpy(cam(input_tensor=batch[i:i + 1], targets=[ClassifierOutputTarget(int(c))]))
+                              for i, c in enumerate(predicted.tolist())])
+model.zero_grad(set_to_none=True)  # pytorch-grad-cam's backward pass fills the weights' .grad
+book_maps = maps.cpu()
+low, high = book_maps.amin(dim=(1, 2), keepdim=True), book_maps.amax(dim=(1, 2), keepdim=True)
+stretched = (book_maps - low) / (high - low)
+correlation = features.pearson_per_image(library_maps, book_maps)
+print(f"pytorch-grad-cam: {len(library_maps)} maps of {tuple(library_maps.shape[1:])}; against the book's maps")
+print(f"  correlation per image: {[round(value, 3) for value in correlation.tolist()]}")
+print(f"  largest difference of a pixel: {(library_maps - book_maps).abs().max():.3f} as each library scales; "
+      f"{(library_maps - stretched).abs().max():.3f} once the book's maps are stretched the same way")
+# What the text below says, checked on every run.
+assert correlation.min() > 0.9995 and (library_maps - stretched).abs().max() < 5e-4
+
+# %% [markdown]
+# The two libraries compute the same Grad-CAM: every pair of maps correlates perfectly, and once
+# both are scaled the same way no pixel differs in the printed digits. The only difference is the
+# floor the book's scaling keeps. Either library can stand in for the other in this chapter.
+#
 # ## Wrong predictions: evidence for the predicted and for the true class
 #
 # For a misclassified image, the map of the predicted class shows what misled the model; the map of
@@ -227,7 +265,8 @@ from xaihelpers import evaluation
 
 head_layers = classifier.sublayers("head")
 block_layers = classifier.sublayers(classifier.conv_blocks[-1])
-inside = grad_cam_layers(model, block_layers + head_layers, batch, predicted)
+# One image per pass: the maps of eleven sublayers at once would take the kernel near 2 GB otherwise.
+inside = grad_cam_layers(model, block_layers + head_layers, batch, predicted, pixels_per_pass=224 * 224)
 rectified = inside[classifier.target_layer]
 print(f"{'sublayer':26s} {'empty maps':>10s} {'top-10% mass':>12s} {'corr with rectified head':>25s} "
       f"{'deletion AUC':>13s} {'insertion AUC':>14s}")
@@ -274,6 +313,8 @@ plt.show()
 #
 # - Grad-CAM weighs a layer's feature maps by the gradient of one class score; it costs one
 #   forward and one backward pass and needs no change to the model.
+# - captum's `LayerGradCam` and pytorch-grad-cam's `GradCAM`, the assignment's library, give the
+#   same maps; they differ only in how they scale them to $[0, 1]$.
 # - Maps of closely related classes (the top few of an image) cover the same object; a class far
 #   down the ranking gets a clearly different map, as the printed correlations show.
 # - For wrong predictions, comparing the maps of the predicted and the true class shows whether
@@ -456,7 +497,8 @@ from xaihelpers.gradcam import mean_gradient_weights
 
 pools = {"mean": mean_gradient_weights, "max": lambda activations, gradients: gradients.amax(dim=(2, 3))}
 pooled_layers = [classifier.target_layer, classifier.conv_stages["stage6"]]
-pooled = {(name, rank): grad_cam_layers(model, pooled_layers, batch, ranking[:, rank], weights=pool, normalize=False)
+pooled = {(name, rank): grad_cam_layers(model, pooled_layers, batch, ranking[:, rank], weights=pool, normalize=False,
+                                        pixels_per_pass=224 * 224)
           for name, pool in pools.items() for rank in (0, 1, 99)}
 print(f"{'layer':16s} {'pooling':8s} {'corr(#1, #2)':>13s} {'corr(#1, #100)':>15s} {'corr with the mean map':>23s}  (median, 6 images)")
 for layer in pooled_layers:

@@ -20,7 +20,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -41,12 +40,10 @@ CHAPTER_TIMES = Path(__file__).resolve().parents[1] / "xaihelpers" / "measured" 
 
 def store_times(stats: dict[str, dict], path: Path = CHAPTER_TIMES) -> Path:
     """Write the measured chapters (seconds, peak MiB) and the machine they ran on, atomically."""
-    import torch
-
+    from xaihelpers.repro import machine as this_machine
     from xaihelpers.storage import atomic_write
 
-    machine = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
-               "date": time.strftime("%Y-%m-%d")}
+    machine = {"machine": this_machine(), "date": time.strftime("%Y-%m-%d")}
     with atomic_write(path.with_suffix(".json")) as temporary:
         temporary.write_text(json.dumps(machine, indent=1) + "\n")
     with atomic_write(path) as temporary, temporary.open("w", newline="") as handle:

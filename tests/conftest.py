@@ -59,13 +59,20 @@ def cifar10_test_subset(tmp_path_factory):
         test = cifar.load_cifar("cifar10", "test")
         keep = torch.cat([(test.labels == c).nonzero().flatten()[:100] for c in range(len(test.classes))])
         return cifar.CifarData(test.images[keep], test.labels[keep], test.classes)
-    root = tmp_path_factory.mktemp("cifar10_subset")
+    root = link_cifar10_test(tmp_path_factory.mktemp("cifar10_subset"), per_class=100)
+    return cifar.load_cifar("cifar10", "test", root=root)
+
+
+def link_cifar10_test(root: Path, per_class: int) -> Path:
+    """A data root at ``root`` whose CIFAR-10 test split holds links to the first ``per_class``
+    images of each class of the configured data root's class folders."""
+    folder = data.dataset_dir("cifar10")
     for class_folder in sorted(p for p in (folder / "test").iterdir() if p.is_dir()):
         linked = root / "cifar10" / "test" / class_folder.name
         linked.mkdir(parents=True)
-        for image in sorted(class_folder.iterdir())[:100]:
+        for image in sorted(class_folder.iterdir())[:per_class]:
             (linked / image.name).symlink_to(image)
-    return cifar.load_cifar("cifar10", "test", root=root)
+    return root
 
 
 def fake_cifar(per_class: int, classes: int = 4, seed: int = 0):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from captum.attr import GuidedBackprop, Saliency
+from captum.attr import GuidedBackprop, NoiseTunnel, Saliency
 from torch import nn
 
-from xaihelpers import attribution
+from xaihelpers import attribution, repro
 
 
 class SharedReLU6Net(nn.Module):
@@ -170,12 +170,10 @@ def test_signed_smoothgrad_is_the_magnitude_of_the_mean_signed_gradient_on_the_s
     images = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(4))
     target = torch.tensor([0, 2])
     sigma, samples, seed = 0.3, 6, 11
-    # The noise captum's NoiseTunnel draws for one chunk of all samples: torch.normal under the seed,
-    # image after image (repeat_interleave).
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        noise = torch.normal(0, torch.full((2 * samples, 3, 16, 16), sigma))
-    noisy = (images.repeat_interleave(samples, 0) + noise).requires_grad_()
+    # Noisy copy k of both images is the k-th draw: sigma times standard normals, drawn by
+    # repro.gaussian from a generator seeded with the seed (the copies one after the other).
+    noise = sigma * repro.gaussian((samples, 2, 3, 16, 16), torch.Generator().manual_seed(seed))
+    noisy = (images[:, None] + noise.transpose(0, 1)).reshape(2 * samples, 3, 16, 16).requires_grad_()
     scores = tiny_cnn(noisy).gather(1, target.repeat_interleave(samples)[:, None]).sum()
     gradients = torch.autograd.grad(scores, noisy)[0].view(2, samples, 3, 16, 16)
     signed = attribution.smoothgrad(tiny_cnn, images, target, sigma=sigma, samples=samples, seed=seed)
@@ -186,6 +184,26 @@ def test_signed_smoothgrad_is_the_magnitude_of_the_mean_signed_gradient_on_the_s
     assert (signed <= absolute + 1e-7).all() and (signed < absolute - 1e-6).any()  # signs cancel
     with pytest.raises(ValueError, match="average must be one of"):
         attribution.smoothgrad(tiny_cnn, images, target, average="squared")
+    narrow = attribution.smoothgrad(tiny_cnn, images, target, sigma=sigma, samples=samples, seed=seed,
+                                    pixels_per_pass=2 * 16 * 16)
+    assert torch.allclose(narrow, signed, atol=1e-6)  # each image gets the same noise at any pass size
+
+
+def test_smoothgrad_estimates_what_captums_noise_tunnel_estimates(tiny_cnn):
+    # The two draw different noise, so they agree only up to the Monte Carlo error, which shrinks
+    # as 1/sqrt(samples); with 1,000 copies it is a few per cent of the map's scale.
+    images = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(5))
+    target = torch.tensor([1, 2])
+    ours = attribution.smoothgrad(tiny_cnn, images, target, sigma=0.3, samples=1000, average="absolute", seed=2)
+    with torch.random.fork_rng():
+        torch.manual_seed(7)
+        captums = NoiseTunnel(Saliency(tiny_cnn)).attribute(
+            images.clone().requires_grad_(), nt_type="smoothgrad", nt_samples=1000, nt_samples_batch_size=250,
+            stdevs=0.3, target=target).amax(dim=1)
+    plain = attribution.smoothgrad(tiny_cnn, images, target, sigma=0.0, samples=1)
+    error = (ours - captums).abs().max() / captums.max()
+    assert error < 0.05, f"SmoothGrad and NoiseTunnel differ by {error:.3f} of the map's maximum"
+    assert (plain - captums).abs().max() / captums.max() > 4 * error  # the noise matters at sigma 0.3
 
 
 def test_cap_scales_each_map_by_its_own_percentile():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import urllib.error
 
+import numpy as np
 import pytest
 import torch
 from torchvision.models import ResNet50_Weights
@@ -21,7 +22,7 @@ def test_switch_reads_argument_then_environment_then_default(monkeypatch):
 
 def test_unknown_model_name_lists_the_choices(monkeypatch):
     monkeypatch.setenv(imagenet.IMAGENET_MODEL_ENV, "vgg16")
-    with pytest.raises(ValueError, match="resnet50, efficientnet_lite0"):
+    with pytest.raises(ValueError, match="resnet50, resnet50_v1, resnet50_v2, efficientnet_lite0"):
         imagenet.imagenet_model_name()
 
 
@@ -36,6 +37,37 @@ def test_resnet50_without_weights_builds_offline():
         classifier.model.get_submodule(layer)
     with torch.no_grad():
         assert classifier.model(torch.rand(2, 3, 224, 224)).shape == (2, 1000)
+
+
+@pytest.mark.parametrize("name, url_end, resize", [
+    # torchvision's documented weights: V1 is what models.resnet50(pretrained=True) loaded (file
+    # resnet50-0676ba61.pth, resize 256); V2 is the newer recipe (resnet50-11ad3fa6.pth, resize 232).
+    ("resnet50_v1", "resnet50-0676ba61.pth", 256),
+    ("resnet50_v2", "resnet50-11ad3fa6.pth", 232),
+    ("resnet50", "resnet50-11ad3fa6.pth", 232),
+])
+def test_the_resnet50_switch_names_its_weights(monkeypatch, name, url_end, resize):
+    asked = []
+
+    def no_network(self, *args, **kwargs):
+        asked.append(self.url)
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(type(ResNet50_Weights.IMAGENET1K_V2), "get_state_dict", no_network)
+    with pytest.raises(imagenet.ModelUnavailableError, match=url_end.split("-")[1].split(".")[0]):
+        imagenet.load_imagenet_model(name)
+    assert [url.rsplit("/", 1)[1] for url in asked] == [url_end]
+    classifier = imagenet.load_imagenet_model(name, pretrained=False)
+    assert classifier.name == name
+    # A 256 x 256 photo whose grey level is the column index: resized to `resize` pixels, then
+    # centre-cropped to 224, the crop's first column shows the source column it came from.
+    from PIL import Image
+
+    photo = Image.fromarray(np.tile(np.arange(256, dtype=np.uint8), (256, 1))).convert("RGB")
+    first = classifier.preprocess(photo)[0, :, 0].mean().item() * 255
+    offset = (resize - 224) // 2
+    source_column = (offset + 0.5) * 256 / resize - 0.5
+    assert abs(first - source_column) < 0.6, (first, source_column)
 
 
 def test_resnet50_offline_names_the_offline_alternative(monkeypatch):

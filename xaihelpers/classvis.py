@@ -24,7 +24,7 @@ from torch.overrides import TorchFunctionMode
 from torchvision.transforms.functional import gaussian_blur
 from tqdm import tqdm
 
-from xaihelpers import checks, inference
+from xaihelpers import checks, inference, repro
 
 #: Grey level of the neutral starting image (the middle of the [0, 1] pixel range).
 NEUTRAL = 0.5
@@ -343,10 +343,11 @@ def _start_image(start: Optional[torch.Tensor], count: int, size: int, generator
     """The caller's start images, or neutral grey with a little noise that breaks the symmetry.
 
     The noise is drawn in float32 whatever the optimisation's dtype, so that every dtype starts
-    from the same image."""
+    from the same image, and by :func:`xaihelpers.repro.gaussian`, so that every CPU does: the
+    optimisation amplifies any difference of the start."""
     if start is not None:
         return start.detach().clone()
-    noise = torch.randn(count, 3, size, size, generator=generator) * 0.01
+    noise = repro.gaussian((count, 3, size, size), generator) * 0.01
     return torch.full((count, 3, size, size), NEUTRAL) + noise
 
 

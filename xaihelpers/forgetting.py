@@ -2,17 +2,32 @@
 
 After every task of a run (:mod:`xaihelpers.continual`), Grad-CAM of each learned class at a
 middle and the last convolutional layer, measured by :func:`xaihelpers.heatmaps.describe`
-(lacunarity after Juneau et al. 2015, colour groups), next to the class's accuracy.
+(lacunarity after Juneau et al. 2015, colour groups), next to the class's accuracy
+(:func:`heatmap_study`, what chapter 14 tabulates).
+
+:func:`extract` is the study's own extraction (its ``gradcam_extractor.py`` and
+``lacunarity.py``): the heat map of every image of a split at every sublayer of layers 3 and 5 of
+every trained learner, and one table per class with a row per image and sublayer. From the
+command line::
+
+    python -m xaihelpers.forgetting extract --out results/continual_learning/extraction
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import time
+from pathlib import Path
 from typing import Optional, Sequence
 
 import pandas as pd
+import torch
+from PIL import Image
+from tqdm import tqdm
 
-from xaihelpers import gradcam, heatmaps
-from xaihelpers.continual import MultiHeadCNN, Task, first_per_class
+from xaihelpers import cifar, gradcam, heatmaps, inference, repro, storage, tables, zoo
+from xaihelpers.continual import MultiHeadCNN, Task, evaluation_tasks, first_per_class
 
 #: Grad-CAM depths the study compares: a middle layer (16x16) and the last conv layer (8x8).
 STUDY_LAYERS = ("features.conv3", "features.conv5")
@@ -61,3 +76,216 @@ def heatmap_study(runs: dict[str, list[MultiHeadCNN]], metas: dict[str, dict], t
                                      "accuracy_when_learned": meta["class_accuracy"][task.index][task.index * k + local],
                                      **measures[mine].mean().to_dict()})
     return pd.DataFrame(rows)
+
+
+#: The learners the study extracted from, by strategy (the zoo's ``continual_<strategy>``).
+LEARNERS = ("baseline", "ewc", "replay", "generative")
+#: The sublayers of layers 3 and 5 the study extracted: each block's convolution (``.0``), batch
+#: norm (``.1``) and ReLU (``.2``).
+SUBLAYERS = tuple(f"{layer}.{index}" for layer in STUDY_LAYERS for index in range(3))
+#: The columns of an extraction table, in order (colour groups as pixel counts, as the study counted).
+EXTRACTION_COLUMNS = ("learner", "sublayer", "image", "heatmap", *(f"lacunarity_{size}" for size in heatmaps.BOX_SIZES),
+                      *heatmaps.COLOUR_GROUPS, "other")
+_SETTINGS_FILE = "extraction.json"
+#: The sample that ships with the package: the tables (no heat-map images) of the first 5 test
+#: images of every CIFAR-10 class, written by ``python -m xaihelpers.forgetting extract --out
+#: xaihelpers/measured/extraction_sample --per-class 5 --no-images``; chapter 14 reads it.
+SAMPLE_DIR = Path(__file__).resolve().parent / "measured" / "extraction_sample"
+#: The ``last_run.json`` of one full extraction (every test image, heat-map PNGs included), kept
+#: so that the chapter can say what the whole run costs.
+FULL_RUN_RECORD = SAMPLE_DIR.parent / "extraction_full_run.json"
+
+
+class ExtractionError(RuntimeError):
+    """An extraction folder holds the results of other settings, which would be mixed or replaced."""
+
+
+def _settings(learners: Sequence[str], split: str, per_class: Optional[int], images: bool,
+              checkpoints: dict[str, Path]) -> dict:
+    metas = {}
+    for learner in learners:
+        path = checkpoints[learner]
+        metas[learner] = {"checkpoint": path.name, "sha256": storage.file_sha256(path)}
+    return {"split": split, "per_class": per_class, "sublayers": list(SUBLAYERS), "heatmap_images": images,
+            "learners": metas, "box_sizes": list(heatmaps.BOX_SIZES), "colour_groups": heatmaps.COLOUR_GROUPS}
+
+
+def _claim_folder(out: Path, settings: dict, force: bool) -> None:
+    """Write the settings file, or check that the one there matches (then the run resumes)."""
+    path = out / _SETTINGS_FILE
+    if path.exists():
+        existing = json.loads(path.read_text())
+        if existing == json.loads(json.dumps(settings)):
+            return
+        if not force:
+            changed = sorted(key for key in settings if existing.get(key) != json.loads(json.dumps(settings[key])))
+            raise ExtractionError(
+                f"{out} holds an extraction with other settings ({', '.join(changed)} differ), which this run "
+                f"would mix with its own. Choose another --out, or pass --force to replace that extraction.")
+        for table in (out / "tables").glob("*.csv"):
+            table.unlink()  # asked for with --force; the tables are remade below
+    with storage.atomic_write(path) as temporary:
+        temporary.write_text(json.dumps(settings, indent=1) + "\n")
+
+
+def _write_png(array, path: Path) -> None:
+    # Not through storage.atomic_write: a class's PNGs count only once its CSV table exists (written
+    # last, atomically), and a resumed run writes them again; a temporary file per PNG doubled the time.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, format="PNG")
+
+
+def extract(out: Path | str, *, learners: Sequence[str] = LEARNERS, split: str = "test",
+            per_class: Optional[int] = None, classes: Optional[Sequence[str]] = None, images: bool = True,
+            checkpoints: Optional[dict[str, Path]] = None, force: bool = False, root: Optional[Path] = None,
+            progress: bool = True) -> list[Path]:
+    """The study's extraction: for every class of a split, the Grad-CAM heat map of each of its
+    images at every sublayer of layers 3 and 5 (:data:`SUBLAYERS`) of each learner after its last
+    task, and one table per class with a row per learner, sublayer and image: lacunarity at box
+    sizes 2, 4 and 8 and the pixel counts of the colour groups (red, orange, yellow, other) of the
+    map rendered in ``jet``, as the study's ``gradcam_extractor.py`` and ``lacunarity.py`` did.
+
+    The target of every map is the image's true class on its task's head (task-incremental
+    learning); maps are upsampled to 32 x 32 and scaled to ``[0, 1]`` by their maximum.
+
+    Writes, under ``out``: ``extraction.json`` (the settings and the checkpoints' hashes),
+    ``tables/<class>.csv`` and ``.xlsx`` (columns :data:`EXTRACTION_COLUMNS`), with ``images``
+    ``heatmaps/<learner>/<sublayer>/<class>/<image>.png``, and ``last_run.json`` (what this call
+    did, its wall time and the machine). The run is resumable: a
+    class whose CSV table exists is skipped (the CSV is written last, atomically). An ``out`` that
+    holds an extraction with other settings is refused unless ``force``.
+
+    Args:
+        out: The extraction folder (created if missing).
+        learners: Strategies whose trained learners are extracted (:data:`LEARNERS`).
+        split: ``test`` (the default: 10,000 CIFAR-10 images) or ``train`` (the study's choice: it
+            extracted its stored training images).
+        per_class: Only the first this many images of each class (``None``: all).
+        classes: Only these classes (``None``: all), by name.
+        images: Also write every heat map as a PNG (as the study did); the tables need none.
+        checkpoints: Learner -> a checkpoint of your own (default: the shipped ones).
+        force: Replace an extraction with other settings in ``out``.
+        root: Data root (default: ``$XAI_DATA_ROOT``).
+        progress: Show a progress bar over classes and learners.
+
+    Returns:
+        The CSV tables written by this call (classes already done are not listed).
+
+    Raises:
+        ValueError: For an unknown learner, split or class, or a ``per_class`` below 1.
+        ExtractionError: If ``out`` holds an extraction with other settings and not ``force``.
+    """
+    unknown = sorted(set(learners) - set(LEARNERS))
+    if unknown or not learners:
+        raise ValueError(f"learners must be some of {', '.join(LEARNERS)}; got {list(learners)}.")
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
+    if per_class is not None and (isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1):
+        raise ValueError(f"per_class must be a positive whole number or None, got {per_class!r}.")
+    out = Path(out)
+    checkpoints = {learner: Path((checkpoints or {}).get(learner) or zoo.get(f"continual_{learner}").checkpoint)
+                   for learner in learners}
+    networks, metas = {}, {}
+    for learner in learners:
+        runs, metas[learner] = zoo.load(f"continual_{learner}", checkpoints[learner])
+        networks[learner] = runs[-1]
+    first = metas[learners[0]]
+    dataset, per_task = first["dataset"], first["classes_per_task"]
+    for learner, meta in metas.items():
+        if (meta["dataset"], meta["classes_per_task"]) != (dataset, per_task):
+            raise ValueError(f"The learners were trained on different task sequences: {learners[0]} on {dataset} "
+                             f"({per_task} classes per task), {learner} on {meta['dataset']} "
+                             f"({meta['classes_per_task']}); extract them into separate folders.")
+    tasks = evaluation_tasks(cifar.load_cifar(dataset, split, root=root), per_task)
+    names = [name for task in tasks for name in task.classes]
+    missing = sorted(set(classes or ()) - set(names))
+    if missing:
+        raise ValueError(f"Unknown class(es) {missing}; the {dataset} classes are: {', '.join(names)}.")
+    settings = _settings(learners, split, per_class, images, checkpoints)
+    out.mkdir(parents=True, exist_ok=True)
+    _claim_folder(out, settings, force)
+    todo = [(task, local, name) for task in tasks for local, name in enumerate(task.classes)
+            if (classes is None or name in classes) and not (out / "tables" / f"{name}.csv").exists()]
+    written, started, maps_written = [], time.perf_counter(), 0
+    bar = tqdm(total=len(todo) * len(learners), desc="extraction", unit="class x learner", disable=not progress)
+    for task, local, name in todo:
+        mine = (task.test_labels == local).nonzero().flatten()[:per_class]
+        pictures = inference.to_float(task.test_images[mine])
+        rows = []
+        for learner in learners:
+            bar.set_postfix_str(f"{name}, {learner}")
+            target = torch.full((len(mine),), task.index * per_task + local)
+            maps = gradcam.grad_cam_layers(networks[learner], list(SUBLAYERS), pictures, target)
+            for sublayer in SUBLAYERS:
+                layer_maps = maps[sublayer].cpu()
+                measures = heatmaps.describe(layer_maps)
+                pixels = layer_maps.shape[-2] * layer_maps.shape[-1]
+                rendered = heatmaps.render(layer_maps) if images else None  # all maps in one colour-map call
+                for image in range(len(mine)):
+                    relative = Path("heatmaps") / learner / sublayer / name / f"{image:05d}.png"
+                    if images:
+                        _write_png(rendered[image], out / relative)
+                    row = {"learner": learner, "sublayer": sublayer, "image": image,
+                           "heatmap": relative.as_posix() if images else ""}
+                    row |= {f"lacunarity_{size}": measures.at[image, f"lacunarity_{size}"] for size in heatmaps.BOX_SIZES}
+                    row |= {group: int(round(measures.at[image, group] * pixels)) for group in (*heatmaps.COLOUR_GROUPS, "other")}
+                    rows.append(row)
+                maps_written += len(mine)
+            bar.update()
+        table = pd.DataFrame(rows, columns=list(EXTRACTION_COLUMNS))
+        folder = out / "tables"
+        tables.write_table(table, folder / f"{name}.xlsx")
+        tables.write_table(table, folder / f"{name}.csv")  # last: its presence marks the class as done
+        written.append(folder / f"{name}.csv")
+    bar.close()
+    record = {"classes": len(written), "learners": len(learners), "heatmaps": maps_written, "heatmap_images": images,
+              "seconds": round(time.perf_counter() - started, 1), "machine": repro.machine(),
+              "date": time.strftime("%Y-%m-%d")}
+    with storage.atomic_write(out / "last_run.json") as temporary:
+        temporary.write_text(json.dumps(record, indent=1) + "\n")
+    return written
+
+
+def read_extraction(out: Path | str, name: str) -> pd.DataFrame:
+    """One class's extraction table (``tables/<name>.csv`` under ``out``).
+
+    Raises:
+        FileNotFoundError: If the class has not been extracted there; the message says how to.
+    """
+    path = Path(out) / "tables" / f"{name}.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"No extraction table for class {name!r} at {path}; run "
+                                f"python -m xaihelpers.forgetting extract --out {out}")
+    # A map with no mass has no lacunarity (an empty cell); a run without PNGs leaves heatmap empty.
+    return pd.read_csv(path, dtype={"heatmap": str}).fillna({"heatmap": ""})
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m xaihelpers.forgetting",
+                                     description="The continual-learning study's heat-map extraction.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    command = commands.add_parser("extract", help="heat maps of every image at every sublayer of layers 3 and 5, "
+                                                  "and one table per class (resumable)")
+    command.add_argument("--out", type=Path, default=None,
+                         help="the extraction folder (default: results/continual_learning/extraction)")
+    command.add_argument("--split", choices=("test", "train"), default="test",
+                         help="which split's images (the study used its stored training images; default: test)")
+    command.add_argument("--learners", nargs="+", choices=LEARNERS, default=list(LEARNERS))
+    command.add_argument("--per-class", type=int, default=None, help="only the first N images of each class")
+    command.add_argument("--classes", nargs="+", default=None, help="only these classes, by name")
+    command.add_argument("--no-images", action="store_true", help="write the tables only, no heat-map PNGs")
+    command.add_argument("--force", action="store_true", help="replace an extraction with other settings in --out")
+    args = parser.parse_args(argv)
+    out = args.out or tables.results_dir("continual_learning") / "extraction"
+    try:
+        written = extract(out, learners=args.learners, split=args.split, per_class=args.per_class,
+                          classes=args.classes, images=not args.no_images, force=args.force)
+    except (ValueError, ExtractionError, FileNotFoundError) as error:
+        parser.exit(2, f"error: {error}\n")
+    done = len(list((out / "tables").glob("*.csv")))
+    print(f"{len(written)} class tables written, {done} in all, under {out / 'tables'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

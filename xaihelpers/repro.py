@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import math
 import os
 import random
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -52,6 +53,26 @@ def seed_everything(seed: int = DEFAULT_SEED, threads: int = DEFAULT_THREADS) ->
     return generator
 
 
+def gaussian(shape: Sequence[int], generator: torch.Generator) -> torch.Tensor:
+    """Standard normal draws of ``shape`` (float32, on the CPU) whose bits are the same on every
+    x86 CPU, drawn from ``generator`` (a CPU generator).
+
+    torch's own ``randn`` and ``normal`` are not: their vectorised kernels (AVX2, AVX-512) and the
+    scalar one that a CPU without them runs give different draws from the same seed, and the
+    optimisations that start from such noise amplify the difference into other printed numbers
+    (chapters 6 and 8). ``rand`` gives the same uniforms everywhere, so the draws are made from
+    them by the Box-Muller transform (Box and Muller 1958), in float64: the vectorised and scalar
+    ``log`` and ``cos`` differ by at most an ulp in float64, far below float32's rounding. Each
+    draw takes the next two uniforms of the stream, so drawing ``a`` and then ``b`` values gives
+    the same numbers as drawing ``a + b`` at once.
+    """
+    count = math.prod(shape)
+    uniforms = torch.rand(count, 2, generator=generator, dtype=torch.float64)
+    # 1 - u lies in (0, 1], so the logarithm is finite.
+    radius = torch.sqrt(-2.0 * torch.log1p(-uniforms[:, 0]))
+    return (radius * torch.cos(2.0 * math.pi * uniforms[:, 1])).to(torch.float32).reshape(tuple(shape))
+
+
 @contextlib.contextmanager
 def seeded(seed: int, device: Optional[torch.device | str] = None) -> Iterator[None]:
     """Run a block with torch's global generator seeded with ``seed``, and restore it afterwards.
@@ -90,6 +111,26 @@ def import_keeping_generators(name: str):
     ``random``), which would move a caller's random stream."""
     with keeping_generators():
         return importlib.import_module(name)
+
+
+def machine() -> str:
+    """The machine a measurement ran on, for every stored figure: the CPU's model name and family
+    (from ``/proc/cpuinfo`` where there is one), the vector instructions torch uses (AVX512, AVX2
+    or DEFAULT), the core count and torch's version."""
+    import platform
+
+    name, family, model = platform.processor() or platform.machine(), "", ""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            fields = dict(line.split(":", 1) for line in handle if ":" in line and not line.isspace())
+        fields = {key.strip(): value.strip() for key, value in fields.items()}
+        name = fields.get("model name", name)
+        family, model = fields.get("cpu family", ""), fields.get("model", "")
+    except OSError:
+        pass
+    where = f" (family {family} model {model})" if family else ""
+    return (f"{name}{where}, {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores, "
+            f"torch {torch.__version__}")
 
 
 def best_device() -> torch.device:

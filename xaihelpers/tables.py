@@ -60,14 +60,16 @@ def _same_table(path: Path, table: pd.DataFrame) -> bool:
     # Compare through the same round trip the new table takes, so float formatting cannot differ.
     fresh_path = path.with_name(f".{path.stem}.compare{path.suffix}")
     try:
-        _write(table, fresh_path)
+        write_table(table, fresh_path)
         fresh = _read(fresh_path)
     finally:
         fresh_path.unlink(missing_ok=True)
     return existing.shape == fresh.shape and existing.equals(fresh)
 
 
-def _write(table: pd.DataFrame, path: Path) -> None:
+def write_table(table: pd.DataFrame, path: Path) -> None:
+    """Write ``table`` to ``path`` (CSV or Excel by its suffix, no index), atomically, replacing
+    what is there: for callers that decided so (:func:`save_table` never replaces)."""
     with storage.atomic_write(path) as temporary:
         if path.suffix == ".csv":
             table.to_csv(temporary, index=False)
@@ -108,6 +110,6 @@ def save_table(table: pd.DataFrame, folder: Path, name: str, formats: Sequence[s
             path = folder / f"{name}-{number}.{suffix}"
             status = "renamed"
         if status != "unchanged":
-            _write(table, path)
+            write_table(table, path)
         records.append(Written(path, status))
     return records
