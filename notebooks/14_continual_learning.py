@@ -469,24 +469,26 @@ plt.show()
 # machine it ran on).
 #
 # The package ships a sample of its tables: the first 5 test images of every class
-# (`forgetting.SAMPLE_DIR`). The cell reads the airplane table, checks that the command writes the
-# same numbers for the same images today, and averages the sample per learner and sublayer.
+# (`forgetting.SAMPLE_DIR`). The cell reads the airplane table, checks that the sample comes from
+# the learners this chapter loaded (by their checkpoints' hashes), and averages the sample per
+# learner and sublayer.
 
 # %%
 import json
-import tempfile
+
+from xaihelpers import storage
 
 full_run = json.loads(forgetting.FULL_RUN_RECORD.read_text())
 print(f"the full extraction: {full_run['classes']} classes, {full_run['learners']} learners, "
       f"{full_run['heatmaps']:,} heat maps (PNGs and tables) in {full_run['seconds'] / 60:.0f} minutes "
       f"on {full_run['machine']}")
 sample = forgetting.read_extraction(forgetting.SAMPLE_DIR, "airplane")
-with tempfile.TemporaryDirectory() as scratch:
-    forgetting.extract(scratch, per_class=5, classes=["airplane"], images=False, progress=False)
-    fresh = forgetting.read_extraction(scratch, "airplane")
-numbers = sample.select_dtypes("number").columns
-assert sample.drop(columns=numbers).equals(fresh.drop(columns=numbers))
-assert np.allclose(sample[numbers], fresh[numbers], rtol=1e-6, equal_nan=True), "the shipped sample is stale"
+# The sample must come from the learners loaded above: the checkpoints' hashes it recorded. (Its
+# numbers are the command's on the CPU that wrote them; sparse maps' lacunarity differs in the
+# last digits on another CPU, so a re-extraction here would compare CPUs, not learners.)
+recorded = json.loads((forgetting.SAMPLE_DIR / "extraction.json").read_text())["learners"]
+for strategy, record in recorded.items():
+    assert record["sha256"] == storage.file_sha256(zoo.get(f"continual_{strategy}").checkpoint), "stale sample"
 print(f"airplane: {len(sample)} rows = {sample['learner'].nunique()} learners x {sample['sublayer'].nunique()} "
       f"sublayers x {sample['image'].nunique()} images; the first rows:")
 print(sample.head(3).drop(columns="heatmap").round(3).to_string(index=False))
