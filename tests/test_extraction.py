@@ -61,6 +61,16 @@ def test_the_shipped_sample_comes_from_the_shipped_learners():
         assert recorded["sha256"] == storage.file_sha256(zoo.get(f"continual_{learner}").checkpoint), learner
     assert settings["per_class"] == 5 and not settings["heatmap_images"]
     assert len(list((forgetting.SAMPLE_DIR / "tables").glob("*.csv"))) == 10
+    assert forgetting.stale_learners(forgetting.SAMPLE_DIR) == []
+
+
+def test_a_changed_checkpoint_makes_its_learner_stale(extraction, tmp_path):
+    out, _ = extraction
+    assert forgetting.stale_learners(out) == []
+    settings = json.loads((out / "extraction.json").read_text())
+    settings["learners"]["ewc"]["sha256"] = "0" * 64  # as if continual_ewc.pt had been retrained since
+    (tmp_path / "extraction.json").write_text(json.dumps(settings))
+    assert forgetting.stale_learners(tmp_path) == ["ewc"]
 
 
 def test_the_table_holds_the_measures_of_the_written_heat_map(extraction, small_root):

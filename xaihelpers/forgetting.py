@@ -246,6 +246,14 @@ def extract(out: Path | str, *, learners: Sequence[str] = LEARNERS, split: str =
     return written
 
 
+def stale_learners(out: Path | str) -> list[str]:
+    """The learners whose checkpoint is no longer the one the extraction in ``out`` recorded (by
+    SHA-256): an empty list when its tables come from the checkpoints the zoo loads now."""
+    recorded = json.loads((Path(out) / _SETTINGS_FILE).read_text())["learners"]
+    return [learner for learner, record in recorded.items()
+            if record["sha256"] != storage.file_sha256(zoo.get(f"continual_{learner}").checkpoint)]
+
+
 def read_extraction(out: Path | str, name: str) -> pd.DataFrame:
     """One class's extraction table (``tables/<name>.csv`` under ``out``).
 
