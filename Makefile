@@ -121,7 +121,8 @@ cifar: setup
 	$(TRAIN) cifar10_plain cifar10_gap cifar10_allconv
 
 continual: setup
-	$(TRAIN) continual_baseline continual_ewc continual_replay continual_generative continual_generative_no_replay
+	$(TRAIN) continual_baseline continual_ewc continual_replay continual_generative continual_generative_no_replay \
+		continual_baseline_scratch continual_ewc_scratch continual_replay_scratch
 
 # The variants the exercises compare with the book's models (pollen: seed, augmentation, dropout;
 # continual: EWC strength, replay memory), about 40 minutes on 2 cores.

@@ -19,7 +19,7 @@
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/xai-image-book/xai-image-book/main?labpath=notebooks%2F01_filters_feature_maps.ipynb)
 #
 # Before asking *why* a network made a decision, look at *what it computes*. A convolutional
-# network is a stack of filters; each layer turns the image into a set of **feature maps**, one
+# network is a stack of filters; each layer turns the image into a set of **{term}`feature maps <feature map>`**, one
 # per filter, that say where in the image that filter's pattern occurs. This chapter opens up a
 # pretrained ImageNet classifier: its first-layer filters, its feature maps at several depths,
 # and a measurement of what each depth responds to {cite}`zeiler2014visualizing,yosinski2014transferable`.
@@ -29,7 +29,7 @@
 # | **Why** | interpretability and teaching: see what a trained CNN has learned to detect |
 # | **Who** | learners and model developers |
 # | **What** | first-layer weights; activations (feature maps) of inner layers |
-# | **How** | filter grids, feature-map grids, activation maps overlaid on the input |
+# | **How** | filter grids, feature-map grids, {term}`activation maps <activation map>` overlaid on the input |
 # | **When** | after training |
 # | **Where** | any CNN; here the book's pretrained ImageNet model |
 # | **Source** | the study it follows: the course assignment "Explainable AI Assignment 2 - Model Explanations" (Banbhan, Al-Jarajrah, Essam): filters and feature maps of ResNet-50; see {doc}`../book/sources` |
@@ -50,7 +50,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from xaihelpers import chapter, features, hooks, plotting, repro
+from xaihelpers import chapter, claims, features, hooks, plotting, repro
 from xaihelpers.hooks import LayerRecorder
 
 repro.seed_everything()
@@ -212,6 +212,20 @@ for channel in selective:
 plotting.image_grid(top_panels, top_titles, ncols=4, size=2.2)
 plt.show()
 
+# %% tags=["remove-cell"]
+# The numbers and comparisons the summary states, checked against the computation.
+edge_means = {stage: float(values.mean()) for stage, values in alignment.items()}
+claims.number("32", 224 // recorder.activations[deepest].shape[-1], what="pixels one cell of the last stage covers")
+claims.number("0.73", edge_means["stage1"], what="edge correlation at stage 1")
+claims.number("0.26", edge_means["stage6"], what="edge correlation at stage 6")
+claims.number("0.11", edge_means["stem"], what="edge correlation at the stem")
+claims.holds("the edge correlation falls with depth from stage 1 to stage 6",
+             all(edge_means[f"stage{i}"] > edge_means[f"stage{i + 1}"] for i in range(1, 6)))
+claims.holds("after stage 6 the edge correlation stays level",
+             max(edge_means[s] for s in ("stage6", "stage7", "head")) - min(edge_means[s] for s in ("stage6", "stage7", "head")) < 0.05)
+claims.holds("the stem's edge correlation is low, below every later stage's",
+             all(edge_means["stem"] < edge_means[s] for s in edge_means if s != "stem"))
+
 # %% [markdown]
 # ## Summary
 #
@@ -220,11 +234,13 @@ plt.show()
 # - Feature maps lose resolution and gain channels with depth: one cell of the last stage covers
 #   a 32 x 32 pixel patch of the input.
 # - From the first block on, the correlation between activation maps and image edges falls with
-#   depth ({numref}`fig-filters-edge-alignment`): shallow stages mark edges everywhere, deep stages
-#   respond to object regions and to concepts shared across classes. (The stem is recorded before
-#   its batch norm and activation, so its absolute value still follows brightness more than edges.)
+#   depth, from 0.73 at stage 1 to 0.26 at stage 6, and then stays level
+#   ({numref}`fig-filters-edge-alignment`): shallow stages mark edges everywhere, deep stages
+#   respond to object regions and to concepts shared across classes. (The stem's correlation is
+#   low, 0.11: it is recorded before its batch norm and activation, so its absolute value likely
+#   follows brightness as much as edges.)
 # - Feature maps show *what* a layer responds to, not *why* the model chose a class: the next
-#   chapter, Grad-CAM, weighs the feature maps by their importance for one class.
+#   chapter, {term}`Grad-CAM`, weighs the feature maps by their importance for one class.
 
 # %% [markdown]
 # ## Exercises
@@ -291,6 +307,18 @@ explained = 1 - (luminance.T - fitted).pow(2).sum(0) / (luminance.T - luminance.
 print(f"Lite0 stem: share of each filter's luminance pattern that is a linear ramp: median {explained.median():.2f}; "
       f"filters above 0.8: {int((explained > 0.8).sum())} of {len(explained)}")
 
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next solution states, checked against the computation.
+claims.number("27", conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1], what="weights of a Lite0 stem filter")
+claims.number("147", resnet_conv.in_channels * resnet_conv.kernel_size[0] * resnet_conv.kernel_size[1],
+              what="weights of a ResNet-50 first-layer filter")
+claims.number("25", explained.median(), scale=100, what="median share of a filter that is a linear ramp")
+claims.setting("80", what="share above which a filter counts as a ramp (0.8 in the cell)")
+claims.number("4", (explained > 0.8).sum(), what="filters that are ramps")
+claims.number("32", len(explained), what="filters of the Lite0 stem")
+claims.holds("most Lite0 stem filters are not ramps", int((explained > 0.8).sum()) < len(explained) / 2)
+claims.number("0.73", alignment["stage1"].mean(), what="edge correlation at stage 1")
+
 # %% [markdown]
 # :::{admonition} Solution to exercise 1
 # :class: dropdown
@@ -336,6 +364,21 @@ for stage, layer in classifier.conv_stages.items():
           f"{best_channel[stage]:13.2f}")
 print("stage with the channel best aligned with saturation:", max(best_channel, key=best_channel.get))
 
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next solution states, checked against the computation.
+saturation_means = {stage: float(colour_alignment[layer][:, 0].mean()) for stage, layer in classifier.conv_stages.items()}
+claims.number("-0.03", min(saturation_means.values()), what="lowest saturation correlation of a mean map")
+claims.number("0.08", max(saturation_means.values()), what="highest saturation correlation of a mean map")
+claims.holds("every stage's mean map follows edges far more than saturation",
+             all(float(alignment[stage].mean()) - saturation_means[stage] > 0.1 for stage in saturation_means))
+claims.number("0.53", best_channel["stem"], what="best stem channel's saturation correlation")
+claims.holds("the channel best aligned with saturation sits in the stem", max(best_channel, key=best_channel.get) == "stem")
+claims.number("0.40", best_channel["stage4"], what="best stage-4 channel's saturation correlation")
+claims.number("0.29", max(best_channel[stage] for stage in ("stage5", "stage6", "stage7", "head")),
+              what="best channel of the later stages")
+claims.holds("single channels align with saturation more than the layer as a whole",
+             all(best_channel[stage] > saturation_means[stage] for stage in best_channel))
+
 # %% [markdown]
 # :::{admonition} Solution to exercise 2
 # :class: dropdown
@@ -343,7 +386,7 @@ print("stage with the channel best aligned with saturation:", max(best_channel, 
 # saturation map at -0.03 to 0.08, far below the edge correlations. Single channels do: the channel
 # best aligned with saturation sits in the stem (mean correlation 0.53), where the colour-opponent
 # filters of the first section work, and a stage-4 channel reaches 0.40; the later stages' best
-# channels stay below 0.3. Colour is carried by a few channels, not by the layer as a whole, which
+# channels reach at most 0.29. Colour is carried by a few channels, not by the layer as a whole, which
 # is why the chapter's measure, made for edges (which most channels respond to), misses it. The stem
 # is the stage that aligns best with colour.
 # :::
@@ -372,9 +415,10 @@ stage4_means, colourfulness = torch.cat(stage4_parts), torch.cat(colour_parts)  
 channel = int((stage4_means.max(dim=0).values / stage4_means.mean(dim=0).abs().clamp_min(1e-6)).argmax())
 best_four = stage4_means[:, channel].topk(4).indices.tolist()
 print(f"stage4 channel {channel}: " + ", ".join(classifier.class_names[i] for i in best_four))
+saturation_correlation = torch.corrcoef(torch.stack([stage4_means[:, channel], colourfulness]))[0, 1]
 print(f"mean saturation of its top-4 images {colourfulness[best_four].mean():.2f}; of all 1,000 images "
       f"{colourfulness.mean():.2f}; corr(channel mean, image saturation) over all images "
-      f"{torch.corrcoef(torch.stack([stage4_means[:, channel], colourfulness]))[0, 1]:.2f}")
+      f"{saturation_correlation:.2f}")
 with torch.no_grad(), LayerRecorder(model, [stage4]) as top_recorder:
     top_images = torch.stack([imagenet[i][0] for i in best_four])
     model(top_images.to(device))
@@ -387,6 +431,16 @@ for position, index in enumerate(best_four):
     titles += [classifier.class_names[index], f"ch {channel}"]
 plotting.image_grid(panels, titles, ncols=4, size=2.2)
 plt.show()
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next solution states, checked against the computation.
+claims.number("4", channel, what="the most selective stage-4 channel")
+claims.holds("its top-4 images are a garbage truck, a soccer ball, a wolf spider and a black grouse",
+             [classifier.class_names[i] for i in best_four] == ["garbage truck", "soccer ball", "wolf spider", "black grouse"])
+claims.number("0.03", colourfulness[best_four].mean(), what="mean saturation of the top-4 images")
+claims.number("0.15", colourfulness.mean(), what="mean saturation of all samples")
+claims.holds("the top-4 photos are nearly colourless", float(colourfulness[best_four].mean()) < float(colourfulness.mean()) / 3)
+claims.number("-0.43", saturation_correlation, what="corr(channel mean, image saturation)")
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 3
@@ -409,11 +463,15 @@ plt.show()
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 4: activation maps of the tabby-cat image built from the mean and from the maximum over channels, in pairs, at four depths.", "name": "fig-filters-exercise-mean-max"}, "image": {"alt": "Eight heat-map overlays on the cat photo in two rows, pairs labelled mean and max for the stem, stage 3, stage 5 and the head. The max maps of the middle stages show isolated hot spots where the mean maps are spread out."}} tags=["hide-cell"]
 print(f"{'stage':8s} {'corr(mean, max)':>16s} {'top-10% share: mean':>20s} {'max':>5s}  (median over 8 images)")
+mean_and_max = {}
 for stage in shown_stages:
     activation = recorder.activations[classifier.conv_stages[stage]].abs()
     mean_map, max_map = activation.mean(dim=1), activation.max(dim=1).values
-    print(f"{stage:8s} {features.pearson_per_image(mean_map, max_map).median():16.2f} "
-          f"{features.top_share(mean_map).median():20.2f} {features.top_share(max_map).median():5.2f}")
+    mean_and_max[stage] = {"corr": features.pearson_per_image(mean_map, max_map).median(),
+                           "mean share": features.top_share(mean_map).median(),
+                           "max share": features.top_share(max_map).median()}
+    print(f"{stage:8s} {mean_and_max[stage]['corr']:16.2f} "
+          f"{mean_and_max[stage]['mean share']:20.2f} {mean_and_max[stage]['max share']:5.2f}")
 panels, titles = [], []
 for stage in shown_stages:
     activation = recorder.activations[classifier.conv_stages[stage]][image_index:image_index + 1].abs()
@@ -423,6 +481,28 @@ for stage in shown_stages:
         titles.append(f"{stage}: {how}")
 plotting.image_grid(panels, titles, ncols=4, size=2.0)
 plt.show()
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next solution states, checked against the computation.
+correlations = {stage: float(row["corr"]) for stage, row in mean_and_max.items()}
+claims.number("0.64", min(correlations.values()), what="lowest corr(mean map, max map)")
+claims.number("0.88", max(correlations.values()), what="highest corr(mean map, max map)")
+claims.holds("the head's mean and max maps agree least", min(correlations, key=correlations.get) == "head")
+claims.holds("the stem's mean and max maps agree most", max(correlations, key=correlations.get) == "stem")
+claims.number("0.72", correlations["stage5"], what="corr(mean map, max map) at stage 5")
+claims.holds("of the middle stages, stage 5 has the lowest correlation", correlations["stage5"] < correlations["stage3"])
+claims.number("0.21", mean_and_max["head"]["mean share"], what="top-10% share of the head's mean map")
+claims.number("0.09", mean_and_max["head"]["max share"], what="top-10% share of the head's max map")
+claims.holds("at the head the mean is the more concentrated map",
+             mean_and_max["head"]["mean share"] > mean_and_max["head"]["max share"])
+earlier = [stage for stage in mean_and_max if stage != "head"]
+claims.number("0.15", min(float(mean_and_max[stage]["max share"]) for stage in earlier), what="lowest max-map share, earlier stages")
+claims.number("0.16", max(float(mean_and_max[stage]["max share"]) for stage in earlier), what="highest max-map share, earlier stages")
+claims.number("0.13", min(float(mean_and_max[stage]["mean share"]) for stage in earlier), what="lowest mean-map share, earlier stages")
+claims.number("0.15", max(float(mean_and_max[stage]["mean share"]) for stage in earlier), what="highest mean-map share, earlier stages")
+claims.holds("in the earlier stages the maximum is as concentrated as the mean or a little more",
+             all(round(float(mean_and_max[stage]["max share"]), 2) >= round(float(mean_and_max[stage]["mean share"]), 2)
+                 for stage in earlier))
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 4
@@ -438,6 +518,6 @@ plt.show()
 # the more concentrated map (top-10 % share 0.21 against 0.09), likely because a rectified map is
 # zero in many places for most channels, so the mean is high only where many channels fire together,
 # while the maximum finds some active channel almost everywhere. In the earlier stages the maximum
-# is a little more concentrated (0.15 to 0.16, against 0.13 to 0.15). The mean shows how active a
+# is as concentrated as the mean or a little more (0.15 to 0.16, against 0.13 to 0.15). The mean shows how active a
 # region is; the maximum, whether some detector found its pattern there.
 # :::

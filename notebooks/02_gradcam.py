@@ -27,7 +27,7 @@
 # L^c_{\text{Grad-CAM}} = \operatorname{ReLU}\Big(\sum_k \alpha_k^c A^k\Big),
 # $$
 #
-# a generalisation of class activation maps {cite}`zhou2016cam` to any CNN. The map has the
+# a generalisation of {term}`class activation maps <class activation map>` {cite}`zhou2016cam` to any CNN. The map has the
 # layer's resolution and is upsampled to the image. We use captum's `LayerGradCam`
 # {cite}`kokhlikyan2020captum`; one forward and one backward pass per image batch.
 #
@@ -55,7 +55,7 @@ ensure("imagenet_samples")
 import matplotlib.pyplot as plt
 import torch
 
-from xaihelpers import chapter, features, inference, plotting, repro
+from xaihelpers import chapter, claims, features, inference, plotting, repro
 from xaihelpers.gradcam import grad_cam, grad_cam_layers
 
 device = repro.best_device()  # a GPU when there is one; the stored outputs come from the CPU
@@ -114,7 +114,7 @@ plt.show()
 # The course assignment this chapter follows computes Grad-CAM with the library pytorch-grad-cam
 # {cite}`jacobgil2021pytorchcam`: `GradCAM(model=model, target_layers=target_layers)`, called with
 # one target per image. The book uses captum's `LayerGradCam` (through `xaihelpers.gradcam`),
-# because the book's other attribution methods come from captum too. Both compute the formula
+# because the book's other {term}`attribution <attribution map>` methods come from captum too. Both compute the formula
 # above, and both resize the $7 \times 7$ map bilinearly to the image. They scale it differently:
 # pytorch-grad-cam stretches each map from its minimum to its maximum, the book divides it by its
 # maximum (so a map whose weakest cell is above zero keeps that floor). The cell runs the
@@ -141,6 +141,13 @@ print(f"  largest difference of a pixel: {(library_maps - book_maps).abs().max()
       f"{(library_maps - stretched).abs().max():.3f} once the book's maps are stretched the same way")
 # What the text below says, checked on every run.
 assert correlation.min() > 0.9995 and (library_maps - stretched).abs().max() < 5e-4
+
+# %% tags=["remove-cell"]
+# The comparisons the next paragraph states, checked against the computation.
+claims.holds("every pair of maps correlates perfectly (1.0 at three decimals)", correlation.min() > 0.9995)
+claims.holds("scaled the same way, no pixel differs in the printed digits", (library_maps - stretched).abs().max() < 5e-4)
+claims.holds("the only difference is the floor the book's scaling keeps",
+             (library_maps - book_maps).abs().max() > (library_maps - stretched).abs().max())
 
 # %% [markdown]
 # The two libraries compute the same Grad-CAM: every pair of maps correlates perfectly, and once
@@ -184,11 +191,21 @@ plt.show()
 
 ranking = probabilities[chosen].argsort(dim=1, descending=True)
 top_map = grad_cam(model, classifier.target_layer, batch, ranking[:, 0])
+similarities = {}
 for rank in (2, 3, 10, 100):
     other = grad_cam(model, classifier.target_layer, batch, ranking[:, rank - 1])
     similarity = features.pearson_per_image(top_map, other)
+    similarities[rank] = similarity.median()
     print(f"corr(map of class #1, map of class #{rank:3d}): median {similarity.median():5.2f} "
           f"over {len(chosen)} images")
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the summary and the self-check answers state, checked against the computation.
+claims.number("0.98", similarities[2], what="median corr(map #1, map #2)")
+claims.number("0.97", similarities[3], what="median corr(map #1, map #3)")
+claims.number("0.50", similarities[100], what="median corr(map #1, map #100)")
+claims.holds("the maps of the top few classes cover the same object", min(similarities[2], similarities[3]) > 0.9)
+claims.holds("a class far down the ranking gets a clearly different map", similarities[100] < similarities[10] - 0.2)
 
 # %% [markdown]
 # ## Grad-CAM layer by layer
@@ -224,40 +241,66 @@ plt.show()
 final = layer_maps[classifier.target_layer]
 native = grad_cam_layers(model, layers, batch[:1], predicted[:1], upsample=False)
 print(f"{'layer':18s} {'map size':>8s} {'top-10% mass':>12s} {'corr with last':>14s}")
+depth_table = {}
 for layer in layers:
     heat = layer_maps[layer]
     flat = heat.flatten(1)
     top = flat.topk(flat.shape[1] // 10, dim=1).values.sum(dim=1) / flat.sum(dim=1).clamp_min(1e-12)
     size = native[layer].shape[-1]
+    depth_table[layer] = {"top mass": top.median(), "corr": features.pearson_per_image(heat, final).median()}
     print(f"{stage_names.get(layer, layer.replace('net.', '')):18s} {size:5d}x{size:<3d}"
-          f" {top.median():12.2f} {features.pearson_per_image(heat, final).median():14.2f}")
+          f" {depth_table[layer]['top mass']:12.2f} {depth_table[layer]['corr']:14.2f}")
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next paragraph states, checked against the computation.
+claims.setting("0.10", what="top-10% mass of a flat map")
+stage7, head = classifier.conv_stages["stage7"], classifier.target_layer
+above = layers[:layers.index(stage7)]  # every layer above the last stage
+claims.number("0.93", depth_table[stage7]["corr"], what="corr of stage 7's map with the head's")
+above_corr = [float(depth_table[layer]["corr"]) for layer in above]
+claims.number("-0.23", min(above_corr), what="lowest corr with the last map above the last stage")
+claims.number("0.02", max(above_corr), what="highest corr with the last map above the last stage")
+claims.holds("above the last stage the correlations are mostly negative", sum(c < 0 for c in above_corr) > len(above_corr) / 2)
+above_top = [float(depth_table[layer]["top mass"]) for layer in above]
+claims.number("0.29", min(above_top), what="lowest top-10% mass above the last stage")
+claims.number("0.53", max(above_top), what="highest top-10% mass above the last stage")
+claims.number("0.24", depth_table[stage7]["top mass"], what="top-10% mass at stage 7")
+claims.number("0.32", depth_table[head]["top mass"], what="top-10% mass at the head")
+claims.holds("the maps above the last stage mostly hold more of their mass in few pixels than stage 7 and the head",
+             all(t > float(depth_table[stage7]["top mass"]) for t in above_top)
+             and sum(t > float(depth_table[head]["top mass"]) for t in above_top) > len(above_top) / 2)
 
 # %% [markdown]
 # Read the table from the bottom. The head (the book's Grad-CAM layer, after the head's batch norm
 # and ReLU6) and the last block's output (stage 7) give nearly the same map (correlation 0.93): the
 # head is a $1 \times 1$ convolution of that output followed by batch norm and a rectifier, and a
 # linear map alone would not change the map at all (the next section shows it). Above the last
-# stage, the maps barely correlate with the final one (values
-# near 0, some negative): at those depths the channel weights $\alpha_k$, averaged over the whole
-# map, mix features of the object and of the background, and the resulting maps are speckled
-# (a larger share of their mass sits in few pixels) rather than localising the class. Grad-CAM's
-# class-discriminative localisation is a property of the deepest layers, which is why the last
-# stage is the usual choice, at the price of its $7 \times 7$ resolution. Whether any of these
-# maps is *faithful* to the model is a separate question, which the evaluation chapter measures
+# stage, the maps barely correlate with the final one (from -0.23 to 0.02, mostly negative): at
+# those depths the channel weights $\alpha_k$, averaged over the whole map, mix features of the
+# object and of the background, and the resulting maps are speckled rather than localising the
+# class; most of them also hold a larger share of their mass in few pixels (0.29 to 0.53 in the
+# top 10 % of pixels, against 0.24 at stage 7 and 0.32 at the head). Localising the object as one
+# region is a property of the deepest layers (an earlier stage's map can still change with the
+# class without localising it, as exercise 4 shows), which is why the last stage is the usual
+# choice, at the price of its $7 \times 7$ resolution. Whether any of these
+# maps is *{term}`faithful <faithfulness>`* to the model is a separate question, which the evaluation chapter measures
 # {cite}`adebayo2018sanity`.
 #
 # ## Inside a block: convolution, batch norm, activation
 #
 # Grad-CAM is defined on the *rectified* feature maps of a layer, the non-negative activations the
-# next layer sees. A block of this network is a chain of convolutions, each followed by batch
-# norm and (except the last, linear projection) by ReLU6; the head is one such chain, a
-# $1 \times 1$ convolution, batch norm and ReLU6, whose output the classifier averages over the
-# image. The library `efficientnet_lite_pytorch` runs one shared ReLU6 module at every activation,
-# which no hook can single out, so the book gives each activation its own module
+# next layer sees. A block of this network is a chain of three convolutions: an *{term}`expansion <expansion convolution>`*
+# convolution ($1 \times 1$, which widens the channels), a *{term}`depthwise <depthwise convolution>`* convolution (one filter per
+# channel, which mixes only neighbouring positions within each channel) and a *{term}`projection <projection convolution>`*
+# convolution ($1 \times 1$, which narrows the channels again). Each is followed by batch norm and,
+# except the last, linear projection, by ReLU6; the head is one such step, a $1 \times 1$
+# convolution, batch norm and ReLU6, whose output the classifier averages over the image. The
+# library `efficientnet_lite_pytorch` runs one shared ReLU6 module at every activation, which no
+# hook can single out, so the book gives each activation its own module
 # (`imagenet.untie_lite0_activations`; outputs and gradients are unchanged, a test checks it bit for
 # bit). Here is Grad-CAM at every sublayer of the last block and of the head, for the same six
 # images: the map's concentration, its correlation with the map at the rectified head (the book's
-# Grad-CAM layer), and for the head's three sublayers the deletion and insertion AUC of the evaluation
+# Grad-CAM layer), and for the head's three sublayers the {term}`deletion <deletion curve>` and {term}`insertion <insertion curve>` {term}`AUC` of the evaluation
 # chapter (10 steps; deletion lower and insertion higher is more faithful).
 
 # %%
@@ -270,13 +313,16 @@ inside = grad_cam_layers(model, block_layers + head_layers, batch, predicted, pi
 rectified = inside[classifier.target_layer]
 print(f"{'sublayer':26s} {'empty maps':>10s} {'top-10% mass':>12s} {'corr with rectified head':>25s} "
       f"{'deletion AUC':>13s} {'insertion AUC':>14s}")
+sublayer_table = {}
 for layer in block_layers + head_layers:
     empty = int((inside[layer].flatten(1).amax(dim=1) == 0).sum())  # the weighted sum is negative everywhere
+    sublayer_table[layer] = {"empty": empty, "corr": features.pearson_per_image(inside[layer], rectified).median()}
     row = (f"{layer.replace('net.', ''):26s} {empty:7d} of {len(batch)} {features.top_share(inside[layer]).median():12.2f} "
-           f"{features.pearson_per_image(inside[layer], rectified).median():25.2f}")
+           f"{sublayer_table[layer]['corr']:25.2f}")
     if layer in head_layers:
         curve = evaluation.deletion_insertion(model, batch, inside[layer], predicted, steps=10)
-        row += f" {curve.deletion_auc.mean():13.2f} {curve.insertion_auc.mean():14.2f}"
+        sublayer_table[layer] |= {"deletion": curve.deletion_auc.mean(), "insertion": curve.insertion_auc.mean()}
+        row += f" {sublayer_table[layer]['deletion']:13.2f} {sublayer_table[layer]['insertion']:14.2f}"
     print(row)
 
 # %% mystnb={"figure": {"caption": "Grad-CAM at each sublayer of the last block (the first eight columns) and of the head (the last three), for the first two images.", "name": "fig-gradcam-sublayers"}, "image": {"alt": "Two rows of eleven small overlays, one row per image. Inside the block the maps change from sublayer to sublayer, some empty or off the object; the block's last batch norm and the head's three sublayers all show the same blob on the animal."}}
@@ -291,8 +337,33 @@ for position in range(2):
 plotting.image_grid(panels, titles, ncols=len(block_layers + head_layers), size=1.5)
 plt.show()
 
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next paragraph and the summary state, checked against the computation.
+claims.setting("10", what="deletion and insertion steps (steps=10 in the cell)")
+head_corr = [float(sublayer_table[layer]["corr"]) for layer in head_layers]
+claims.number("0.93", min(head_corr), what="lowest corr of a head sublayer's map with the rectified head's")
+claims.number("1.00", max(head_corr), what="highest corr of a head sublayer's map with the rectified head's")
+deletion = [float(sublayer_table[layer]["deletion"]) for layer in head_layers]
+insertion = [float(sublayer_table[layer]["insertion"]) for layer in head_layers]
+claims.number("0.25", min(deletion), what="lowest deletion AUC of the head's sublayers")
+claims.number("0.26", max(deletion), what="highest deletion AUC of the head's sublayers")
+claims.number("0.56", min(insertion), what="lowest insertion AUC of the head's sublayers")
+claims.number("0.56", max(insertion), what="highest insertion AUC of the head's sublayers")
+claims.holds("the head's three sublayers score the same deletion and insertion AUC",
+             max(deletion) - min(deletion) < 0.02 and max(insertion) - min(insertion) < 0.02)
+claims.number("49", native[head].shape[-2] * native[head].shape[-1], what="positions of the head's map")
+block = {name: f"{classifier.conv_blocks[-1]}.{name}" for name in ("_expand_conv", "_bn0.bn", "_bn1.relu6", "_project_conv", "_bn2")}
+claims.holds("the expansion convolution and its batch norm correlate negatively with the head's map",
+             sublayer_table[block["_expand_conv"]]["corr"] < 0 and sublayer_table[block["_bn0.bn"]]["corr"] < 0)
+claims.holds("after the depthwise ReLU6 Grad-CAM is empty for five of the six images, and at the projection too",
+             sublayer_table[block["_bn1.relu6"]]["empty"] == 5 and sublayer_table[block["_project_conv"]]["empty"] == 5
+             and len(batch) == 6)
+claims.holds("the projection's batch norm gives a full map again", sublayer_table[block["_bn2"]]["empty"] == 0)
+claims.holds("the head's linear convolution passes the block's map on unchanged",
+             abs(float(sublayer_table[block["_bn2"]]["corr"]) - float(sublayer_table[head_layers[0]]["corr"])) < 0.01)
+
 # %% [markdown]
-# Three things stand out. First, **before or after the head's rectifier matters little here**:
+# Two things stand out. First, **before or after the head's rectifier matters little here**:
 # Grad-CAM at the head's convolution (`_conv_head`, the layer the book used before), at its batch
 # norm and at its ReLU6 correlate at 0.93 to 1.00 and score the same deletion and insertion AUC
 # (0.25 to 0.26 and 0.56). The book uses the rectified output because Grad-CAM is defined there, and
@@ -319,8 +390,11 @@ plt.show()
 #   down the ranking gets a clearly different map, as the printed correlations show.
 # - For wrong predictions, comparing the maps of the predicted and the true class shows whether
 #   the model missed the object or saw it and was outvoted by a similar class.
-# - Layer by layer, only the deepest stage gives class-specific localisation; earlier stages give
-#   speckled maps that do not agree with it.
+# - Layer by layer, only the deepest layers (stage 7 and the head) localise the object as one
+#   region; earlier stages give speckled maps that do not agree with it. They can still be
+#   class-discriminative: at stage 6 the maps of the classes ranked 1 and 100 correlate at only
+#   0.04, against 0.50 at the head (exercise 4). A map that changes with the class does not
+#   necessarily show where the class's object is.
 # - Grad-CAM is defined on rectified feature maps. At the head's ReLU6, the layer the classifier
 #   pools, it equals the class activation map; before the batch norm and ReLU6 it gives almost the
 #   same map and the same faithfulness. Inside a block, the maps change from sublayer to sublayer
@@ -346,7 +420,7 @@ plt.show()
 # thin parts. Upsampling smooths the map; it adds no detail.
 # :::
 #
-# **2.** The maps of an image's top-2 and top-3 classes correlate at about 0.97 with the top-1
+# **2.** The maps of an image's top-2 and top-3 classes correlate at 0.98 and 0.97 with the top-1
 # map. Is Grad-CAM therefore not class-discriminative?
 #
 # :::{admonition} Answer
@@ -376,20 +450,39 @@ plt.show()
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 1: Grad-CAM of the top class, the second class and the true class of each wrongly classified image.", "name": "fig-gradcam-exercise-second-class"}, "image": {"alt": "Two rows of three overlays, one row per misclassified photo (a snake, a dog), titled #1, #2 and true with the class. Within each row the three maps cover the same animal and look nearly alike."}} tags=["hide-cell"]
 panels, titles = [], []
+second_class = []
 print(f"{'true class':18s} {'#2 class':20s} {'corr(#2, true)':>15s} {'corr(#2, #1)':>13s}")
 for index in wrong:
     picture = images[index:index + 1]
     ranked = probabilities[index].argsort(descending=True)
     classes_shown = {"#1": int(ranked[0]), "#2": int(ranked[1]), "true": int(labels[index])}
     heats = {name: grad_cam(model, classifier.target_layer, picture, c) for name, c in classes_shown.items()}
+    to_true = features.pearson_per_image(heats['#2'], heats['true']).item()
+    to_top = features.pearson_per_image(heats['#2'], heats['#1']).item()
+    second_class.append({**classes_shown, "corr(#2, true)": to_true, "corr(#2, #1)": to_top})
     print(f"{classifier.class_names[labels[index]]:18s} {classifier.class_names[ranked[1]]:20s} "
-          f"{features.pearson_per_image(heats['#2'], heats['true']).item():15.2f} "
-          f"{features.pearson_per_image(heats['#2'], heats['#1']).item():13.2f}")
+          f"{to_true:15.2f} "
+          f"{to_top:13.2f}")
     for name, c in classes_shown.items():
         panels.append(plotting.overlay(classifier.to_display(picture[0]), heats[name][0].cpu()))
         titles.append(f"{name}: {classifier.class_names[c]}")
 plotting.image_grid(panels, titles, ncols=3, size=2.4)
 plt.show()
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next solution states, checked against the computation.
+snake, hound = second_class
+names = {key: classifier.class_names[value] for key, value in snake.items() if key in ("#1", "#2", "true")}
+claims.holds("the night snake was called a ringneck snake, with the thunder snake second",
+             names == {"#1": "ringneck snake", "#2": "thunder snake", "true": "night snake"})
+claims.holds("the night snake's true class comes third", int(probabilities[wrong[0]].argsort(descending=True)[2]) == snake["true"])
+claims.holds("the wolfhound was called a Scottish deerhound, with the Irish wolfhound itself second",
+             classifier.class_names[hound["#1"]] == "Scottish deerhound" and hound["#2"] == hound["true"]
+             and classifier.class_names[hound["true"]] == "Irish wolfhound")
+claims.number("0.99", snake["corr(#2, true)"], what="corr(#2, true), night snake")
+claims.number("1.00", hound["corr(#2, true)"], what="corr(#2, true), wolfhound")
+claims.number("0.97", snake["corr(#2, #1)"], what="corr(#2, #1), night snake")
+claims.number("0.98", hound["corr(#2, #1)"], what="corr(#2, #1), wolfhound")
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 1
@@ -397,8 +490,9 @@ plt.show()
 # Yes, for both wrong predictions ({numref}`fig-gradcam-exercise-second-class`). The night snake was
 # called a ringneck snake with the thunder snake second (the true class comes third); the wolfhound
 # was called a Scottish deerhound, with the Irish wolfhound itself second. The map of the second
-# class correlates with the map of the true class at 0.99 and 1.00, and with the map of the top
-# class at 0.97 and 0.98: all three rest on the same animal. These are fine-grained confusions
+# class correlates with the map of the true class at 0.99 for the snake (and at 1.00 for the
+# wolfhound, trivially, since there the second class is the true one), and with the map of the top
+# class at 0.97 and 0.98: the maps rest on the same animal. These are fine-grained confusions
 # between look-alike species and breeds. The model found the object; its error is in choosing among
 # near-identical classes, which a 7 x 7 map of *where* the evidence is cannot show.
 # :::
@@ -461,22 +555,43 @@ far_class = probabilities[chosen].argsort(dim=1, descending=True)[:, 99]
 far_map = grad_cam(model, classifier.target_layer, batch, far_class)
 negative = (-signed).clamp_min(0)
 print(f"{'image':24s} {'area < 0':>8s} {'neg./pos. mass':>15s} {'corr(neg., #1 map)':>19s} {'corr(neg., #100 map)':>21s}")
+signed_rows = []
 for position, index in enumerate(chosen):
-    print(f"{classifier.class_names[labels[index]]:24s} {(signed[position] < 0).float().mean():8.2f} "
-          f"{negative[position].sum() / signed[position].clamp_min(0).sum().clamp_min(1e-12):15.2f} "
-          f"{features.pearson_per_image(negative[position:position + 1], maps[position:position + 1]).item():19.2f} "
-          f"{features.pearson_per_image(negative[position:position + 1], far_map[position:position + 1]).item():21.2f}")
+    signed_rows.append({
+        "area": (signed[position] < 0).float().mean(),
+        "mass": negative[position].sum() / signed[position].clamp_min(0).sum().clamp_min(1e-12),
+        "corr #1": features.pearson_per_image(negative[position:position + 1], maps[position:position + 1]).item(),
+        "corr #100": features.pearson_per_image(negative[position:position + 1], far_map[position:position + 1]).item()})
+    print(f"{classifier.class_names[labels[index]]:24s} {signed_rows[-1]['area']:8.2f} "
+          f"{signed_rows[-1]['mass']:15.2f} "
+          f"{signed_rows[-1]['corr #1']:19.2f} "
+          f"{signed_rows[-1]['corr #100']:21.2f}")
 panels = [plotting.signed_rgb(attribution_map) for attribution_map in attribution.signed_scale(signed, 100)]
 plotting.image_grid(panels, [f"signed: {classifier.class_names[p]}" for p in predicted], ncols=6, size=2.0)
 plt.show()
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next solution states, checked against the computation.
+tench, brambling = signed_rows[0], signed_rows[1]
+claims.holds("the first two images are the tench and the brambling",
+             [classifier.class_names[labels[index]] for index in chosen[:2]] == ["tench", "brambling"])
+claims.holds("for the four other images the negative area rounds to 0 %",
+             all(round(float(row["area"]), 2) == 0 for row in signed_rows[2:]))
+claims.number("1", tench["area"], scale=100, what="negative area, tench")
+claims.number("3", brambling["area"], scale=100, what="negative area, brambling")
+claims.number("0", max(float(row["mass"]) for row in signed_rows), scale=100, what="largest negative mass, in % of the positive")
+claims.number("-0.07", tench["corr #1"], what="corr(negative part, own map), tench")
+claims.number("-0.11", brambling["corr #1"], what="corr(negative part, own map), brambling")
+claims.holds("the negative part is weakly anti-correlated with the class's own map",
+             all(-0.3 < row["corr #1"] < 0 for row in (tench, brambling)))
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 3
 # :class: dropdown
 # At the book's layer there are almost no negative regions ({numref}`fig-gradcam-exercise-signed`).
-# For four of the six images no pixel is negative; for the tench and the brambling 1 % and 3 % of
-# the area is, with a negative mass that rounds to 0 % of the positive mass, so the ReLU removes
-# nothing that matters. The reason is the layer: at the rectified head the gradient is the
+# For four of the six images the negative area rounds to 0 %; for the tench and the brambling 1 %
+# and 3 % of the area is, with a negative mass that rounds to 0 % of the positive mass, so the
+# ReLU removes nothing that matters. The reason is the layer: at the rectified head the gradient is the
 # classifier's weight over 49 at every position, so the signed map is $\sum_k w_{ck} A_k / 49$ with
 # non-negative activations $A_k$, which is negative only where channels with negative weights
 # dominate. Where there is a negative part it is weakly anti-correlated with the class's own map
@@ -501,13 +616,33 @@ pooled = {(name, rank): grad_cam_layers(model, pooled_layers, batch, ranking[:, 
                                         pixels_per_pass=224 * 224)
           for name, pool in pools.items() for rank in (0, 1, 99)}
 print(f"{'layer':16s} {'pooling':8s} {'corr(#1, #2)':>13s} {'corr(#1, #100)':>15s} {'corr with the mean map':>23s}  (median, 6 images)")
+pooled_corr = {}
 for layer in pooled_layers:
     for name in pools:
         top_pooled = pooled[name, 0][layer]
+        pooled_corr[layer, name] = {"#2": features.pearson_per_image(top_pooled, pooled[name, 1][layer]).median(),
+                                    "#100": features.pearson_per_image(top_pooled, pooled[name, 99][layer]).median(),
+                                    "mean map": features.pearson_per_image(top_pooled, pooled['mean', 0][layer]).median()}
         print(f"{layer.replace('net.', ''):16s} {name:8s} "
-              f"{features.pearson_per_image(top_pooled, pooled[name, 1][layer]).median():13.2f} "
-              f"{features.pearson_per_image(top_pooled, pooled[name, 99][layer]).median():15.2f} "
-              f"{features.pearson_per_image(top_pooled, pooled['mean', 0][layer]).median():23.2f}")
+              f"{pooled_corr[layer, name]['#2']:13.2f} "
+              f"{pooled_corr[layer, name]['#100']:15.2f} "
+              f"{pooled_corr[layer, name]['mean map']:23.2f}")
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next solution and the summary state, checked against the computation.
+head, stage6 = classifier.target_layer, classifier.conv_stages["stage6"]
+claims.number("1.00", pooled_corr[head, "max"]["mean map"], what="corr(max-pooled map, mean-pooled map) at the head")
+claims.number("0.50", pooled_corr[head, "max"]["#100"], what="corr(#1, #100) at the head, max pooling")
+claims.number("0.50", pooled_corr[head, "mean"]["#100"], what="corr(#1, #100) at the head, mean pooling")
+claims.holds("at the head the max-pooled map stays as class-discriminative as the mean-pooled one",
+             abs(float(pooled_corr[head, "max"]["#100"]) - float(pooled_corr[head, "mean"]["#100"])) < 0.01)
+claims.number("0.54", pooled_corr[stage6, "max"]["#100"], what="corr(#1, #100) at stage 6, max pooling")
+claims.number("0.04", pooled_corr[stage6, "mean"]["#100"], what="corr(#1, #100) at stage 6, mean pooling")
+claims.number("0.36", pooled_corr[stage6, "max"]["mean map"], what="corr(max-pooled map, mean-pooled map) at stage 6")
+claims.holds("at stage 6 max pooling makes the map less class-discriminative than mean pooling",
+             pooled_corr[stage6, "max"]["#100"] > pooled_corr[stage6, "mean"]["#100"] + 0.2)
+claims.holds("at stage 6 the mean-pooled maps of classes #1 and #100 correlate less than at the head",
+             pooled_corr[stage6, "mean"]["#100"] < pooled_corr[head, "mean"]["#100"] - 0.2)
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 4

@@ -27,7 +27,7 @@
 # M_{ij} = \max_{k} |w_{k,i,j}| ,
 # $$
 #
-# where the saliency map $M$ takes, for each pixel, the largest absolute gradient over the colour
+# where the {term}`saliency map` $M$ takes, for each pixel, the largest absolute gradient over the colour
 # channels $k$. One forward and one backward pass; captum's `Saliency`.
 #
 # | Hohman question | this chapter |
@@ -55,7 +55,7 @@ import matplotlib.pyplot as plt
 import torch
 from captum.attr import Saliency
 
-from xaihelpers import attribution, chapter, inference, plotting, pollen, repro
+from xaihelpers import attribution, chapter, claims, inference, plotting, pollen, repro
 
 repro.seed_everything()
 # The ImageNet model is EfficientNet-Lite0 (ResNet-50: XAI_IMAGENET_MODEL=resnet50); data from $XAI_DATA_ROOT.
@@ -101,9 +101,17 @@ all_saliency = attribution.channel_reduce(all_gradients, "max_abs")
 masks = pollen.grain_mask(pollen_test.images)
 on_grain = (all_saliency * masks).flatten(1).sum(1) / all_saliency.flatten(1).sum(1)
 area = masks.flatten(1).float().mean(1)
+grain_ratio = {}
 for name, selection in (("correct", pollen_correct), ("wrong", ~pollen_correct)):
+    grain_ratio[name] = (on_grain / area)[selection].mean()
     print(f"{name:8s} images: {int(selection.sum()):3d}; saliency on the grain {on_grain[selection].mean():.2f}, "
-          f"grain area {area[selection].mean():.2f}, ratio {(on_grain / area)[selection].mean():.2f}")
+          f"grain area {area[selection].mean():.2f}, ratio {grain_ratio[name]:.2f}")
+
+# %% tags=["remove-cell"]
+# The comparison the summary states, checked against the computation.
+claims.holds("the share of saliency on the grain is only a little larger than the grain's area, for correct and wrong "
+             "predictions alike", all(1 < ratio < 1.2 for ratio in grain_ratio.values())
+             and abs(grain_ratio["correct"] - grain_ratio["wrong"]) < 0.1)
 
 # %% [markdown]
 # ## ImageNet: correct and wrong predictions
@@ -135,14 +143,15 @@ for index in pick:
 # not how much each pixel contributed. It is also noisy: neighbouring pixels can have gradients of
 # opposite sign, which is why the signed map looks like salt and pepper
 # ({numref}`fig-saliency-pollen`) and why the absolute value and the cap are needed to see structure
-# ({numref}`fig-saliency-imagenet`). The next chapters deal with that noise (guided backpropagation,
-# SmoothGrad) and with the locality (Integrated Gradients).
+# ({numref}`fig-saliency-imagenet`). The next chapters deal with that noise ({term}`guided backpropagation`,
+# {term}`SmoothGrad`) and with the locality ({term}`Integrated Gradients`).
 #
 # ## Summary
 #
 # - A saliency map is the gradient of the class score with respect to the input, reduced over
 #   colour channels by the maximum absolute value; it costs one backward pass.
-# - Capping at a high percentile is needed for display: a few pixels carry most of the gradient.
+# - Capping at a high percentile is needed for display: a handful of very large gradients would
+#   otherwise leave the rest of the map black.
 # - On the pollen test set the share of saliency on the grain is only a little larger than the
 #   grain's share of the image (the printed ratio is close to 1), for correct and wrong
 #   predictions alike: the gradient is spread over grain and background, so a saliency map alone
@@ -198,21 +207,32 @@ for index in pick:
 from xaihelpers import evaluation, features
 
 summed = attribution.channel_reduce(all_gradients, "abs_sum")
+reduction_pearson = features.pearson_per_image(all_saliency, summed).median()
+reduction_spearman = evaluation.spearman_per_image(all_saliency, summed).median()
 print(f"pollen test set ({len(summed)} images), max |.| vs sum |.| over channels: "
-      f"Pearson median {features.pearson_per_image(all_saliency, summed).median():.2f}, "
-      f"Spearman median {evaluation.spearman_per_image(all_saliency, summed).median():.2f}")
+      f"Pearson median {reduction_pearson:.2f}, Spearman median {reduction_spearman:.2f}")
 summed_on_grain = (summed * masks).flatten(1).sum(1) / summed.flatten(1).sum(1)
-print(f"saliency on the grain / grain area: max {(on_grain / area).mean():.2f}, sum {(summed_on_grain / area).mean():.2f}")
+max_ratio, sum_ratio = (on_grain / area).mean(), (summed_on_grain / area).mean()
+print(f"saliency on the grain / grain area: max {max_ratio:.2f}, sum {sum_ratio:.2f}")
 shown = pollen_pick[:3]
 panels = [m for i in shown for m in (attribution.cap(all_saliency[i:i + 1])[0], attribution.cap(summed[i:i + 1])[0])]
 plotting.image_grid(panels, ["max |.|", "sum |.|"] * len(shown), ncols=6, size=1.9, cmap="gray")
 plt.show()
 
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next solution states, checked against the computation.
+claims.number("158", len(summed), what="pollen test images")
+claims.number("0.93", reduction_pearson, what="median Pearson, max vs sum over channels")
+claims.number("0.94", reduction_spearman, what="median Spearman, max vs sum over channels")
+claims.number("1.11", max_ratio, what="saliency on the grain / grain area, max over channels")
+claims.number("1.11", sum_ratio, what="saliency on the grain / grain area, sum over channels")
+claims.holds("the two reductions rank the pixels almost alike", reduction_pearson > 0.9 and reduction_spearman > 0.9)
+
 # %% [markdown]
 # :::{admonition} Solution to exercise 1
 # :class: dropdown
 # Hardly. Over the 158 pollen test images the two reductions correlate at a median of 0.93 (Pearson)
-# and 0.94 (Spearman), and the share of saliency on the grain, relative to the grain's area, is 1.11
+# and 0.94 ({term}`Spearman <Spearman rank correlation>`), and the share of saliency on the grain, relative to the grain's area, is 1.11
 # with either. Both rank the pixels almost alike; the sum looks a little smoother in
 # {numref}`fig-saliency-exercise-reductions` because it adds three values per pixel. The reduction
 # over colour channels is a choice of display here, not a different explanation.
@@ -229,10 +249,11 @@ true_maps = attribution.channel_reduce(
     Saliency(pollen_model).attribute(wrong_images.clone().requires_grad_(), target=pollen_test.labels[wrong_index]))
 predicted_maps = all_saliency[wrong_index]
 true_on_grain = (true_maps * masks[wrong_index]).flatten(1).sum(1) / true_maps.flatten(1).sum(1)
+class_map_corr = features.pearson_per_image(predicted_maps, true_maps).median()
 print(f"{len(wrong_index)} wrong predictions: corr(map of the predicted class, map of the true class) "
-      f"median {features.pearson_per_image(predicted_maps, true_maps).median():.2f}")
-print(f"share on the grain / grain area: predicted class {(on_grain[wrong_index] / area[wrong_index]).mean():.2f}, "
-      f"true class {(true_on_grain / area[wrong_index]).mean():.2f}")
+      f"median {class_map_corr:.2f}")
+predicted_ratio, true_ratio = (on_grain[wrong_index] / area[wrong_index]).mean(), (true_on_grain / area[wrong_index]).mean()
+print(f"share on the grain / grain area: predicted class {predicted_ratio:.2f}, true class {true_ratio:.2f}")
 panels, titles = [], []
 for position in range(3):
     index = int(wrong_index[position])
@@ -242,6 +263,16 @@ for position in range(3):
                f"true {pollen_test.classes[pollen_test.labels[index]]}"]
 plotting.image_grid(panels, titles, ncols=6, size=1.9, cmap="gray")
 plt.show()
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next solution states, checked against the computation.
+claims.number("20", len(wrong_index), what="wrong pollen predictions")
+claims.number("0.42", class_map_corr, what="median corr. of the predicted- and true-class maps")
+claims.number("1.15", predicted_ratio, what="share on the grain / grain area, predicted class")
+claims.number("1.07", true_ratio, what="share on the grain / grain area, true class")
+claims.holds("the two classes' maps differ (a low correlation)", class_map_corr < 0.5)
+claims.holds("neither map concentrates on the grain much more than the grain's share of the image",
+             max(predicted_ratio, true_ratio) < 1.2)
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 2
@@ -266,24 +297,38 @@ index = pollen_pick[0]
 image, label = pollen_images[index:index + 1], pollen_predicted[index:index + 1]
 clean = attribution.channel_reduce(Saliency(pollen_model).attribute(image.clone().requires_grad_(), target=label))
 print(f"{'noise sigma':>11s} {'corr with the clean map':>24s} {'class unchanged':>16s}  (10 noise draws)")
-noisy_maps = {}
+noisy_maps, noise_correlation, noise_unchanged = {}, {}, {}
 for sigma in (0.001, 0.01, 0.05):
     noisy = (image + sigma * torch.randn(10, *image.shape[1:], generator=noise)).clamp(0, 1)
     noisy_maps[sigma] = attribution.channel_reduce(
         Saliency(pollen_model).attribute(noisy.clone().requires_grad_(), target=label.expand(10)))
     same = (inference.predict_proba(pollen_model, noisy).argmax(1) == label).float().mean()
-    print(f"{sigma:11.3f} {features.pearson_per_image(noisy_maps[sigma], clean.expand(10, -1, -1)).mean():24.2f} "
-          f"{same:16.2f}")
+    noise_correlation[sigma] = features.pearson_per_image(noisy_maps[sigma], clean.expand(10, -1, -1)).mean()
+    noise_unchanged[sigma] = same
+    print(f"{sigma:11.3f} {noise_correlation[sigma]:24.2f} {same:16.2f}")
 plotting.image_grid([attribution.cap(clean)[0]] + [attribution.cap(noisy_maps[s][:1])[0] for s in noisy_maps],
                     ["clean"] + [f"noise {s}" for s in noisy_maps], ncols=4, size=2.0, cmap="gray")
 plt.show()
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next solution states, checked against the computation.
+claims.setting("0.001", list(noisy_maps)[0], what="smallest noise sigma")
+claims.setting("0.01", list(noisy_maps)[1], what="middle noise sigma")
+claims.setting("0.05", list(noisy_maps)[2], what="largest noise sigma")
+claims.setting("2.55", list(noisy_maps)[1] * 255, what="the middle noise sigma in grey levels of 0-255")
+claims.holds("0.001 is a quarter of one grey level", round(list(noisy_maps)[0] * 255 * 4) == 1)
+claims.number("0.97", noise_correlation[0.001], what="corr. with the clean map at noise sigma 0.001")
+claims.number("0.76", noise_correlation[0.01], what="corr. with the clean map at noise sigma 0.01")
+claims.number("0.40", noise_correlation[0.05], what="corr. with the clean map at noise sigma 0.05")
+claims.holds("the predicted class is the same for all ten noisy copies at every level",
+             all(share == 1 for share in noise_unchanged.values()))
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 3
 # :class: dropdown
 # It is unstable ({numref}`fig-saliency-exercise-noise`). Noise with a standard deviation of 0.001
 # (a quarter of one grey level) leaves the map at a correlation of 0.97 with the clean one; at 0.01,
-# about 2.5 grey levels and invisible to the eye, the correlation falls to 0.76, and at 0.05 to
+# 2.55 grey levels and invisible to the eye, the correlation falls to 0.76, and at 0.05 to
 # 0.40. The predicted class is the same for all ten noisy copies at every level. The network is
 # piecewise linear: a tiny change of the input switches units on and off, and the gradient jumps
 # while the decision does not. SmoothGrad (next chapters) turns this around: it averages the maps of

@@ -57,7 +57,7 @@ import warnings
 import matplotlib.pyplot as plt
 import torch
 
-from xaihelpers import attribution, chapter, evaluation, features, inference, methods, plotting, repro
+from xaihelpers import attribution, chapter, claims, evaluation, features, inference, methods, plotting, repro
 
 repro.seed_everything()
 # captum announces each time that it hooks the ReLUs; that is what guided backprop is, not a problem.
@@ -77,8 +77,8 @@ pollen_model, pollen_test, classifier, imagenet = chapter.pollen_and_imagenet(de
 imagenet_guided_model = attribution.guided_backprop_ready(classifier.model)
 check = torch.rand(2, 3, 224, 224)
 with torch.no_grad():
-    print("same outputs after the swap:",
-          torch.allclose(classifier.model(check), imagenet_guided_model(check), atol=1e-5))
+    same_outputs = torch.allclose(classifier.model(check), imagenet_guided_model(check), atol=1e-5)
+    print("same outputs after the swap:", same_outputs)
 
 
 def explain_both(model, batch, target):
@@ -159,14 +159,27 @@ for model_name, rows in (("pollen", pollen_rows), ("ImageNet", imagenet_rows)):
     for method, (class_corr, model_corr) in rows.items():
         print(f"{model_name:9s} {method:16s} {class_corr:23.2f} {model_corr:29.2f}")
 
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next paragraphs state, checked against the computation.
+claims.holds("the copy with recognised ReLU6 modules has the same outputs", same_outputs)
+claims.holds("the last of the pollen CNN's classes is the 23rd", len(pollen_test.classes) == 23)
+claims.number("1.00", imagenet_rows["guided backprop"][0], what="ImageNet guided backprop, corr. class #1 vs far")
+claims.number("1.00", imagenet_rows["guided backprop"][1], what="ImageNet guided backprop, corr. trained vs random head")
+claims.holds("guided backprop's maps change much less than the gradient's with the class and with the head, on both models",
+             all(rows["guided backprop"][check] > rows["saliency"][check] + 0.25
+                 for rows in (pollen_rows, imagenet_rows) for check in (0, 1)))
+claims.holds("the plain gradient moves with both the class and the head",
+             all(rows["saliency"][check] < 0.6 for rows in (pollen_rows, imagenet_rows) for check in (0, 1)))
+
 # %% [markdown]
-# Guided backprop's maps barely change when the class changes or when the classifier layer is
-# replaced by random weights: most of what they show is decided by the image and the lower layers
+# Guided backprop's maps change much less than the gradient's when the class changes or when the
+# classifier layer is replaced by random weights, and on the ImageNet model not at all (correlation
+# 1.00 for both): most of what they show is decided by the image and the lower layers
 # (the positive-gradient rule discards the information that would distinguish classes), a finding
 # of Adebayo et al. {cite}`adebayo2018sanity` and of Nie et al. {cite}`nie2018theoretical`, who
 # showed that guided backpropagation essentially performs a partial image recovery. The plain gradient is noisier but
 # moves with both. A good-looking explanation is not a faithful one; the evaluation chapter runs
-# the full cascading-randomisation sanity check for every method of the book.
+# the full {term}`cascading-randomisation <cascading randomisation>` {term}`sanity check` for every method of the book.
 #
 # ## Summary
 #
@@ -229,12 +242,26 @@ deep_batch = pollen_images[:40]
 deep_target = inference.predict_proba(pollen_model, deep_batch).argmax(dim=1)
 trained_maps = explain_both(pollen_model, deep_batch, deep_target)
 print(f"{'randomised':36s} {'saliency':>9s} {'guided backprop':>16s}  (median corr. with the trained maps)")
+deep_corr = {}
 for layers in (["classifier"], ["classifier", "features.3"], ["classifier", "features.3", "features.2"]):
     changed = evaluation.randomized_copy(pollen_model, layers, seed=1)
     changed_maps = explain_both(changed, deep_batch, deep_target)
+    deep_corr[" + ".join(layers)] = [features.pearson_per_image(a, b).median() for a, b in zip(trained_maps, changed_maps)]
     print(f"{' + '.join(layers):36s} "
-          + " ".join(f"{features.pearson_per_image(a, b).median():{w}.2f}"
-                     for a, b, w in zip(trained_maps, changed_maps, (9, 16))))
+          + " ".join(f"{median:{w}.2f}" for median, w in zip(deep_corr[" + ".join(layers)], (9, 16))))
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next solution states, checked against the computation.
+claims.number("0.77", deep_corr["classifier + features.3"][1], what="guided backprop, classifier and features.3 random")
+claims.number("0.25", deep_corr["classifier + features.3"][0], what="saliency, classifier and features.3 random")
+claims.number("0.66", deep_corr["classifier + features.3 + features.2"][1], what="guided backprop, features.2 random too")
+claims.number("0.23", deep_corr["classifier + features.3 + features.2"][0], what="saliency, features.2 random too")
+claims.holds("both maps change more as more of the network is random",
+             all(later[method] < earlier[method] for method in (0, 1)
+                 for earlier, later in zip(list(deep_corr.values()), list(deep_corr.values())[1:])))
+claims.holds("guided backprop stays much closer to its trained map than the gradient",
+             all(guided > vanilla + 0.25 for vanilla, guided in deep_corr.values()))
+claims.holds("features.3 and features.2 are two of the pollen CNN's four convolutional blocks", len(pollen_model.features) == 4)
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 1
@@ -243,9 +270,9 @@ for layers in (["classifier"], ["classifier", "features.3"], ["classifier", "fea
 # its trained map. With the classifier and `features.3` random, its median correlation with the
 # trained map is 0.77, against 0.25 for the gradient; with `features.2` random as well it is still
 # 0.66 (gradient: 0.23). Saliency is the exact gradient of whatever model it is given, so it follows
-# every change; guided backprop keeps two thirds of its picture with two of the four convolutional
-# blocks destroyed. That is the cascading randomisation of Adebayo et al. {cite}`adebayo2018sanity`,
-# which the evaluation chapter runs for every method.
+# every change; guided backprop's map stays strongly correlated with its trained one even with two
+# of the four convolutional blocks destroyed. That is the cascading randomisation of Adebayo et al.
+# {cite}`adebayo2018sanity`, which the evaluation chapter runs for every method.
 # :::
 #
 # ### Exercise 2
@@ -271,6 +298,20 @@ for model_name, rows in (("pollen", pollen_rows), ("ImageNet", imagenet_rows)):
     for method, (class_corr, model_corr) in rows.items():
         print(f"{model_name:9s} {method:16s} {class_corr:23.2f} {model_corr:29.2f}")
 
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next solution states, checked against the computation.
+claims.number("0.51", pollen_rows["deconvnet"][0], what="pollen deconvnet, corr. class #1 vs last")
+claims.number("0.68", pollen_rows["deconvnet"][1], what="pollen deconvnet, corr. trained vs random head")
+claims.number("0.48", pollen_rows["saliency"][0], what="pollen saliency, corr. class #1 vs last")
+claims.number("0.40", pollen_rows["saliency"][1], what="pollen saliency, corr. trained vs random head")
+claims.number("0.76", pollen_rows["guided backprop"][0], what="pollen guided backprop, corr. class #1 vs last")
+claims.number("0.87", pollen_rows["guided backprop"][1], what="pollen guided backprop, corr. trained vs random head")
+claims.number("1.00", imagenet_rows["deconvnet"][0], what="ImageNet deconvnet, corr. class #1 vs far")
+claims.number("1.00", imagenet_rows["deconvnet"][1], what="ImageNet deconvnet, corr. trained vs random head")
+claims.holds("deconvnet sits between the gradient and guided backprop on the pollen CNN",
+             all(pollen_rows["saliency"][check] < pollen_rows["deconvnet"][check] < pollen_rows["guided backprop"][check]
+                 for check in (0, 1)))
+
 # %% [markdown]
 # :::{admonition} Solution to exercise 2
 # :class: dropdown
@@ -292,16 +333,24 @@ noise_images = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_see
 noise_target = inference.predict_proba(classifier.model, noise_images).argmax(dim=1)
 noise_vanilla, noise_guided = explain_both(classifier.model, noise_images, noise_target)
 noise_edges = features.edge_magnitude(noise_images)
-print("noise images classified as:", [classifier.class_names[c] for c in noise_target])
+noise_classes = [classifier.class_names[c] for c in noise_target]
+print("noise images classified as:", noise_classes)
+noise_guided_edge_corr = features.pearson_per_image(noise_guided, noise_edges).mean()
 print(f"corr with the noise image's own edge map: saliency {features.pearson_per_image(noise_vanilla, noise_edges).mean():.2f}, "
-      f"guided backprop {features.pearson_per_image(noise_guided, noise_edges).mean():.2f}")
+      f"guided backprop {noise_guided_edge_corr:.2f}")
 other_target = inference.predict_proba(classifier.model, noise_images).argsort(dim=1, descending=True)[:, 99]
 _, other_guided = explain_both(classifier.model, noise_images, other_target)
-print(f"guided backprop, corr between the maps of class #1 and class #100: "
-      f"{features.pearson_per_image(noise_guided, other_guided).mean():.2f}")
+noise_class_corr = features.pearson_per_image(noise_guided, other_guided).mean()
+print(f"guided backprop, corr between the maps of class #1 and class #100: {noise_class_corr:.2f}")
 plotting.image_grid([noise_images[0], attribution.cap(noise_vanilla[:1])[0], attribution.cap(noise_guided[:1])[0]],
                     ["uniform noise", "saliency", "guided backprop"], ncols=3, size=2.4, cmap="gray")
 plt.show()
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next solution states, checked against the computation.
+claims.holds("the network calls both noise images a kite", noise_classes == ["kite", "kite"])
+claims.number("0.00", noise_guided_edge_corr, what="guided backprop's corr. with the noise image's edge map")
+claims.number("0.96", noise_class_corr, what="guided backprop, corr. of the maps of class #1 and class #100")
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 3

@@ -61,7 +61,7 @@ import torch
 from captum.attr import IntegratedGradients
 from skimage.segmentation import mark_boundaries, slic
 
-from xaihelpers import attribution, chapter, data, inference, plotting, repro
+from xaihelpers import attribution, chapter, claims, data, inference, plotting, repro
 
 generator = repro.seed_everything()
 # The ImageNet model is EfficientNet-Lite0 (ResNet-50: XAI_IMAGENET_MODEL=resnet50); data from $XAI_DATA_ROOT.
@@ -132,11 +132,19 @@ axis.set_ylabel("mean |convergence delta|")
 axis.legend(title="baseline")
 plt.show()
 
+# %% tags=["remove-cell"]
+# The comparisons the text and the figure state, checked against the computation.
+claims.holds("the convergence delta falls with the number of steps, for every baseline",
+             all(convergence[kind].is_monotonic_decreasing for kind in kinds))
+claims.holds("the blur line lies lowest throughout",
+             all(convergence.loc[count, "blur"] < convergence.loc[count, other]
+                 for count in steps for other in ("black", "uniform")))
+
 # %% [markdown]
 # ## Per pixel and per region
 #
 # Pixel attributions are hard to read: a region's evidence is spread over many small positive and
-# negative values. Summing them over superpixels (SLIC {cite}`achanta2012slic`) turns the map into a
+# negative values. Summing them over {term}`superpixels <superpixel>` (SLIC {cite}`achanta2012slic`) turns the map into a
 # statement about *parts* of the image ({numref}`fig-ig-regions`); because IG is complete, the
 # region totals still add up to $F(x) - F(x')$.
 
@@ -162,6 +170,13 @@ panels = [mark_boundaries(image[0].permute(1, 2, 0).numpy(), segments),
           plotting.colormaps[plotting.SIGNED_CMAP]((region_map / limit + 1) / 2)[..., :3]]
 plotting.image_grid(panels, ["SLIC regions", "IG per pixel", "IG per region"], ncols=3, size=2.6)
 plt.show()
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the text (and the first self-check answer) state, checked against the computation.
+claims.number("4.418", difference, what="F(x) - F(x')")
+claims.number("4.416", pixel_map.sum(), what="sum of the pixel attributions")
+claims.holds("the region totals add up to the sum of the pixel attributions", abs(totals.sum() - pixel_map.sum().item()) < 1e-3)
+claims.holds("the convergence delta is the gap between the two", abs(delta.item() - (pixel_map.sum().item() - difference)) < 5e-4)
 
 # %% [markdown]
 # ## ImageNet
@@ -206,6 +221,21 @@ cost = pd.read_csv(measured / "attribution_cost.csv")
 print(pd.read_json(measured / "attribution_cost.json", typ="series").to_string())
 print(cost.to_string(index=False))
 
+# %% tags=["remove-cell"]
+# The comparisons the text and the summary state, checked against the stored measurement.
+claims.holds("Grad-CAM costs less than a full forward and backward pass, and less than the gradient",
+             cost.set_index("method").loc["Grad-CAM", "x forward+backward"]
+             < min(1, cost.set_index("method").loc["saliency", "x forward+backward"]))
+claims.holds("SmoothGrad and IG cost no more than their number of passes",
+             all(row["x forward+backward"] < row["passes per image"] for _, row in cost.iterrows()
+                 if row["method"].startswith(("SmoothGrad", "Integrated Gradients"))))
+claims.holds("IG in one chunk is several times slower than in chunks the size of the batch",
+             cost.set_index("method").loc["IG (S=16) in one chunk", "seconds per image"]
+             >= 3 * cost.set_index("method").loc["Integrated Gradients (S=16)", "seconds per image"])
+claims.holds("IG costs an order of magnitude more than a saliency map",
+             10 <= cost.set_index("method").loc["Integrated Gradients (S=16)", "seconds per image"]
+             / cost.set_index("method").loc["saliency", "seconds per image"] < 100)
+
 # %% [markdown]
 # ## Summary
 #
@@ -213,7 +243,8 @@ print(cost.to_string(index=False))
 #   add up to the score difference (completeness), which makes region totals meaningful.
 # - The baseline is part of the question: a black baseline credits dark and bright pixels
 #   differently ({numref}`fig-ig-baselines` and {numref}`fig-ig-zebra`), a blurred one asks which
-#   *details* mattered, a noise baseline averages over random references.
+#   *details* mattered, a single noise baseline compares with one random image (exercise 1
+#   averages over many).
 # - The convergence delta falls quickly with the number of steps; the printed table shows how
 #   many steps each baseline needs for a given accuracy.
 # - IG costs $S$ passes per image, an order of magnitude more than a saliency map (see the cost
@@ -280,14 +311,24 @@ def ig_noise_baselines(count, seed):
 
 
 print(f"{'baselines':>9s} {'roughness':>10s} {'corr between two draws':>23s}  (mean over {len(pollen_pick)} images)")
-averaged_maps = {}
+averaged_maps, map_roughness, draw_corr = {}, {}, {}
 for count in (1, 10):
     first, second = ig_noise_baselines(count, seed=1), ig_noise_baselines(count, seed=2)
     averaged_maps[count] = first
-    print(f"{count:9d} {features.roughness(first).mean():10.2f} {features.pearson_per_image(first, second).mean():23.2f}")
+    map_roughness[count], draw_corr[count] = features.roughness(first).mean(), features.pearson_per_image(first, second).mean()
+    print(f"{count:9d} {map_roughness[count]:10.2f} {draw_corr[count]:23.2f}")
 panels = [plotting.signed_rgb(attribution.signed_scale(averaged_maps[c][:1])[0]) for c in (1, 10)]
 plotting.image_grid([pick_images[0]] + panels, ["image", "1 noise baseline", "10 noise baselines"], ncols=3, size=2.2)
 plt.show()
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next solution states, checked against the computation.
+claims.number("0.05", draw_corr[1], what="corr. between two draws, one noise baseline")
+claims.number("1.31", map_roughness[1], what="roughness, one noise baseline")
+claims.number("0.42", draw_corr[10], what="corr. between two draws, ten noise baselines")
+claims.number("0.68", map_roughness[10], what="roughness, ten noise baselines")
+claims.holds("averaging over ten baselines roughly halves the roughness", 0.4 <= map_roughness[10] / map_roughness[1] <= 0.6)
+claims.holds("two draws of ten baselines still correlate far below 1 (not yet converged)", draw_corr[10] < 0.5)
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 1
@@ -326,12 +367,23 @@ needed = next((s for s in rule_steps if rule_table.loc[s, "riemann_trapezoid"] <
 print(f"Gauss-Legendre reaches {goal:.1e} with 16 steps; the trapezoid rule needs "
       + (f"{needed} steps" if needed else f"more than {rule_steps[-1]} steps"))
 
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next solution states, checked against the computation.
+claims.number("0.68", rule_table.loc[16, "riemann_trapezoid"], what="trapezoid delta at 16 steps")
+claims.number("0.037", rule_table.loc[256, "riemann_trapezoid"], what="trapezoid delta at 256 steps")
+claims.number("0.016", goal, what="Gauss-Legendre delta at 16 steps")
+claims.holds("the trapezoid rule's delta only halves with each doubling of the steps",
+             all(0.4 <= later / earlier <= 0.6 for earlier, later in zip(trapezoid, trapezoid[1:])))
+claims.holds("up to 256 steps the trapezoid rule does not reach the Gauss-Legendre delta of 16 steps", needed is None)
+claims.holds("continuing the halving, the trapezoid rule reaches it between 512 and 1,024 steps",
+             trapezoid[-1] / 4 <= goal < trapezoid[-1] / 2 and rule_steps[-1] == 256)
+
 # %% [markdown]
 # :::{admonition} Solution to exercise 2
 # :class: dropdown
 # Many more. On these ten images the trapezoid rule's delta only halves with each doubling of the
 # steps: 0.68 at 16 steps and 0.037 at 256, where Gauss-Legendre reaches 0.016 at 16. Continuing the
-# halving, the trapezoid rule would need about 512 to 1,024 steps for the same delta, 30 to 60 times
+# halving, the trapezoid rule would need about 512 to 1,024 steps for the same delta, 32 to 64 times
 # the passes. captum's default, Gauss-Legendre, places its points where they integrate a smooth
 # function best; that is why the book's chapters get away with 32 to 64 steps.
 # :::
@@ -351,6 +403,7 @@ def probability_of(pictures, label):
 
 
 choice = torch.Generator().manual_seed(0)
+greyed_probability = []
 print(f"{'image':12s} {'p(class)':>8s} {'top 3 grey':>10s} {'bottom 3 grey':>13s} {'3 random grey':>13s}")
 for index in pollen_pick:
     picture = pollen_images[index:index + 1]
@@ -367,9 +420,30 @@ for index in pollen_pick:
 
     random_triples = [region_labels[torch.randperm(len(region_labels), generator=choice)[:3].numpy()] for _ in range(10)]
     random_drop = torch.cat([probability_of(greyed(t), label) for t in random_triples]).mean()
-    print(f"{pollen_test.classes[label]:12s} {probability_of(picture, label).item():8.2f} "
-          f"{probability_of(greyed(order[:3]), label).item():10.2f} {probability_of(greyed(order[-3:]), label).item():13.2f} "
-          f"{random_drop.item():13.2f}")
+    greyed_probability.append({"image": probability_of(picture, label).item(),
+                               "top": probability_of(greyed(order[:3]), label).item(),
+                               "bottom": probability_of(greyed(order[-3:]), label).item(), "random": random_drop.item()})
+    print(f"{pollen_test.classes[label]:12s} {greyed_probability[-1]['image']:8.2f} "
+          f"{greyed_probability[-1]['top']:10.2f} {greyed_probability[-1]['bottom']:13.2f} "
+          f"{greyed_probability[-1]['random']:13.2f}")
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the next solution states, checked against the computation.
+claims.number("0.98", greyed_probability[0]["image"], what="p(class), first grain")
+claims.number("0.74", greyed_probability[0]["top"], what="p(class) with the top 3 regions grey, first grain")
+claims.number("0.81", greyed_probability[1]["image"], what="p(class), second grain")
+claims.number("0.02", greyed_probability[1]["top"], what="p(class) with the top 3 regions grey, second grain")
+claims.number("0.84", greyed_probability[2]["image"], what="p(class), third grain")
+claims.number("0.39", greyed_probability[2]["top"], what="p(class) with the top 3 regions grey, third grain")
+claims.number("0.94", greyed_probability[0]["random"], what="p(class) with 3 random regions grey, first grain")
+claims.number("0.20", greyed_probability[1]["random"], what="p(class) with 3 random regions grey, second grain")
+claims.number("0.69", greyed_probability[2]["random"], what="p(class) with 3 random regions grey, third grain")
+claims.number("0.99", greyed_probability[0]["bottom"], what="p(class) with the bottom 3 regions grey, first grain")
+claims.number("0.93", greyed_probability[2]["bottom"], what="p(class) with the bottom 3 regions grey, third grain")
+claims.holds("three random regions lower the probability, but less than the top three, on every grain",
+             all(p["top"] < p["random"] < p["image"] for p in greyed_probability))
+claims.holds("greying the bottom three regions raises the probability for two of the three grains (the first and third)",
+             [p["bottom"] > p["image"] for p in greyed_probability] == [True, False, True])
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 3
@@ -377,8 +451,8 @@ for index in pollen_pick:
 # Greying out the three regions with the largest IG totals lowers the probability of the predicted
 # class from 0.98 to 0.74, from 0.81 to 0.02 and from 0.84 to 0.39. Three random regions lower it
 # less (0.94, 0.20 and 0.69, the mean over ten random triples). The three regions with the lowest
-# totals, which spoke against the class, even raise it for two images (0.99 and 0.93). IG's ranking
-# of the regions is faithful here: its top regions matter more than random ones. The evaluation
+# totals even raise it for two images (0.99 and 0.93). On these three grains IG's ranking of the
+# regions is faithful: its top regions matter more than random ones. The evaluation
 # chapter measures this for every method, pixel by pixel, as deletion curves. (Grey is a different
 # "absence" than the blurred baseline that IG was computed against; the drop would differ with a
 # blurred fill.)

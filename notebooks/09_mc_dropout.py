@@ -27,7 +27,7 @@
 # - **predictive mean** $\bar p$: the prediction (its arg max is the class);
 # - **variance** over the passes of the predicted class's probability;
 # - **predictive entropy** $H[\bar p] = -\sum_c \bar p_c \log \bar p_c$: the total uncertainty;
-# - **mutual information** $H[\bar p] - \frac1T\sum_t H[p_t]$ {cite}`houlsby2011bayesian`: the
+# - **{term}`mutual information`** $H[\bar p] - \frac1T\sum_t H[p_t]$ {cite}`houlsby2011bayesian`: the
 #   part due to the passes *disagreeing*, i.e. to the model's uncertainty about its own weights.
 #
 # Cost: $T$ forward passes per image, no backward pass. When the only dropout layer sits right
@@ -42,7 +42,7 @@
 # | **How** | per-image uncertainty measures; accuracy when rejecting the most uncertain |
 # | **When** | after training, at prediction time |
 # | **Where** | networks trained with dropout: the pollen CNN, EfficientNet-Lite0 (not ResNet-50) |
-# | **Source** | the study it follows: the class-model project: uncertainty via Monte-Carlo dropout; see {doc}`../book/sources` |
+# | **Source** | the study it follows: the class-model project: uncertainty via {term}`Monte-Carlo dropout`; see {doc}`../book/sources` |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
@@ -59,7 +59,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from xaihelpers import chapter, inference, plotting, repro, uncertainty, zoo
+from xaihelpers import chapter, claims, inference, plotting, repro, uncertainty, zoo
 
 repro.seed_everything()
 # The ImageNet model is EfficientNet-Lite0 (ResNet-50: XAI_IMAGENET_MODEL=resnet50); data from $XAI_DATA_ROOT.
@@ -78,6 +78,11 @@ full = uncertainty.mc_predict(pollen_model, pollen_test.images[:10], passes=5, s
 fast = uncertainty.mc_predict(pollen_model, pollen_test.images[:10], passes=5, seed=1, head="classifier")
 print(f"largest difference, full vs head-only passes: {(full - fast).abs().max():.1e}")
 
+# %% tags=["remove-cell"]
+# The check the text above states (self-check 2 quotes it: largest difference 0), against the computation.
+claims.holds("five full and five head-only passes with the same seed give the same probabilities",
+             (full - fast).abs().max() == 0)
+
 # %%
 passes = 50
 samples = uncertainty.mc_predict(pollen_model, pollen_test.images, passes=passes, head="classifier")
@@ -94,6 +99,11 @@ table = pd.DataFrame({name: [values[correct].mean().item(), values[~correct].mea
                       for name, values in measures.items()}, index=["correct", "wrong"])
 print(f"mean uncertainty of {int(correct.sum())} correct and {int((~correct).sum())} wrong predictions:")
 print(table.round(4).to_string())
+
+# %% tags=["remove-cell"]
+# The comparison the next paragraph states, checked against the computation.
+claims.holds("wrong predictions are, on average, clearly (over 1.5 times) more uncertain on every measure",
+             all(table.loc["wrong", name] > 1.5 * table.loc["correct", name] for name in measures))
 
 # %% [markdown]
 # Wrong predictions are, on average, clearly more uncertain on every measure. The histograms
@@ -169,6 +179,20 @@ for count in (1, 2, 5, 10, 20, 50, 100):
 convergence = pd.DataFrame(rows).T.rename_axis("T")
 print(convergence.round(4).to_string())
 
+# %% tags=["remove-cell"]
+# The statements of the next paragraph, and EfficientNet-Lite0's dropout rate, checked against the computation.
+convergence_errors = convergence.loc[2:, ["|entropy error|", "|MI error|"]]
+convergence_scaled = convergence_errors.mul(convergence_errors.index.to_series() ** 0.5, axis=0)
+claims.holds("with one pass the mutual information is zero (its error is the reference's mean MI)",
+             abs(convergence.loc[1, "|MI error|"] - reference.mutual_information.mean().item()) < 1e-6)
+claims.holds("the errors shrink roughly like 1/sqrt(T) (error x sqrt(T) varies by less than 1.5 times from T = 2 on)",
+             (convergence_scaled.max() / convergence_scaled.min() < 1.5).all())
+claims.holds("a few tens of passes give estimates good to a few hundredths",
+             (convergence.loc[[20, 50], ["|entropy error|", "|MI error|"]] < 0.05).all().all())
+lite0_dropout = [classifier.model.get_submodule(name).p for name in uncertainty.dropout_layers(classifier.model)]
+claims.setting("0.2", lite0_dropout[0] if classifier.name == "efficientnet_lite0" else None,
+               what="EfficientNet-Lite0's dropout rate")
+
 # %% [markdown]
 # With one pass the mutual information is zero by definition (nothing to disagree with) and the
 # prediction is that of one random sub-network. The errors shrink roughly like $1/\sqrt{T}$;
@@ -202,9 +226,30 @@ if uncertainty.dropout_layers(classifier.model):
                          "variance": (imagenet_summary.variance, imagenet_correct),
                          "softmax (1 pass)": (1 - imagenet_deterministic.max(dim=1).values,
                                               imagenet_deterministic.argmax(dim=1) == labels)}
-    print(rejection_table(imagenet_measures).round(3).to_string())
+    imagenet_rejection = rejection_table(imagenet_measures)
+    print(imagenet_rejection.round(3).to_string())
 else:
     print(f"{classifier.name} has no dropout layer: Monte-Carlo dropout does not apply (see the text above).")
+
+# %% tags=["remove-cell"]
+# The comparisons the summary states, checked against the computation (ImageNet: only for a network with dropout).
+mc_names = ["entropy", "mutual information", "variance"]
+pollen_softmax = pollen_rejection["softmax (1 pass)"]
+claims.holds("pollen CNN: rejecting the most uncertain images raises the accuracy of the rest",
+             (pollen_rejection.loc[0.5] > pollen_rejection.loc[1.0]).all())
+claims.holds("pollen CNN: each MC measure is ahead of the single-pass softmax at some retained fractions "
+             "and level with or behind it at others",
+             all((pollen_rejection[n] > pollen_softmax).any() and (pollen_rejection[n] <= pollen_softmax).any()
+                 for n in mc_names))
+if uncertainty.dropout_layers(classifier.model):
+    lite0_softmax = imagenet_rejection["softmax (1 pass)"]
+    lite0_best_mc = imagenet_rejection[mc_names].max(axis=1)
+    claims.holds("ImageNet: rejecting the most uncertain images raises the accuracy of the rest",
+                 (imagenet_rejection.loc[0.5] > imagenet_rejection.loc[1.0]).all())
+    claims.holds("ImageNet: the single-pass softmax is highest or tied at every retained fraction but 80 %",
+                 ((lite0_softmax >= lite0_best_mc) == (imagenet_rejection.index != 0.8)).all())
+    claims.holds("ImageNet: at 80 % retained mutual information keeps one more right prediction than the softmax",
+                 round((imagenet_rejection.loc[0.8, "mutual information"] - lite0_softmax[0.8]) * 0.8 * len(labels)) == 1)
 
 # %% [markdown]
 # ## Summary
@@ -214,12 +259,14 @@ else:
 #   passes), variance of the predicted class's probability.
 # - Only the dropout layers change mode; batch norm keeps its running statistics. The book's
 #   helper restores every layer's mode afterwards.
-# - On both models the wrong predictions carry more uncertainty on average, and rejecting the
-#   most uncertain images raises the accuracy of the rest. But the plain softmax confidence of a
-#   single pass is a strong competitor: on the pollen CNN the MC measures are ahead at some
-#   retained fractions and behind at others, and on EfficientNet-Lite0, whose dropout sits only
-#   before the classifier, the single-pass softmax ranks errors at least as well. MC dropout earns
-#   its $T$ passes only where it tells us more than the softmax already does; measure it.
+# - On both models the uncertain predictions are more often wrong: rejecting the most uncertain
+#   images raises the accuracy of the rest. But the plain softmax confidence of a single pass is a
+#   strong competitor: on the pollen CNN the MC measures are ahead of it at some retained fractions
+#   and level with or behind it at others, and on EfficientNet-Lite0, whose dropout sits only
+#   before the classifier, the single-pass softmax ranks errors at least as well (its accuracy is
+#   the highest, or tied for it, at every retained fraction but 80 %, where mutual information
+#   keeps one more right prediction). MC dropout earns its $T$ passes only where it tells us more
+#   than the softmax already does; measure it.
 # - A few tens of passes suffice for stable estimates; when dropout sits right before the last
 #   layer the passes cost almost nothing extra.
 # - A network trained without dropout (ResNet-50) has no MC-dropout uncertainty; inserting dropout
@@ -278,11 +325,27 @@ stranger_summary = uncertainty.summarize(uncertainty.mc_predict(pollen_model, st
 print(f"{'images':22s} {'mean entropy':>12s} {'mean MI':>8s} {'mean confidence':>16s}")
 for name, result in (("pollen test", summary), ("ImageNet at 64 x 64", stranger_summary)):
     print(f"{name:22s} {result.entropy.mean():12.3f} {result.mutual_information.mean():8.4f} {result.confidence.mean():16.2f}")
+aurocs = {}
 for name in ("entropy", "mutual_information"):
     inside, outside = getattr(summary, name), getattr(stranger_summary, name)
     # AUROC: the chance that a random ImageNet image is more uncertain than a random pollen image.
-    auroc = roc_auc_score([0] * len(inside) + [1] * len(outside), torch.cat([inside, outside]).numpy())
+    auroc = aurocs[name] = roc_auc_score([0] * len(inside) + [1] * len(outside), torch.cat([inside, outside]).numpy())
     print(f"{name}: AUROC for telling ImageNet from pollen {auroc:.2f}")
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the solution states, checked against the computation.
+claims.number("158", len(strangers))
+claims.number("0.226", stranger_summary.mutual_information.mean())
+claims.number("0.068", summary.mutual_information.mean())
+claims.number("0.59", stranger_summary.confidence.mean())
+claims.number("0.81", summary.confidence.mean())
+claims.number("0.93", aurocs["mutual_information"])
+claims.number("93", aurocs["mutual_information"], scale=100)
+claims.number("0.80", aurocs["entropy"])
+claims.holds("the mutual information is much (over twice) higher on the ImageNet samples",
+             stranger_summary.mutual_information.mean() > 2 * summary.mutual_information.mean())
+claims.holds("mutual information tells the strangers apart better than the entropy",
+             aurocs["mutual_information"] > aurocs["entropy"])
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 1
@@ -314,6 +377,36 @@ print("highest curve at each retained fraction:",
        for f in pollen_rejection.index})
 print("mean accuracy over the retained fractions:", pollen_rejection.mean().round(3).to_dict())
 
+# %% tags=["remove-cell"]
+# The numbers and comparisons the solution states, checked against the computation.
+import math
+
+best_at = {f: set(pollen_rejection.columns[pollen_rejection.loc[f] == pollen_rejection.loc[f].max()]) for f in retained}
+rejection_means = pollen_rejection.mean()
+kept_images = pd.Series({f: max(1, math.ceil(f * len(correct) - 1e-9)) for f in retained})
+claims.holds("no curve lies highest everywhere", not set.intersection(*best_at.values()))
+claims.number("0.880", correct.float().mean())
+claims.number("0.873", pollen_rejection.loc[1.0, "softmax (1 pass)"])
+claims.holds("the curves meet again at half the images", pollen_rejection.loc[0.5].nunique() == 1)
+claims.number("0.975", pollen_rejection.loc[0.5, "entropy"])
+claims.holds("the single-pass softmax is best at 80 % retained, with mutual information",
+             best_at[0.8] == {"softmax (1 pass)", "mutual information"})
+claims.holds("mutual information alone is best at 70 % retained", best_at[0.7] == {"mutual information"})
+claims.holds("entropy and mutual information are best at 60 % retained", best_at[0.6] == {"entropy", "mutual information"})
+claims.number("0.934", rejection_means["mutual information"])
+claims.number("0.931", rejection_means["variance"])
+claims.number("0.930", rejection_means["entropy"])
+claims.number("0.927", rejection_means["softmax (1 pass)"])
+claims.holds("averaged, mutual information is highest, then variance, entropy and the single-pass softmax",
+             rejection_means["mutual information"] > rejection_means["variance"] > rejection_means["entropy"]
+             > rejection_means["softmax (1 pass)"])
+claims.number("19", (~correct).sum())
+claims.number("158", len(correct))
+claims.holds("at any retained fraction the measures differ by three images at most",
+             ((pollen_rejection.max(axis=1) - pollen_rejection.min(axis=1)) * kept_images).round().max() <= 3)
+claims.holds("the averages differ by less than one image's worth (1 / images kept, averaged over the fractions)",
+             rejection_means.max() - rejection_means.min() < (1 / kept_images).mean())
+
 # %% [markdown]
 # :::{admonition} Solution to exercise 2
 # :class: dropdown
@@ -323,8 +416,9 @@ print("mean accuracy over the retained fractions:", pollen_rejection.mean().roun
 # best at 80 % retained (with mutual information), mutual information alone at 70 %, entropy and
 # mutual information at 60 %. Averaged over the retained fractions, mutual information is highest
 # (0.934), then variance (0.931), entropy (0.930) and the single-pass softmax (0.927). With 19 wrong
-# predictions among 158 images, one image moves a curve by about a point: the differences between
-# the measures are of that size, so on this test set they are about equally useful.
+# predictions among 158 images, one image moves a curve by about a point: at any retained fraction
+# the measures differ by three images at most, and their averages by less than one image's worth,
+# so on this test set they are about equally useful.
 # :::
 #
 # ### Exercise 3
@@ -343,12 +437,29 @@ curves = pd.DataFrame({name: uncertainty.accuracy_when_rejecting(values, right, 
 print(curves.iloc[::3].round(3).to_string())
 print("mean accuracy over retained fractions 1.0 to 0.3:", curves.mean().round(3).to_dict())
 
+# %% tags=["remove-cell"]
+# The numbers and comparisons the solution states, checked against the computation.
+curve_means = curves.mean()
+claims.setting("1.0", fine_retained[0], what="the largest retained fraction")
+claims.setting("0.3", fine_retained[-1], what="the smallest retained fraction")
+claims.number("0.950", curve_means["entropy of the MC mean"])
+claims.number("0.948", curve_means["entropy, 1 pass"])
+claims.number("0.949", curve_means["softmax (1 pass)"])
+claims.holds("the entropy of the MC mean is better, but barely (by under half a point)",
+             0 < curve_means["entropy of the MC mean"] - curve_means.drop("entropy of the MC mean").max() < 0.005)
+claims.holds("the printed rows from 55 % retained down are the same for all three",
+             all(curves.loc[f].nunique() == 1 for f in curves.iloc[::3].index if f <= 0.55))
+claims.number("0.880", curves.loc[1.0, "entropy of the MC mean"])
+claims.number("0.873", curves.loc[1.0, "entropy, 1 pass"])
+claims.setting("50", passes, what="the number of stochastic passes")
+
 # %% [markdown]
 # :::{admonition} Solution to exercise 3
 # :class: dropdown
 # Barely, on this model. Rejecting by the entropy of the MC mean gives a mean accuracy of 0.950 over
 # the retained fractions from 1.0 to 0.3, against 0.948 for the entropy of one deterministic pass
-# and 0.949 for the single-pass softmax, and the curves coincide below 55 % retained. The MC mean
+# and 0.949 for the single-pass softmax, and from 55 % retained down the printed rows are the same
+# for all three. The MC mean
 # can be better because it averages 50 slightly different models, an ensemble in miniature, and its
 # accuracy at 100 % retained is already higher (0.880 against 0.873). With dropout only before the
 # last layer the 50 models share everything but the classifier's input mask, so they can differ
@@ -373,6 +484,29 @@ for name, result, right in (("dropout 0.3 (book)", summary, correct), ("dropout 
                   "mean acc. rejecting by MI": sum(uncertainty.accuracy_when_rejecting(result.mutual_information, right, retained)) / len(retained),
                   "mean acc. rejecting by entropy": sum(uncertainty.accuracy_when_rejecting(result.entropy, right, retained)) / len(retained)}
 print(pd.DataFrame(rows).T.round(3).to_string())
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the solution states, checked against the computation.
+book_row, strong_row = rows["dropout 0.3 (book)"], rows["dropout 0.5"]
+claims.setting("0.5", strong_model.dropout.p, what="the dropout rate of the exercise's model")
+claims.number("0.854", strong_row["MC accuracy"])
+claims.number("0.880", book_row["MC accuracy"])
+claims.number("0.141", strong_row["mean MI"])
+claims.number("0.068", book_row["mean MI"])
+claims.number("1.67", strong_row["MI wrong / correct"])
+claims.number("1.88", book_row["MI wrong / correct"])
+claims.number("0.917", strong_row["mean acc. rejecting by MI"])
+claims.number("0.921", strong_row["mean acc. rejecting by entropy"])
+claims.number("0.934", book_row["mean acc. rejecting by MI"])
+claims.number("0.930", book_row["mean acc. rejecting by entropy"])
+claims.holds("the dropout-0.5 model is less accurate", strong_row["MC accuracy"] < book_row["MC accuracy"])
+claims.holds("and twice as uncertain on average (mean MI ratio between 1.8 and 2.2)",
+             1.8 < strong_row["mean MI"] / book_row["mean MI"] < 2.2)
+claims.holds("its uncertainty separates wrong from right predictions less well",
+             strong_row["MI wrong / correct"] < book_row["MI wrong / correct"])
+claims.holds("rejecting by MI or entropy gives lower mean accuracies",
+             strong_row["mean acc. rejecting by MI"] < book_row["mean acc. rejecting by MI"]
+             and strong_row["mean acc. rejecting by entropy"] < book_row["mean acc. rejecting by entropy"])
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 4

@@ -64,7 +64,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from xaihelpers import chapter, features, hooks, plotting, repro
+from xaihelpers import chapter, claims, features, hooks, plotting, repro
 
 repro.seed_everything()
 # The committed checkpoints; the CIFAR-10 test set from $XAI_DATA_ROOT.
@@ -79,7 +79,18 @@ comparison, models, classes, images = chapter.cifar_comparison(device="cpu")
 # test images.
 
 # %%
-print(comparison.accuracy_table().to_string())
+accuracy_table = comparison.accuracy_table()
+print(accuracy_table.to_string())
+
+# %% tags=["remove-cell"]
+# The statements around the table, checked against the checkpoints and the networks.
+parameters = accuracy_table["parameters"]
+claims.holds("each network trained in at most about 10 minutes", accuracy_table["training minutes"].max() <= 10)
+claims.holds("plain has by far (over twice) the most parameters", parameters["plain"] > 2 * parameters.drop("plain").max())
+claims.number("2,048", models["plain"].classifier[1].in_features)
+claims.number("256", models["plain"].classifier[1].out_features)
+claims.holds("the two pooled designs read 128 numbers", models["gap"].classifier[-1].in_features == 128
+             and models["allconv"].classifier[0].in_channels == 128)
 
 # %% [markdown]
 # The **plain** network has by far the most parameters: its dense layer connects 2,048 inputs
@@ -116,6 +127,10 @@ for arch, model in models.items():
     shapes = ", ".join(f"{name} {tuple(value.shape[1:])}" for name, value in recorder.activations.items())
     print(f"{arch:8s} {shapes}")
 print("hooks left on the networks:", sum(hooks.count_hooks(model) for model in models.values()))
+
+# %% tags=["remove-cell"]
+# What the text states (and self-check 1 quotes), checked against the networks.
+claims.holds("no hook is left on any network", sum(hooks.count_hooks(model) for model in models.values()) == 0)
 
 # %% [markdown]
 # The first blocks have the same shapes in all three networks (16x16, 8x8, 4x4 after each
@@ -172,12 +187,12 @@ show_strongest_channels("allconv")
 # that push the predicted class up most.
 
 # %%
-rows = []
+rows, errors = [], {}
 for arch, model in models.items():
     labels = logits[arch].argmax(dim=1)
     parts, bias = model.logit_parts(recordings[arch][model.dense_layer], labels)
     chosen = logits[arch][torch.arange(len(labels)), labels]
-    error = (parts.sum(dim=1) + bias - chosen).abs().max().item()
+    error = errors[arch] = (parts.sum(dim=1) + bias - chosen).abs().max().item()
     positive = parts.clamp(min=0)
     for image, label in enumerate(labels.tolist()):
         rows.append({"architecture": arch, "image": comparison.example_index[image], "predicted": classes[label],
@@ -186,6 +201,20 @@ for arch, model in models.items():
                      "top 3 share": round((positive[image].topk(3).values.sum() / positive[image].sum()).item(), 2)})
     print(f"{arch:8s} sum of parts + bias equals the logit (to 1e-4) for all images: {error < 1e-4}")
 print(pd.DataFrame(rows).to_string(index=False))
+
+# %% tags=["remove-cell"]
+# The comparisons the next paragraph states, checked against the table.
+decomposition = pd.DataFrame(rows).groupby("architecture")
+plain_rows, gap_rows, allconv_rows = (decomposition.get_group(arch) for arch in ("plain", "gap", "allconv"))
+claims.holds("the decompositions hold to float precision", max(errors.values()) < 1e-4)
+claims.holds("gap draws on about half (40 to 60 %) of its 128 channels",
+             (gap_rows["units"] == 128).all() and gap_rows["units > 0"].between(0.4 * 128, 0.6 * 128).all())
+claims.holds("gap's three strongest channels carry less than a fifth", (gap_rows["top 3 share"] < 0.2).all())
+claims.holds("plain's dense code is sparse: a few tens of its 256 units push the class up",
+             (plain_rows["units"] == 256).all() and plain_rows["units > 0"].between(20, 60).all())
+claims.holds("plain's top three carry more than gap's", plain_rows["top 3 share"].min() > gap_rows["top 3 share"].max())
+claims.holds("allconv has 16 positions, and three of them carry about half (0.4 to 0.65)",
+             (allconv_rows["units"] == 16).all() and allconv_rows["top 3 share"].between(0.4, 0.65).all())
 
 # %% [markdown]
 # The decompositions hold to float precision. *Top 3 share* is the part of the positive evidence
@@ -243,11 +272,27 @@ activity = pd.DataFrame(rows).round(3)
 print(activity.to_string(na_rep="-"))
 print("hooks left on the networks:", sum(hooks.count_hooks(model) for model in models.values()))
 
+# %% tags=["remove-cell"]
+# The comparisons the next paragraph states, checked against the table.
+first_block = activity[activity.index.str.startswith("features.0")]
+last_block = activity[activity.index.str.startswith("features.2")]
+claims.holds("around half (0.4 to 0.6) the units of the first block fire on a typical image",
+             first_block.min().min() >= 0.4 and first_block.max().max() <= 0.6)
+claims.holds("fewer fire, on average, in the last block than in the first, in every network",
+             (last_block.mean() < first_block.mean()).all())
+claims.holds("not steadily: in gap and allconv the last ReLU is more active than the one before it",
+             all(activity.loc["features.2.5", arch] > activity.loc["features.2.2", arch] for arch in ("gap", "allconv")))
+claims.holds("the dense layer of plain is the sparsest", activity.loc["classifier.2", "plain"] == activity.min().min())
+claims.holds("about one unit in seven", round(1 / activity.loc["classifier.2", "plain"]) == 7)
+claims.holds("no layer is dead (a fraction near 0)", activity.min().min() > 0.1)
+claims.setting("0.24", what="the active fraction self-check question 3 asks about (plain's last conv ReLU: 0.242)")
+
 # %% [markdown]
 # The rows are the ReLU modules by name; a dash means the architecture has no such layer. Around
-# half the units of the early blocks fire on a typical image, fewer in deep blocks, and the
-# dense layer of **plain** is the sparsest (about one unit in seven); no layer is dead (a
-# fraction near 0) in any of the three networks.
+# half the units of the first block fire on a typical image and fewer, on average, in the last
+# block, though not steadily (in **gap** and **allconv** the last ReLU is more active than the one
+# before it); the dense layer of **plain** is the sparsest (about one unit in seven); no layer is
+# dead (a fraction near 0) in any of the three networks.
 
 # %% [markdown]
 # ## Summary
@@ -331,6 +376,18 @@ for unit in purity.argsort(descending=True, stable=True)[:3].tolist():
     majority = int(torch.bincount(thousand_labels[top_ten[:, unit]], minlength=10).argmax())
     print(f"unit {unit:3d}: {int(purity[unit] * 10)} of its top ten images are {classes[majority]}")
 
+# %% tags=["remove-cell"]
+# The numbers and comparisons the solution states, checked against the computation.
+claims.number("256", units.shape[1])
+claims.number("124", alive.sum())
+claims.number("1,000", len(thousand))
+claims.number("30", (purity == 1).sum())
+claims.number("62", (purity >= 0.8).sum())
+claims.number("2.7", chance)
+claims.holds("units 5 (dogs) and 11 and 13 (automobiles) have ten strongest images of one class",
+             [(float(purity[u]), classes[int(torch.bincount(thousand_labels[top_ten[:, u]], minlength=10).argmax())])
+              for u in (5, 11, 13)] == [(1.0, "dog"), (1.0, "automobile"), (1.0, "automobile")])
+
 # %% [markdown]
 # :::{admonition} Solution to exercise 1
 # :class: dropdown
@@ -356,11 +413,13 @@ all_classes = torch.stack([gap.evidence_map(gap_recording[gap.conv_blocks[-1]], 
                                             torch.full((len(images),), c)) for c in range(10)], dim=1)  # (5, 10, 4, 4)
 rows_index = torch.arange(len(images))
 first, second = all_classes[rows_index, ranked[:, 0]], all_classes[rows_index, ranked[:, 1]]
-print("each map sums to its logit minus the bias:",
-      torch.allclose(all_classes.sum(dim=(2, 3)) + gap.classifier[-1].bias, logits["gap"], atol=1e-4))
+maps_sum_to_logits = torch.allclose(all_classes.sum(dim=(2, 3)) + gap.classifier[-1].bias, logits["gap"], atol=1e-4)
+print("each map sums to its logit minus the bias:", maps_sum_to_logits)
+correlations = {}
 for image in range(len(images)):
+    correlations[comparison.example_index[image]] = features.pearson_per_image(first[image:image + 1], second[image:image + 1]).item()
     print(f"#{comparison.example_index[image]}: {classes[ranked[image, 0]]:10s} vs {classes[ranked[image, 1]]:10s} "
-          f"corr of their maps {features.pearson_per_image(first[image:image + 1], second[image:image + 1]).item():5.2f}")
+          f"corr of their maps {correlations[comparison.example_index[image]]:5.2f}")
 panels, titles = [], []
 for image in range(len(images)):
     for c in ranked[image, :2].tolist():
@@ -369,6 +428,32 @@ for image in range(len(images)):
         titles.append(f"gap: {classes[c]}")
 plotting.image_grid(panels, titles, ncols=4, size=1.9)
 plt.show()
+
+# %% tags=["remove-cell"]
+# The numbers and statements the solution states, checked against the computation.
+top_two = {comparison.example_index[i]: (classes[ranked[i, 0]], classes[ranked[i, 1]]) for i in range(len(images))}
+wrong = comparison.example_kinds.index("all_wrong")
+side = first.shape[-1]
+cat_peak = divmod(int(first[wrong].argmax()), side)
+deer_peak = divmod(int(second[wrong].argmax()), side)
+centre = torch.zeros(side, side, dtype=torch.bool)
+centre[1:side - 1, 1:side - 1] = True
+claims.holds("each class's map sums to its logit minus the bias (the check prints True)", maps_sum_to_logits)
+claims.number("0.21", correlations[6044])
+claims.number("0.53", correlations[2920])
+claims.number("0.37", correlations[981])
+claims.number("-0.28", correlations[2890])
+claims.number("-0.66", correlations[429])
+claims.holds("the second class is deer for #2890 and #429, whose first is cat",
+             top_two[2890][1] == "deer" and top_two[429] == ("cat", "deer"))
+claims.number("429", comparison.example_index[wrong])
+claims.number("16", first[wrong].numel())
+claims.holds("#429: the cat's evidence is largest in the middle of the 4x4 grid",
+             side == 4 and cat_peak[0] in (1, 2) and cat_peak[1] in (1, 2))
+claims.holds("#429: the cat's evidence falls off towards the surroundings (border positions below the central four)",
+             first[wrong][~centre].mean() < first[wrong][centre].mean())
+claims.holds("#429: the deer's evidence is largest in the top row", deer_peak[0] == 0)
+claims.holds("#429: the deer's evidence is low where the cat's peaks", second[wrong][cat_peak] < second[wrong].mean())
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 2
@@ -379,10 +464,18 @@ plt.show()
 # image (#2920), the second class finds its evidence in the same region as the first (correlation
 # 0.21 and 0.53); for the airplane/bird image #981, on the same object (0.37). For the bird #2890
 # (second: deer) and the all-wrong airplane #429 (cat, then deer), the second class's evidence lies
-# where the first's is absent (-0.28 and -0.66): deer in the background around the object, in the
-# dark sky above the airplane, while the cat's evidence sits on the plane's centre. A class
-# activation map of every class shows what a network would argue for each answer, which a map of the
-# predicted class alone hides.
+# where the first's is weak (-0.28 and -0.66): for the bird, deer in the background around it. For
+# #429 the decomposition says where exactly: of the 16 positions of the last block, gap's evidence
+# for cat is largest in the middle of the grid, on the body of the plane, and falls off towards the
+# black surroundings, while its evidence for deer is largest in the top row, the black background
+# between the wing tips, and low on the plane. {doc}`12_cifar_lime` explains the same image with
+# LIME (its exercise 3), where much of the weight for the animal classes lies at the top, where
+# the wings stand against the dark sky; the two methods answer different questions (the class
+# activation map: which positions' features add to the class score in gap's linear head; LIME:
+# which superpixels, when switched off, change the predicted probability), so compare the two
+# explanations there before concluding what the network looks at. A class activation map of every
+# class shows what a network would argue for each answer, which a map of the predicted class alone
+# hides.
 # :::
 #
 # ### Exercise 3
@@ -407,6 +500,29 @@ for arch, model in models.items():
         robustness[arch][f"noise {level} std"] = accuracy
 print(pd.DataFrame(robustness).round(3).to_string())
 print("hooks left on the networks:", sum(hooks.count_hooks(model) for model in models.values()))
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the solution states, checked against the computation.
+noisy = pd.DataFrame(robustness)
+clean, half_std, one_std, two_std = (noisy.loc[f"noise {level} std"] for level in noise_levels)
+loss_at_half = (clean - half_std) * 100  # points of accuracy
+claims.number("0.2", loss_at_half["allconv"])
+claims.number("0.804", clean["allconv"])
+claims.number("0.802", half_std["allconv"])
+claims.number("1.2", loss_at_half["plain"])
+claims.number("1.8", loss_at_half["gap"])
+claims.number("0.776", one_std["allconv"])
+claims.number("0.745", one_std["plain"])
+claims.number("0.735", one_std["gap"])
+claims.number("0.677", two_std["plain"])
+claims.number("0.643", two_std["allconv"])
+claims.number("0.563", two_std["gap"])
+claims.holds("allconv is the most robust at moderate noise (least loss at half a std, best at one std)",
+             loss_at_half.idxmin() == "allconv" and one_std.idxmax() == "allconv")
+claims.holds("plain keeps most at two standard deviations, then allconv, then gap",
+             two_std["plain"] > two_std["allconv"] > two_std["gap"])
+claims.holds("gap suffers most", loss_at_half.idxmax() == "gap" and one_std.idxmin() == "gap" and two_std.idxmin() == "gap")
+claims.holds("no hook is left behind", sum(hooks.count_hooks(model) for model in models.values()) == 0)
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 3
@@ -440,6 +556,18 @@ for arch, model in models.items():
     share = tally.sort(descending=True).values[:5].sum() / tally.sum()
     print(f"{arch:8s} channels that are never the strongest: {int((tally == 0).sum()):3d} of 128; "
           f"the five most frequent winners cover {share:.2f} of the {len(comparison.test)} test images")
+
+# %% tags=["remove-cell"]
+# The numbers and comparisons the solution states, checked against the computation.
+never_strongest = {arch: int((tally == 0).sum()) for arch, tally in counts.items()}
+top_five_share = {arch: (tally.sort(descending=True).values[:5].sum() / tally.sum()).item() for arch, tally in counts.items()}
+claims.holds("only plain has channels that are never the strongest",
+             never_strongest["plain"] > 0 and never_strongest["gap"] == 0 and never_strongest["allconv"] == 0)
+claims.number("4", never_strongest["plain"])
+claims.number("10,000", len(comparison.test))
+claims.number("30", top_five_share["plain"], scale=100)
+claims.number("14", top_five_share["gap"], scale=100)
+claims.number("16", top_five_share["allconv"], scale=100)
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 4

@@ -66,7 +66,7 @@ import pandas as pd
 import torch
 from skimage.segmentation import mark_boundaries
 
-from xaihelpers import attribution, chapter, evaluation, explainers, plotting, repro
+from xaihelpers import attribution, chapter, claims, evaluation, explainers, plotting, repro
 
 repro.seed_everything()
 # The committed checkpoints; the CIFAR-10 test set from $XAI_DATA_ROOT.
@@ -80,11 +80,16 @@ print(comparison.accuracy_table()[["design", "test accuracy", "test loss"]].to_s
 # %%
 print(comparison.example_table().to_string())
 
+# %% tags=["remove-cell"]
+# The kinds of the five images the paragraph above names, checked against the example table.
+claims.holds("two images all networks get right, one they all get wrong, two on which they disagree",
+             sorted(comparison.example_kinds) == ["all_right", "all_right", "all_wrong", "disagree", "disagree"])
+
 # %% [markdown]
 # ## Three segmentations of the same images
 #
 # At 32x32 pixels a superpixel is a handful of pixels. The settings (in `explainers.SEGMENTATIONS`)
-# give a few tens of segments per image; Felzenszwalb follows colour edges and makes segments of
+# give 8 to 42 segments per image; Felzenszwalb follows colour edges and makes segments of
 # very different sizes, Quickshift's count varies most with the image's texture, SLIC makes compact,
 # similar-sized cells ({numref}`fig-lime-segmentations`).
 
@@ -102,6 +107,13 @@ for name, segment in segmenters.items():
 print(pd.DataFrame(counts, index=pd.Index(comparison.example_index, name="test index")).T.to_string())
 plotting.image_grid(panels, titles, ncols=5, size=2.0)
 plt.show()
+
+# %% tags=["remove-cell"]
+# The segment counts the paragraph above states, checked against the segmentations.
+claims.holds("the settings give 8 to 42 segments per image",
+             min(min(c) for c in counts.values()) == 8 and max(max(c) for c in counts.values()) == 42)
+claims.holds("Quickshift's count varies most",
+             np.ptp(counts["quickshift"]) > max(np.ptp(counts["felzenszwalb"]), np.ptp(counts["slic"])))
 
 # %% [markdown]
 # ## LIME for every architecture and segmentation
@@ -170,6 +182,14 @@ across_models = pd.DataFrame({name: {f"{a} vs {b}": mean_spearman(lime[a, name],
 print("\nsame segmentation, different networks (all five images):")
 print(across_models.to_string())
 
+# %% tags=["remove-cell"]
+# The comparison the next paragraph makes, checked against the two tables.
+claims.holds("two segmentations of the same network's explanation barely correlate",
+             across_segmentations.to_numpy().max() < 0.3)
+claims.holds("the segmentation changes LIME's answer more than the architecture does: every pair of segmentations "
+             "of one network correlates less than every pair of networks with one segmentation",
+             across_segmentations.to_numpy().max() < across_models.to_numpy().min())
+
 # %% [markdown]
 # The segmentation changes LIME's answer for one and the same network *more* than the architecture
 # does: two segmentations of the same network's explanation barely correlate, while two networks
@@ -185,12 +205,23 @@ for (a, b), same in zip(model_pairs, agree):
         rows.append({"pair": f"{a} vs {b}", "segmentation": name,
                      "same prediction": correlation[same].mean().item() if same.any() else float("nan"),
                      "different prediction": correlation[~same].mean().item() if (~same).any() else float("nan")})
-print(pd.DataFrame(rows).groupby("segmentation")[["same prediction", "different prediction"]].mean().round(2).to_string())
+by_agreement = pd.DataFrame(rows).groupby("segmentation")[["same prediction", "different prediction"]].mean()
+print(by_agreement.round(2).to_string())
+
+# %% tags=["remove-cell"]
+# The pattern the next paragraph describes, checked against the table (differences of the printed means).
+difference = (by_agreement["same prediction"] - by_agreement["different prediction"]).round(2)
+claims.holds("with Quickshift and SLIC, networks that predict the same class get more similar maps",
+             difference["quickshift"] > 0 and difference["slic"] > 0)
+claims.holds("with Felzenszwalb's segments the difference vanishes", abs(difference["felzenszwalb"]) <= 0.02)
+claims.holds("each pair of networks disagrees on only one or two of the five images",
+             set((~agree).sum(dim=1).tolist()) <= {1, 2})
 
 # %% [markdown]
-# With Quickshift and SLIC, networks that predict the same class get more similar maps than
-# networks that disagree; with Felzenszwalb's irregular segments the difference vanishes. Five
-# images are few: treat this as a pattern to test on more images (exercise 4), not a result.
+# On these five images, with Quickshift and SLIC, networks that predict the same class get more
+# similar maps than networks that disagree; with Felzenszwalb's irregular segments the difference
+# vanishes. Five images are few, and each pair of networks disagrees on only one or two of them:
+# treat this as a pattern to test on more images, not a result.
 #
 # ## How many samples?
 #
@@ -211,6 +242,13 @@ for count in (50, 100, 300, 1000):
                    "with 2000-sample reference": np.mean([mean_spearman(run, reference) for run in runs])}
 stability = pd.DataFrame(rows).T.rename_axis("num_samples").round(3)
 print(stability.to_string())
+
+# %% tags=["remove-cell"]
+# The next paragraph and self-check question 3 (0.91 with 300 samples), checked against the table.
+claims.number("0.91", stability.loc[300, "between seeds"])
+claims.holds("agreement between seeds grows with the number of samples", stability["between seeds"].is_monotonic_increasing)
+claims.holds("50 samples give a rough ranking and a few hundred a stable one",
+             stability.loc[50, "between seeds"] < 0.8 and stability.loc[300, "between seeds"] > 0.9)
 
 # %% [markdown]
 # With a few tens of superpixels, 50 samples give a rough ranking and a few hundred a stable one;
@@ -246,11 +284,12 @@ for batch_size in (10, 100):
 # - LIME fits a local linear surrogate on superpixels switched on and off; it needs only forward
 #   passes (`num_samples` per explanation) and a batched prediction function.
 # - The segmentation is part of the explanation: Felzenszwalb, Quickshift and SLIC give maps that
-#   agree only partly for the *same* network, often less than two *different* networks agree for
-#   the same segmentation.
-# - Networks that predict the same class tend to get more similar LIME maps than networks that
-#   disagree (with Quickshift and SLIC superpixels); where the architectures disagree, LIME shows
-#   them relying on different regions.
+#   agree little for the *same* network, on these five images less than two *different* networks
+#   agree for the same segmentation.
+# - On these five images, networks that predicted the same class got more similar LIME maps than
+#   networks that disagreed, with Quickshift and SLIC superpixels but not with Felzenszwalb's; each
+#   pair of networks disagrees on only one or two images, so this is a pattern to test on more
+#   images, not a result.
 # - The surrogate's coefficients are random estimates; their ranking stabilises after a few
 #   hundred samples for a few tens of superpixels. Always fix LIME's `random_state`.
 
@@ -304,11 +343,24 @@ black = {arch: explainers.lime_maps(model, images, predicted[arch], num_samples=
                                     segmentation=explainers.SEGMENTATIONS["slic"](), batch_size=100)
          for arch, model in models.items()}
 print("slic, 500 samples: Spearman between the mean-colour and the black-fill maps, per image")
+black_spearman = {arch: evaluation.spearman_per_image(lime[arch, "slic"], black[arch]) for arch in models}
 for arch in models:
-    print(f"{arch:8s} " + " ".join(f"{v:5.2f}" for v in evaluation.spearman_per_image(lime[arch, "slic"], black[arch]).tolist()))
+    print(f"{arch:8s} " + " ".join(f"{v:5.2f}" for v in black_spearman[arch].tolist()))
 panels = [plotting.signed_rgb(s) for arch in models for s in attribution.signed_scale(black[arch], 100)]
 plotting.image_grid(panels, [f"{arch}, black fill" for arch in models for _ in images], ncols=5, size=1.9)
 plt.show()
+
+# %% tags=["remove-cell"]
+# The correlations the solution states, checked against the printed table.
+every_black = torch.cat([black_spearman[arch] for arch in models])
+claims.number("-0.15", every_black.min())
+claims.number("0.69", every_black.max())
+claims.number("0.69", black_spearman["plain"].max())
+claims.number("-0.05", black_spearman["plain"].min())
+claims.number("0.20", black_spearman["gap"].min())
+claims.number("0.40", black_spearman["gap"].max())
+claims.number("-0.15", black_spearman["allconv"].min())
+claims.number("0.59", black_spearman["allconv"].max())
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 1
@@ -329,14 +381,25 @@ plt.show()
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
 finer = explainers.slic_segmentation(n_segments=50, compactness=10.0)
-print("superpixels per image, slic 25 vs 50:", [len(np.unique(slic(p))) for p in pictures[:3]],
-      [len(np.unique(finer(p))) for p in pictures[:3]])
+coarse_counts, finer_counts = [len(np.unique(slic(p))) for p in pictures[:3]], [len(np.unique(finer(p))) for p in pictures[:3]]
+print("superpixels per image, slic 25 vs 50:", coarse_counts, finer_counts)
 finer_rows = {}
 for count in (300, 1000, 2000):
     runs = [explainers.lime_maps(model, subset, target, num_samples=count, segmentation=finer, batch_size=200, seed=seed)
             for seed in range(3)]
     finer_rows[count] = np.mean([mean_spearman(runs[i], runs[j]) for i in range(3) for j in range(i + 1, 3)])
 print(pd.DataFrame({"25 segments": stability["between seeds"], "50 segments": pd.Series(finer_rows)}).round(3).to_string())
+
+# %% tags=["remove-cell"]
+# The counts and agreements the solution states, checked against the printed tables.
+claims.holds("asked for 50 segments, SLIC finds 28 to 33 superpixels; 25 gave 18 to 21",
+             (min(finer_counts), max(finer_counts)) == (28, 33) and (min(coarse_counts), max(coarse_counts)) == (18, 21))
+claims.number("0.918", finer_rows[300])
+claims.number("0.913", stability.loc[300, "between seeds"])
+claims.number("0.974", finer_rows[1000])
+claims.number("0.987", finer_rows[2000])
+claims.holds("the finer superpixels need no more samples than the coarser ones",
+             all(finer_rows[count] >= stability.loc[count, "between seeds"] for count in (300, 1000)))
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 2
@@ -356,30 +419,54 @@ print(pd.DataFrame({"25 segments": stability["between seeds"], "50 segments": pd
 wrong_position = comparison.example_kinds.index("all_wrong")
 wrong_image = images[wrong_position:wrong_position + 1]
 panels, titles = [wrong_image[0]], [f"true {classes[comparison.test.labels[comparison.example_index[wrong_position]]]}"]
+runner_up = {}
 for arch, model in models.items():
     with torch.no_grad():
         probabilities = model(wrong_image).softmax(dim=1)[0]
     first, second = probabilities.argsort(descending=True)[:2].tolist()
     maps = {c: explainers.lime_maps(model, wrong_image, torch.tensor([c]), num_samples=num_samples,
                                     segmentation=explainers.SEGMENTATIONS["slic"](), batch_size=100) for c in (first, second)}
+    correlation = evaluation.spearman_per_image(maps[first], maps[second]).item()
+    runner_up[arch] = {"first": classes[first], "second": classes[second],
+                       "probability": probabilities[second].item(), "Spearman": correlation}
     print(f"{arch:8s} #1 {classes[first]} {probabilities[first]:.2f}, #2 {classes[second]} {probabilities[second]:.2f}; "
-          f"Spearman between their LIME maps {evaluation.spearman_per_image(maps[first], maps[second]).item():5.2f}")
+          f"Spearman between their LIME maps {correlation:5.2f}")
     for c in (first, second):
         panels.append(plotting.signed_rgb(attribution.signed_scale(maps[c], 100)[0]))
         titles.append(f"{arch}: {classes[c]}")
 plotting.image_grid(panels, titles, ncols=7, size=1.9)
 plt.show()
 
+# %% tags=["remove-cell"]
+# The classes, probabilities and correlations the solution states, checked against the printed lines.
+claims.holds("all three networks call the airplane a cat; the second class is bird for plain, deer for gap and allconv",
+             all(runner_up[arch]["first"] == "cat" for arch in models)
+             and [runner_up[arch]["second"] for arch in ("plain", "gap", "allconv")] == ["bird", "deer", "deer"])
+claims.number("0.07", runner_up["plain"]["probability"])
+claims.number("0.23", runner_up["gap"]["probability"])
+claims.number("0.07", runner_up["allconv"]["probability"])
+claims.number("0.31", min(r["Spearman"] for r in runner_up.values()))
+claims.number("0.73", max(r["Spearman"] for r in runner_up.values()))
+
 # %% [markdown]
 # :::{admonition} Solution to exercise 3
 # :class: dropdown
 # For the airplane that all three networks call a cat, the second class is bird for plain
 # (probability 0.07) and deer for gap (0.23) and allconv (0.07). Its LIME map agrees more with the
-# cat's map than not (Spearman 0.31 to 0.73). For deer, the dark background at the top
-# ({numref}`fig-lime-exercise-second-class`) speaks for it, the same region that speaks for the cat.
-# For plain's bird, the bottom of the image, the plane's tail, speaks for it and the dark background
-# against it. The regions of the plane itself get small weights for all of these classes: the
-# networks read the dark surroundings as evidence for animals, which is why they fail on this image.
+# cat's map than not (Spearman 0.31 to 0.73), but the correlation is taken on absolute weights, so
+# it says that the same regions matter for both classes, not that they speak for both: a region that
+# speaks for one class and against the other counts as agreement too. The maps show this
+# ({numref}`fig-lime-exercise-second-class`). For deer, the top left of the image (the left wing tip
+# against the dark sky) speaks strongly for it; the same region speaks more weakly for allconv's cat
+# and against gap's cat, whose strongest regions are the top right and the blue patch on the plane's
+# right wing (allconv's cat has them too). For plain's bird, the bottom of the image, the plane's
+# tip, speaks for it and the top against it, where plain's cat finds its strongest evidence. Much of
+# the weight for these animal classes lies at the top, where the wings stand against the dark sky,
+# and little on the plane's fuselage. The callbacks chapter explains the same image for gap by an
+# exact decomposition of its class activation map, which puts the cat's evidence on the plane's
+# centre; the two answer different questions: the class activation map, which positions' features
+# add to the class score in gap's linear head, and LIME, which superpixels change the prediction
+# when they are switched off (filled with their mean colour).
 # :::
 #
 # ### Exercise 4
@@ -400,6 +487,25 @@ deletion.loc["random map"] = random_deletion
 print("deletion AUC on the five images (lower is more faithful):")
 print(deletion.round(3).to_string())
 print("most faithful segmentation:", deletion.drop("random map").idxmin().to_dict())
+
+# %% tags=["remove-cell"]
+# The deletion AUCs and the ranking the solution states, checked against the printed table.
+claims.holds("SLIC gives the lowest deletion AUC for all three networks",
+             (deletion.drop("random map").idxmin() == "slic").all())
+claims.number("0.234", deletion.loc["slic", "plain"])
+claims.number("0.297", deletion.loc["slic", "gap"])
+claims.number("0.242", deletion.loc["slic", "allconv"])
+claims.number("0.276", deletion.loc["felzenszwalb"].min())
+claims.number("0.328", deletion.loc["felzenszwalb"].max())
+claims.number("0.363", deletion.loc["quickshift"].min())
+claims.number("0.416", deletion.loc["quickshift"].max())
+claims.number("0.368", deletion.loc["quickshift", "plain"])
+claims.number("0.323", deletion.loc["random map", "plain"])
+claims.holds("Quickshift's maps are worse than a random map on plain",
+             deletion.loc["quickshift", "plain"] > deletion.loc["random map", "plain"])
+claims.holds("Quickshift gives the fewest superpixels on several images, as few as 8",
+             min(counts["quickshift"]) == 8
+             and sum(counts["quickshift"][i] < min(counts["felzenszwalb"][i], counts["slic"][i]) for i in range(len(images))) >= 3)
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 4

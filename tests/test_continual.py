@@ -132,3 +132,104 @@ def test_mean_task_loss_is_the_cross_entropy_on_each_tasks_own_head(tiny_baselin
             logits = continual.task_logits(model(task.test_images.float() / 255), task.index, 2)
             expected.append(torch.nn.functional.cross_entropy(logits, task.test_labels, reduction="none"))
     assert continual.mean_task_loss(model, tasks) == pytest.approx(torch.cat(expected).mean().item(), abs=1e-5)
+
+
+def test_a_pretrained_start_loads_the_layers_below_the_replay_layer_and_keeps_them_trainable():
+    tasks = continual.split_tasks(fake_cifar(8), fake_cifar(4, seed=1), 2)
+    torch.manual_seed(7)
+    pretrained = continual.MultiHeadCNN(1, 4).hidden_state()
+    weight = "features.conv1.0.weight"
+    # With a zero learning rate the weights stay where they started: the pretrained ones.
+    still = continual.train_sequence(strategies.make("baseline"), tasks[:1], epochs=1, batch_size=8, learning_rate=0.0,
+                                     pretrained=pretrained, progress=False)
+    assert torch.equal(still.states[0][weight], pretrained[weight])
+    scratch = continual.train_sequence(strategies.make("baseline"), tasks[:1], epochs=1, batch_size=8,
+                                       learning_rate=0.0, progress=False)
+    assert not torch.equal(scratch.states[0][weight], pretrained[weight])
+    # Fine-tuned, not frozen: with a learning rate they move.
+    moved = continual.train_sequence(strategies.make("baseline"), tasks[:1], epochs=1, batch_size=8,
+                                     pretrained=pretrained, progress=False)
+    assert not torch.equal(moved.states[0][weight], pretrained[weight])
+    with pytest.raises(ValueError, match="exactly the layers below features.pool2; missing"):
+        continual.train_sequence(strategies.make("baseline"), tasks[:1], pretrained={"normalize.mean": torch.zeros(3)},
+                                 progress=False)
+
+
+def test_run_settings_are_the_strategys_own_and_refuse_a_generative_run_from_scratch():
+    assert set(continual.run_settings("baseline")) == {"epochs", "train_per_class", "batch_size", "learning_rate",
+                                                       "start", "pretrain_epochs", "seed"}
+    assert "pretrain_epochs" not in continual.run_settings("ewc", "scratch")
+    assert continual.run_settings("ewc")["fisher_samples"] == 1000  # BI-R's --fisher-n
+    with pytest.raises(ValueError, match="cannot start from scratch"):
+        continual.run_settings("generative", "scratch")
+    with pytest.raises(ValueError, match="Unknown start 'random'"):
+        continual.run_settings("baseline", "random")
+    with pytest.raises(ValueError, match="Unknown settings \\['memory_size'\\]"):
+        continual.train_run("ewc", memory_size=5)
+
+
+def test_equal_states_hash_equal_and_any_changed_value_or_name_changes_the_hash():
+    state = {"a": torch.arange(6.0).reshape(2, 3), "b": torch.zeros(2, dtype=torch.int64)}
+    same = {"b": torch.zeros(2, dtype=torch.int64), "a": torch.arange(6.0).reshape(2, 3).clone()}
+    assert continual.state_sha256(state) == continual.state_sha256(same)
+    changed = {**state, "a": state["a"].clone().index_put_((torch.tensor([0]), torch.tensor([0])), torch.tensor(1e-7))}
+    assert continual.state_sha256(changed) != continual.state_sha256(state)
+    assert continual.state_sha256({"c": state["a"], "b": state["b"]}) != continual.state_sha256(state)
+    assert continual.state_sha256({**state, "a": state["a"].reshape(3, 2)}) != continual.state_sha256(state)
+
+
+def test_the_list_of_differences_from_the_study_states_every_setting_of_the_book_learners_recipes():
+    recipes = {s: zoo.MODELS[f"continual_{s}"].recipe for s in continual.STRATEGY_NAMES}
+    table = continual.study_differences(recipes)
+    stated = {key.strip() for keys in table["recipe keys"] for key in keys.split(",") if key.strip()}
+    every = {key for recipe in recipes.values() for key in recipe} - {"strategy"}
+    assert every == stated, f"recipe settings the table leaves out: {sorted(every - stated)}"
+    book = table["this book"]
+    assert "lambda 1,000, Fisher from 1,000 samples" == book["EWC"] == table["BI-R (the study)"]["EWC"]
+    assert "memory of 500 images" in book["replay"] and "2,000 training images per class" in book["data"]
+    assert "3 epochs of 4,000 images, batch 64" in book["training per task"] and "30 epochs" in book["starting point"]
+    changed = continual.study_differences({**recipes, "ewc": {**recipes["ewc"], "fisher_samples": 200}})
+    assert "Fisher from 200 samples" in changed["this book"]["EWC"]
+
+
+def test_forgetting_interval_is_paired_over_the_test_images_and_centred_on_the_measured_difference():
+    rng = np.random.default_rng(0)
+    tasks, images = 3, 400
+    learned = [rng.random(images) < 0.9 for _ in range(tasks - 1)]  # right right after its task
+    # B forgets nothing; A loses task 0's images 0-79 after the last task.
+    b = [np.repeat(row[None], tasks - j, axis=0) for j, row in enumerate(learned)]
+    a = [c.copy() for c in b]
+    a[0][-1, :80] = False
+    matrix = np.full((tasks, tasks), 0.5)
+    for j in range(tasks - 1):
+        for row, after in enumerate(range(j, tasks)):
+            matrix[after, j] = a[j][row].mean()
+    expected = continual.average_forgetting(matrix)
+    assert expected == pytest.approx(learned[0][:80].sum() / images / 2)  # tasks 0 and 1 count, task 1 drops 0
+    interval = continual.forgetting_interval(a, b)
+    assert interval.mean == pytest.approx(expected) and interval.excludes_zero and interval.n == (tasks - 1) * images
+    # Sampling error of a share of about 0.18 lost out of 400 images, halved by the average over 2 tasks.
+    spread = np.sqrt(0.18 * 0.82 / images) / 2
+    assert interval.high - interval.low == pytest.approx(2 * 1.96 * spread, rel=0.25)
+    same = continual.forgetting_interval(a, a)
+    assert (same.low, same.mean, same.high) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="same tasks and images"):
+        continual.forgetting_interval(a, [c[:, :10] for c in b])
+    with pytest.raises(ValueError, match="checkpoints from that task on"):
+        continual.forgetting_interval([c[:1] for c in a], [c[:1] for c in b])
+
+
+def test_correct_per_image_reads_each_earlier_task_from_its_own_checkpoint_on():
+    tasks = continual.split_tasks(fake_cifar(8), fake_cifar(6, seed=1), 2)  # two tasks
+    run = continual.train_sequence(strategies.make("baseline"), tasks, epochs=1, batch_size=8, progress=False)
+    models = []
+    for state in run.states:
+        model = continual.MultiHeadCNN(2, 2)
+        model.load_state_dict(state)
+        models.append(model.eval())
+    correct = continual.correct_per_image(models, tasks)
+    assert [c.shape for c in correct] == [(2, len(tasks[0].test_images))]  # the last task does not enter
+    for row, after in enumerate((0, 1)):
+        assert correct[0][row].mean() == pytest.approx(run.accuracy[after][0])
+    with pytest.raises(ValueError, match="one checkpoint per task"):
+        continual.correct_per_image(models[:1], tasks)

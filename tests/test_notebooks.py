@@ -220,3 +220,29 @@ def test_the_exercise_check_passes_a_complete_section_and_names_what_is_missing(
                                   + "\n### Exercise 1\n\nDo it."), ("code", "print(42)", "hide-cell"),
                                  ("md", _SOLUTION.format(n=1)))
     assert exercise_problems(one_question) == ["'Check your understanding' needs two or three answered questions, has 1"]
+
+
+_TERM_ROLE = re.compile(r"\{term\}`(?:[^`<]*<([^>`]+)>|([^`]+))`")
+
+
+def _glossary_terms() -> set[str]:
+    text = (ROOT / "book" / "glossary.md").read_text()
+    body = text.split("```{glossary}", 1)[1].split("\n```", 1)[0]
+    return {line.strip().lower() for line in body.splitlines()
+            if line.strip() and not line.startswith((" ", "\t", ":"))}
+
+
+def test_every_term_reference_has_a_glossary_entry_and_every_entry_is_linked_from_its_first_use():
+    """{term} roles resolve (Sphinx would warn), and no glossary entry is left without a link from the text."""
+    terms = _glossary_terms()
+    pages = [ROOT / f"{name}.ipynb" if name.startswith("notebooks/") else ROOT / f"{name}.md" for name in _toc_files()]
+    used = {}
+    for page in pages:
+        if page.suffix == ".ipynb":
+            text = "\n".join(c.source for c in nbformat.read(page, as_version=4).cells if c.cell_type == "markdown")
+        else:
+            text = page.read_text()
+        for match in _TERM_ROLE.finditer(text):
+            used.setdefault((match.group(1) or match.group(2)).strip().lower(), page.stem)
+    assert set(used) - terms == set(), f"{{term}} references without a glossary entry: {sorted(set(used) - terms)}"
+    assert terms - set(used) == set(), f"glossary entries that no page links to: {sorted(terms - set(used))}"

@@ -8,7 +8,7 @@ import copy
 import pytest
 import torch
 
-from xaihelpers import continual, strategies, training
+from xaihelpers import continual, strategies, training, zoo
 
 from conftest import fake_cifar
 
@@ -179,15 +179,16 @@ def test_ewc_keeps_its_anchors_and_fisher_where_the_parameters_are():
 
 
 def test_make_passes_every_setting_on_and_defaults_to_the_committed_runs():
-    book = continual.DEFAULTS  # the settings the committed checkpoints were trained with
+    book = zoo.MODELS  # the recipes the committed checkpoints were trained with
     ewc = strategies.make("ewc")
-    assert (ewc.strength, ewc.fisher_samples) == (book["ewc_strength"], book["fisher_samples"])
+    assert (ewc.strength, ewc.fisher_samples) == (book["continual_ewc"].recipe["ewc_strength"], 1000)
     replay = strategies.make("replay")
-    assert replay.memory.capacity == book["memory_size"] and replay.memory.generator.initial_seed() == book["seed"]
+    assert replay.memory.capacity == book["continual_replay"].recipe["memory_size"] == 500
+    assert replay.memory.generator.initial_seed() == book["continual_replay"].recipe["seed"] == 0
     assert strategies.make("ewc", fisher_samples=7).fisher_samples == 7
     assert strategies.make("replay", seed=3).memory.generator.initial_seed() == 3
     generative = {"pretrained": continual.MultiHeadCNN(1, 2).hidden_state(), "classes": 4, "classes_per_task": 2}
-    assert strategies.make("generative", **generative).seed == book["seed"]
+    assert strategies.make("generative", **generative).seed == book["continual_generative"].recipe["seed"]
     assert strategies.make("generative", seed=5, **generative).seed == 5
 
 
@@ -219,7 +220,7 @@ def test_the_replay_memory_draws_every_stored_image():
 
 
 def test_replay_defaults_to_the_committed_runs_and_passes_its_seed_on():
-    book = continual.DEFAULTS
+    book = zoo.MODELS["continual_replay"].recipe
     replay = strategies.Replay()
     assert replay.memory.capacity == book["memory_size"] and replay.memory.generator.initial_seed() == book["seed"]
     assert strategies.Replay(4, seed=3).memory.generator.initial_seed() == 3
@@ -286,8 +287,9 @@ def test_ewc_fisher_and_penalty_are_those_of_logistic_regression():
 
 
 def test_ewc_defaults_to_the_committed_runs_and_accepts_the_smallest_settings():
-    book = continual.DEFAULTS
+    book = zoo.MODELS["continual_ewc"].recipe  # BI-R's --lambda and --fisher-n
     assert (strategies.EWC().strength, strategies.EWC().fisher_samples) == (book["ewc_strength"], book["fisher_samples"])
+    assert (book["ewc_strength"], book["fisher_samples"]) == (1000.0, 1000)
     assert strategies.EWC(strength=0.0).strength == 0.0 and strategies.EWC(strength=0.5).strength == 0.5
     assert strategies.EWC(fisher_samples=1).fisher_samples == 1
     with pytest.raises(ValueError, match="strength must be non-negative"):

@@ -25,7 +25,9 @@ def test_each_shipped_checkpoint_was_made_with_its_registry_recipe(name):
     # the code history and said so.
     raw = torch.load(spec.checkpoint, weights_only=True)["meta"]
     from_history = {key for key in recipe if key not in raw}
-    assert from_history == ({"augment", "dropout"} if name == "pollen_cnn" else set()), (name, from_history)
+    expected = {"pollen_cnn": {"augment", "dropout"}, "continual_baseline_scratch": {"start"},
+                "continual_replay_scratch": {"start"}}
+    assert from_history == expected.get(name, set()), (name, from_history)
     for key, value in recipe.items():
         assert key in meta and meta[key] == value, (name, key, meta.get(key), value)
     assert set(meta.get("unrecorded", {})) == from_history | ({"train_seconds"} if spec.family == "pollen" else set())
@@ -112,13 +114,18 @@ def test_zoo_trains_each_strategy_end_to_end_into_a_loadable_checkpoint(strategy
 
     monkeypatch.setenv(data.DATA_ROOT_ENV, str(fake_root))  # CIFAR-10 with 2 classes of 3 images
     state = torch.random.get_rng_state()
+    own = {"ewc": {"fisher_samples": 2}, "replay": {"memory_size": 2}}.get(strategy, {})
     out = zoo.train(f"continual_{strategy}", out=tmp_path / "run.pt", progress=False, epochs=1, train_per_class=3,
-                    fisher_samples=2, memory_size=2)
+                    pretrain_epochs=1, **own)
     assert torch.equal(state, torch.random.get_rng_state())  # the library does not touch the global generator
     models, meta = zoo.load(f"continual_{strategy}", out)
     assert meta["model"] == f"continual_{strategy}" and meta["strategy"] == strategy
     assert meta["dataset"] == "cifar10" and meta["tasks"] == 1 and len(models) == 1
     assert meta["train_per_class"] == 3 and meta["epochs"] == 1
+    assert meta["start"] == "pretrained" and meta["frozen"] == (strategy == "generative")
+    # Every strategy starts from the layers its pretraining recorded; generative replay keeps them.
+    kept = continual.state_sha256(models[0].hidden_state()) == meta["pretraining"]["state_sha256"]
+    assert kept == (strategy == "generative")
     with pytest.raises(checkpoints.CheckpointError, match="is a checkpoint of 'continual_"):
         _load_as_another_family(out)
 
@@ -130,3 +137,57 @@ def _load_as_another_family(path):
     fake = path.with_name("relabelled.pt")
     torch.save(payload, fake)
     return zoo.load("cifar10_gap", fake)
+
+
+def test_every_book_learner_starts_from_the_same_pretrained_layers_and_the_ablations_from_scratch():
+    """The strategies differ only in the strategy (the study ran all of them with BI-R's --pre-convE);
+    the from-scratch runs are the named ablation."""
+    book = ("baseline", "ewc", "replay", "generative")
+    hashes = {}
+    for name, spec in zoo.MODELS.items():
+        if spec.family != "continual":
+            continue
+        models, meta = zoo.load(name)
+        if spec.recipe["start"] == "scratch":
+            assert "pretraining" not in meta and name.endswith("_scratch"), name
+            continue
+        hashes[name] = meta["pretraining"]["state_sha256"]
+        if meta["strategy"] == "generative":  # frozen: every state still holds the pretrained layers
+            for model in models:
+                assert continual.state_sha256(model.hidden_state()) == hashes[name], name
+    assert len(set(hashes.values())) == 1, hashes
+    assert {f"continual_{s}" for s in book} <= set(hashes)
+    assert {f"continual_{s}_scratch" for s in ("baseline", "ewc", "replay")} <= set(zoo.MODELS)
+
+
+def test_the_command_pretrains_once_for_all_its_continual_learners(fake_root, tmp_path, monkeypatch, capsys):
+    from xaihelpers import data
+
+    monkeypatch.setenv(data.DATA_ROOT_ENV, str(fake_root))
+    calls = []
+    real = continual.pretrain_features
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs["epochs"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(continual, "pretrain_features", counted)
+    tiny = ["--set", "epochs=1", "--set", "train_per_class=3", "--set", "pretrain_epochs=1"]
+    for name in ("continual_baseline", "continual_replay"):  # separate commands: each pretrains
+        assert retrain.main([name, "--out-dir", str(tmp_path / "out"), *tiny]) == 0
+    assert calls == [1, 1]
+    calls.clear()
+    with continual.shared_pretraining():
+        first = zoo.train("continual_baseline", out=tmp_path / "a.pt", progress=False, epochs=1, train_per_class=3,
+                          pretrain_epochs=1)
+        second = zoo.train("continual_generative", out=tmp_path / "b.pt", progress=False, epochs=1,
+                           train_per_class=3, pretrain_epochs=1, vae_epochs=1, replay_batch=0)
+        other = zoo.train("continual_ewc", out=tmp_path / "c.pt", progress=False, epochs=1, train_per_class=3,
+                          pretrain_epochs=2, fisher_samples=2)
+    assert calls == [1, 2]  # the second run with the same pretraining reused the first's
+    hashes = [zoo.load(name, path)[1]["pretraining"]["state_sha256"]
+              for name, path in (("continual_baseline", first), ("continual_generative", second), ("continual_ewc", other))]
+    assert hashes[0] == hashes[1] != hashes[2]
+    generative, _ = zoo.load("continual_generative", second)
+    assert continual.state_sha256(generative[0].hidden_state()) == hashes[0]  # the reused state is the one frozen
+    assert continual._SHARED_PRETRAINING is None  # nothing kept after the block

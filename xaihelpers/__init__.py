@@ -14,6 +14,7 @@ Foundations: used everywhere, use nothing of the package but each other.
 - :mod:`~xaihelpers.repro` -- seeds, seeded blocks that restore the caller's generators, thread count.
 - :mod:`~xaihelpers.storage` -- atomic file writes and file hashes, one routine each.
 - :mod:`~xaihelpers.inference` -- running a model: eval mode for a block, the pixel budget per pass, probabilities.
+- :mod:`~xaihelpers.intervals` -- bootstrap intervals over images, paired for comparisons (A beats B or not).
 
 Data: finding, fetching and reading the data sets, and writing results.
 
@@ -67,6 +68,7 @@ Front ends: what chapters, commands and the explorer call.
 - :mod:`~xaihelpers.explorer` -- the logic of the interactive explorer (``explorer/app.py``).
 - :mod:`~xaihelpers.retrain` -- ``python -m xaihelpers.retrain``: trains the zoo's models.
 - :mod:`~xaihelpers.plotting` -- overlays, image grids and the book's colour maps.
+- :mod:`~xaihelpers.claims` -- the prose's numbers and comparisons bound to computations; the scanner of unbound ones.
 """
 
 __version__ = "0.1.0"
@@ -74,7 +76,7 @@ __version__ = "0.1.0"
 #: The package's layers, lowest first: a module may import its own layer's modules (no cycle) and
 #: lower layers', never a higher layer's.
 LAYERS: dict[str, tuple[str, ...]] = {
-    "foundations": ("typing", "checks", "repro", "storage", "inference"),
+    "foundations": ("typing", "checks", "repro", "storage", "inference", "intervals"),
     "data": ("cache", "images", "data", "fetch", "tables"),
     "models": ("blocks", "hooks", "imagenet", "checkpoints"),
     "methods": ("attribution", "gradcam", "explainers", "features", "classvis", "uncertainty", "heatmaps",
@@ -82,5 +84,5 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "training": ("training", "strategies", "feature_vae"),
     "trained models": ("pollen", "cifar", "continual", "zoo"),
     "studies": ("evaluation", "scorecard", "comparison", "forgetting"),
-    "front ends": ("chapter", "explorer", "retrain", "plotting"),
+    "front ends": ("chapter", "explorer", "retrain", "plotting", "claims"),
 }

@@ -16,11 +16,14 @@ Train the book's runs (``make continual``)::
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -31,6 +34,11 @@ from xaihelpers import data, inference, repro, strategies, training
 from xaihelpers.cifar import CifarData
 from xaihelpers.blocks import Normalize, conv_bn_relu
 from xaihelpers.strategies import Strategy, task_logits
+
+if TYPE_CHECKING:
+    import pandas
+
+    from xaihelpers.intervals import Interval
 
 #: The strategies of the book's runs, in the order the chapter shows them.
 STRATEGY_NAMES = tuple(strategies.STRATEGIES)
@@ -151,18 +159,29 @@ class MultiHeadCNN(nn.Module):
         prefixes = ("normalize.",) + tuple(f"features.{name}." for name in HIDDEN_LAYERS)
         return {name: t.detach().clone() for name, t in self.state_dict().items() if name.startswith(prefixes)}
 
-    def freeze_hidden(self, state: dict[str, torch.Tensor]) -> None:
-        """Load ``state`` (from :meth:`hidden_state`) into the layers below :data:`REPLAY_LAYER` and
-        freeze them: no gradients, and batch norm stays in eval mode when the network trains.
+    def load_hidden(self, state: dict[str, torch.Tensor]) -> None:
+        """Load ``state`` (from :meth:`hidden_state`) into the layers below :data:`REPLAY_LAYER`;
+        they keep training (BI-R's ``--pre-convE`` without ``--freeze-convE``).
 
         Raises:
             ValueError: If ``state`` is not the state of exactly those layers.
         """
         expected = set(self.hidden_state())
         if set(state) != expected:
-            raise ValueError(f"The state to freeze must hold exactly the layers below {REPLAY_LAYER}; "
+            raise ValueError(f"The pretrained state must hold exactly the layers below {REPLAY_LAYER}; "
                              f"missing {sorted(expected - set(state))[:3]}, unexpected {sorted(set(state) - expected)[:3]}.")
         self.load_state_dict(state, strict=False)
+
+    def freeze_hidden(self, state: dict[str, torch.Tensor]) -> None:
+        """Load ``state`` (from :meth:`hidden_state`) into the layers below :data:`REPLAY_LAYER` and
+        freeze them: no gradients, and batch norm stays in eval mode when the network trains
+        (BI-R's ``--pre-convE --freeze-convE``).
+
+        Raises:
+            ValueError: If ``state`` is not the state of exactly those layers.
+        """
+        self.load_hidden(state)
+        expected = set(state)
         for name, parameter in self.named_parameters():
             if name in expected:
                 parameter.requires_grad_(False)
@@ -213,6 +232,80 @@ def evaluate(model: MultiHeadCNN, tasks: Sequence[Task],
     return per_task, per_class
 
 
+@torch.no_grad()
+def correct_per_image(models: Sequence[MultiHeadCNN], tasks: Sequence[Task]) -> list[np.ndarray]:
+    """Which test images of each earlier task the checkpoints from that task on get right, with the
+    task's own head: what average forgetting reads, kept per image so that
+    :func:`forgetting_interval` can resample the images.
+
+    Returns:
+        For every task ``j`` but the last, a boolean array ``(checkpoints after tasks j ... last,
+        images of task j)``: row 0 is the checkpoint right after task ``j``. (Checkpoints before
+        task ``j`` and the last task do not enter the forgetting, so they are not evaluated.)
+    """
+    if len(models) != len(tasks) or len(tasks) < 2:
+        raise ValueError(f"Give one checkpoint per task and at least two tasks; got {len(models)} checkpoints "
+                         f"for {len(tasks)} tasks.")
+    rows = []
+    for task in tasks[:-1]:
+        rows.append([])
+        for model in models[task.index:]:
+            k = model.classes_per_task
+            with inference.eval_mode(model):
+                size = inference.images_per_pass(task.test_images)
+                predicted = torch.cat([
+                    task_logits(model(inference.to_float(task.test_images[i:i + size])), task.index, k).argmax(dim=1)
+                    for i in range(0, len(task.test_images), size)])
+            rows[-1].append((predicted == task.test_labels).numpy())
+    return [np.stack(per_task) for per_task in rows]
+
+
+def _forgetting_from_correct(correct: Sequence[np.ndarray], chosen: Sequence[np.ndarray]) -> np.ndarray:
+    """Average forgetting for each resample: ``chosen[j]`` is ``(resamples, images)`` indices into task ``j``."""
+    drops = []
+    for per_task, indices in zip(correct, chosen):
+        accuracy = per_task[:, indices].mean(axis=2)  # (checkpoints from task j on, resamples)
+        drops.append(accuracy[:-1].max(axis=0) - accuracy[-1])
+    return np.mean(drops, axis=0)
+
+
+def forgetting_interval(correct_a: Sequence[np.ndarray], correct_b: Sequence[np.ndarray], *,
+                        confidence: float = 0.95, resamples: int = 2000, seed: int = 0) -> Interval:
+    """Average forgetting of learner A minus learner B, with a paired bootstrap interval over the
+    test images (:mod:`xaihelpers.intervals`): each resample draws every task's test images with
+    replacement, the same draw for both learners, and recomputes both forgettings.
+
+    The interval covers the test images' sampling, not the training: each learner is one training
+    run, and another seed would train other networks.
+
+    Args:
+        correct_a, correct_b: :func:`correct_per_image` of both learners on the same tasks.
+
+    Raises:
+        ValueError: If the two do not cover the same tasks, checkpoints and images.
+    """
+    from xaihelpers.intervals import Interval
+
+    shapes_a, shapes_b = [c.shape for c in correct_a], [c.shape for c in correct_b]
+    if shapes_a != shapes_b:
+        raise ValueError(f"Both learners must be measured on the same tasks and images; got shapes {shapes_a} and {shapes_b}.")
+    if not shapes_a or [shape[0] for shape in shapes_a] != list(range(len(shapes_a) + 1, 1, -1)):
+        raise ValueError("Give correct_per_image's arrays: for each task but the last, the checkpoints from that task on.")
+    generator = np.random.default_rng(seed)
+    chosen = [generator.integers(0, c.shape[1], size=(resamples, c.shape[1])) for c in correct_a]
+    everything = [np.broadcast_to(np.arange(c.shape[1]), (1, c.shape[1])) for c in correct_a]
+    observed = float(_forgetting_from_correct(correct_a, everything)[0] - _forgetting_from_correct(correct_b, everything)[0])
+    differences = np.empty(resamples)
+    step = 100  # resamples per block: bounds the gathered arrays' memory
+    for start in range(0, resamples, step):
+        block = [c[start:start + step] for c in chosen]
+        differences[start:start + step] = (_forgetting_from_correct(correct_a, block)
+                                           - _forgetting_from_correct(correct_b, block))
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(differences, [tail, 1 - tail])
+    return Interval(observed, float(low), float(high), sum(c.shape[1] for c in correct_a), confidence)
+
+
 def mean_task_loss(model: MultiHeadCNN, tasks: Sequence[Task]) -> float:
     """Mean cross-entropy of ``model`` over every task's test images, each on its own head: the
     loss beside :func:`evaluate`'s accuracies."""
@@ -231,7 +324,7 @@ def mean_task_loss(model: MultiHeadCNN, tasks: Sequence[Task]) -> float:
 
 def train_sequence(strategy: Strategy, tasks: Sequence[Task], *, epochs: int = 3, batch_size: int = 64,
                    learning_rate: float = 2e-3, mean=(0.5,) * 3, std=(0.25,) * 3, seed: int = 0,
-                   progress: bool = True) -> Run:
+                   pretrained: Optional[dict[str, torch.Tensor]] = None, progress: bool = True) -> Run:
     """Train a fresh :class:`MultiHeadCNN` on ``tasks`` in order with one strategy.
 
     Each task is trained by :func:`xaihelpers.training.fit` for ``epochs`` with AdamW on the
@@ -249,6 +342,9 @@ def train_sequence(strategy: Strategy, tasks: Sequence[Task], *, epochs: int = 3
         mean, std: Input normalisation of the network.
         seed: Seeds the initialisation, the shuffling and the augmentation (the global generator
             is left as it was).
+        pretrained: A state of the layers below :data:`REPLAY_LAYER` to start from
+            (:meth:`MultiHeadCNN.load_hidden`; they keep training); ``None`` starts from random
+            weights. A strategy that freezes them (generative replay) loads its own in ``prepare``.
         progress: Show a progress bar over each task's steps.
     """
     if not isinstance(strategy, Strategy):
@@ -258,6 +354,8 @@ def train_sequence(strategy: Strategy, tasks: Sequence[Task], *, epochs: int = 3
     k = len(tasks[0].classes)
     with repro.seeded(seed):
         model = MultiHeadCNN(len(tasks), k, mean, std)
+    if pretrained is not None:
+        model.load_hidden(pretrained)
     strategy.prepare(model)
     run = Run(strategy.name)
     start = time.perf_counter()
@@ -292,13 +390,53 @@ def average_accuracy(accuracy: Sequence[Sequence[float]]) -> float:
     return float(np.mean(np.asarray(accuracy, dtype=float)[-1]))
 
 
-#: The settings of the committed runs (the time budget decides epochs and images per class).
+#: The settings of the committed runs that every strategy takes (the time budget decides epochs and
+#: images per class). ``start``: ``"pretrained"`` loads the layers below :data:`REPLAY_LAYER` from
+#: :func:`pretrain_features` (``pretrain_epochs`` on :func:`pretraining_source`), as the study ran
+#: every strategy with BI-R's ``--pre-convE``; ``"scratch"`` starts from random weights (the
+#: ablation) and takes no ``pretrain_epochs``.
 DEFAULTS = {"epochs": 3, "train_per_class": 2000, "batch_size": 64, "learning_rate": 2e-3,
-            "ewc_strength": 1000.0, "fisher_samples": 200, "memory_size": 500, "seed": 0}
-#: The generative-replay run's settings beyond :data:`DEFAULTS`: pretraining epochs of the frozen
-#: layers, and the feature VAE (:class:`xaihelpers.strategies.GenerativeReplay`).
-GENERATIVE_DEFAULTS = {"pretrain_epochs": 30, "vae_epochs": 20, "latent": 32, "vae_hidden": 512,
-                       "replay_batch": 64, "temperature": 2.0}
+            "start": "pretrained", "pretrain_epochs": 30, "seed": 0}
+STARTS = ("pretrained", "scratch")
+#: The settings each strategy adds to :data:`DEFAULTS`: EWC's strength and Fisher sample count are
+#: BI-R's (``--lambda 1000``, ``--fisher-n 1000``); the replay memory; the feature VAE of generative
+#: replay (:class:`xaihelpers.strategies.GenerativeReplay`).
+STRATEGY_DEFAULTS = {
+    "baseline": {},
+    "ewc": {"ewc_strength": 1000.0, "fisher_samples": 1000},
+    "replay": {"memory_size": 500},
+    "generative": {"vae_epochs": 20, "latent": 32, "vae_hidden": 512, "replay_batch": 64, "temperature": 2.0},
+}
+GENERATIVE_DEFAULTS = STRATEGY_DEFAULTS["generative"]
+
+
+def run_settings(strategy: str, start: str = DEFAULTS["start"]) -> dict:
+    """The settings a run of ``strategy`` takes, with the book's values: :data:`DEFAULTS` (without
+    ``pretrain_epochs`` for a ``"scratch"`` start) and the strategy's own.
+
+    Raises:
+        ValueError: For an unknown strategy or start, or generative replay from scratch (its frozen
+            layers must be pretrained).
+    """
+    if strategy not in STRATEGY_DEFAULTS:
+        raise ValueError(f"Unknown strategy '{strategy}'; choose one of {tuple(STRATEGY_DEFAULTS)}.")
+    if start not in STARTS:
+        raise ValueError(f"Unknown start '{start}'; choose one of {STARTS}.")
+    if strategy == "generative" and start != "pretrained":
+        raise ValueError("Generative replay freezes pretrained layers, so it cannot start from scratch; "
+                         "use start='pretrained'.")
+    common = {key: value for key, value in DEFAULTS.items() if start == "pretrained" or key != "pretrain_epochs"}
+    return {**common, "start": start, **STRATEGY_DEFAULTS[strategy]}
+
+
+def state_sha256(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a state's names, dtypes, shapes and bytes, in name order: equal hashes, equal tensors."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
 
 
 @dataclass
@@ -365,59 +503,160 @@ def pretrain_features(source: PretrainingSource, *, epochs: int, seed: int = 0, 
     return network.hidden_state(), info
 
 
+_SHARED_PRETRAINING: Optional[dict] = None
+
+
+@contextmanager
+def shared_pretraining() -> Iterator[None]:
+    """Within the block, runs that pretrain on the same source with the same epochs and seed
+    pretrain once and start from that one state (``python -m xaihelpers.retrain`` trains its models
+    in such a block). Pretraining is deterministic on one machine, so this saves its minutes without
+    changing a run; each run's ``train_seconds`` still count the pretraining's seconds, as if it had
+    run alone. The shared states are dropped when the block ends."""
+    global _SHARED_PRETRAINING
+    outer = _SHARED_PRETRAINING
+    _SHARED_PRETRAINING = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _SHARED_PRETRAINING = outer
+
+
+def _pretrained_layers(name: str, root: Optional[Path], epochs: int, seed: int,
+                       progress: bool) -> tuple[dict[str, torch.Tensor], dict]:
+    key = (name, str(root), epochs, seed)
+    if _SHARED_PRETRAINING is not None and key in _SHARED_PRETRAINING:
+        state, info = _SHARED_PRETRAINING[key]
+    else:
+        state, info = pretrain_features(pretraining_source(name, root, progress), epochs=epochs, seed=seed,
+                                        progress=progress)
+        info["state_sha256"] = state_sha256(state)
+        if _SHARED_PRETRAINING is not None:
+            _SHARED_PRETRAINING[key] = state, info
+    return {k: t.clone() for k, t in state.items()}, dict(info)
+
+
 def train_run(strategy: str, *, root: Optional[Path] = None, progress: bool = True, **settings) -> dict:
     """Train the book's task sequence with one strategy: the checkpoint payload of a run.
 
     Loads CIFAR-100 (10 tasks of 10 classes) when the data root has it, else CIFAR-10 (5 tasks of
     2 classes), keeps ``train_per_class`` training images per class, and runs
-    :func:`train_sequence` with ``strategies.make(strategy, ...)``.
+    :func:`train_sequence` with ``strategies.make(strategy, ...)``. With ``start="pretrained"``
+    (the default) the layers below :data:`REPLAY_LAYER` are first pretrained on
+    :func:`pretraining_source` (:func:`pretrain_features`, the same for every strategy); the
+    baseline, EWC and replay fine-tune them, generative replay freezes them. The run's
+    ``train_seconds`` include the pretraining.
 
     Args:
-        strategy: ``baseline``, ``ewc``, ``replay`` or ``generative`` (which first pretrains its
-            frozen layers on :func:`pretraining_source`; its ``train_seconds`` include that).
+        strategy: ``baseline``, ``ewc``, ``replay`` or ``generative``.
         root: The data root (default: the configured one).
         progress: Show progress bars.
-        settings: Overrides of :data:`DEFAULTS` (and of :data:`GENERATIVE_DEFAULTS` for ``generative``).
+        settings: Overrides of :func:`run_settings` (``start`` included).
 
     Returns:
         ``{"states": [state after each task], "meta": {...}}``, ready for
-        :func:`xaihelpers.checkpoints.save`.
+        :func:`xaihelpers.checkpoints.save`; ``meta["pretraining"]`` holds the pretraining's
+        source, accuracy, seconds and the SHA-256 of the state every pretrained run starts from.
     """
     from xaihelpers.cifar import load_cifar
 
-    generative = strategy == "generative"
-    accepted = {**DEFAULTS, **(GENERATIVE_DEFAULTS if generative else {})}
+    accepted = run_settings(strategy, settings.get("start", DEFAULTS["start"]))
     unknown = set(settings) - set(accepted)
     if unknown:
-        raise ValueError(f"Unknown settings {sorted(unknown)}; the {strategy} run takes {sorted(accepted)}.")
+        raise ValueError(f"Unknown settings {sorted(unknown)}; the {strategy} run from a {accepted['start']} start "
+                         f"takes {sorted(accepted)}.")
     settings = {**accepted, **settings}
     name, per_task = choose_dataset(root)
     train_set = load_cifar(name, "train", root=root, progress=progress)
     test_set = load_cifar(name, "test", root=root, progress=progress)
     tasks = split_tasks(train_set, test_set, per_task, settings["train_per_class"], seed=settings["seed"])
-    extra_meta, extra_seconds, options = {}, 0.0, {}
-    if generative:
-        # The frozen layers expect the source's normalisation, so the whole network takes it.
-        pretrained, info = pretrain_features(pretraining_source(name, root, progress), epochs=settings["pretrain_epochs"],
-                                             seed=settings["seed"], progress=progress)
+    extra_meta, extra_seconds, options, pretrained = {}, 0.0, {}, None
+    if settings["start"] == "pretrained":
+        # The pretrained layers expect the source's normalisation, so the whole network takes it.
+        pretrained, info = _pretrained_layers(name, root, settings["pretrain_epochs"], settings["seed"], progress)
         mean, std = info["mean"], info["std"]
+        extra_meta, extra_seconds = {"pretraining": info}, info["seconds"]
+    else:
+        mean, std = training.channel_statistics(torch.cat([t.train_images for t in tasks]), every=10)
+    if strategy == "generative":
         options = {"pretrained": pretrained, "classes": len(tasks) * per_task, "classes_per_task": per_task,
                    "vae_epochs": settings["vae_epochs"], "latent": settings["latent"],
                    "hidden": settings["vae_hidden"], "replay_batch": settings["replay_batch"],
                    "temperature": settings["temperature"], "progress": progress}
-        extra_meta, extra_seconds = {"pretraining": info}, info["seconds"]
-    else:
-        mean, std = training.channel_statistics(torch.cat([t.train_images for t in tasks]), every=10)
-    chosen = strategies.make(strategy, ewc_strength=settings["ewc_strength"],
-                             fisher_samples=settings["fisher_samples"], memory_size=settings["memory_size"],
-                             seed=settings["seed"], **options)
+    chosen = strategies.make(strategy, **{key: settings[key] for key in ("ewc_strength", "fisher_samples", "memory_size")
+                                          if key in settings}, seed=settings["seed"], **options)
     run = train_sequence(chosen, tasks, epochs=settings["epochs"], batch_size=settings["batch_size"],
                          learning_rate=settings["learning_rate"], mean=mean, std=std, seed=settings["seed"],
-                         progress=progress)
-    if generative:
+                         pretrained=None if strategy == "generative" else pretrained, progress=progress)
+    if strategy == "generative":
         extra_meta["vae_losses"] = chosen.vae_losses
     meta = {"dataset": name, "tasks": len(tasks), "classes_per_task": per_task,
             "task_classes": [t.classes for t in tasks], "mean": mean, "std": std, **settings,
-            "threads": torch.get_num_threads(), "strategy": run.strategy, "accuracy": run.accuracy,
-            "class_accuracy": run.class_accuracy, "train_seconds": run.seconds + extra_seconds, **extra_meta}
+            "frozen": strategy == "generative", "threads": torch.get_num_threads(), "strategy": run.strategy,
+            "accuracy": run.accuracy, "class_accuracy": run.class_accuracy,
+            "train_seconds": run.seconds + extra_seconds, **extra_meta}
     return {"states": run.states, "meta": meta}
+
+
+#: The study's runs as BI-R's ``main_cl.py`` sets them up for ``--experiment=CIFAR100
+#: --scenario=task`` (``options.py``'s ``set_defaults``; the study added ``--pre-convE`` for the
+#: baseline and EWC, ``--lambda=1000`` for EWC, ``--brain-inspired`` for BI-R).
+BIR_CIFAR100 = {
+    "data": "CIFAR-100, 10 tasks of 10 classes, 500 training images per class",
+    "conv layers": "5 conv layers with batch norm, 16 to 256 channels, 4 of them with stride 2",
+    "above the conv layers": "3 fully connected layers, 2,000 units, one output per class (task-masked)",
+    "training per task": "5,000 iterations, batch 256, Adam, learning rate 1e-4, no augmentation",
+    "starting point": "conv layers pretrained on CIFAR-10 (labelled): fine-tuned for baseline and EWC "
+                      "(--pre-convE), frozen for BI-R (--brain-inspired sets --freeze-convE)",
+    "EWC": "lambda 1,000, Fisher from 1,000 samples",
+    "replay": "none (the study ran baseline, EWC and BI-R)",
+    "generative replay": "the classifier run backwards (replay through feedback), class-conditional Gaussian-mixture "
+                         "prior, decoder gates (masking share 0 in the task scenario), internal replay with "
+                         "distillation at temperature 2",
+    "seed": "0",
+}
+
+
+def study_differences(recipes: dict[str, dict], dataset: str = "cifar10") -> pandas.DataFrame:
+    """The book's continual learners beside the study's BI-R runs, setting by setting.
+
+    Args:
+        recipes: Strategy -> the zoo recipe of the book's learner (``zoo.MODELS[f"continual_{s}"].recipe``).
+        dataset: The data set the book's learners were trained on (``meta["dataset"]``).
+
+    Returns:
+        A table indexed by setting, with the columns ``BI-R (the study)``, ``this book`` and
+        ``recipe keys`` (which recipe settings each row states, so a test can see that none is missing).
+    """
+    import pandas as pd
+
+    base = recipes["baseline"]
+    ewc, replay, generative = recipes["ewc"], recipes["replay"], recipes["generative"]
+    classes = 2 if dataset == "cifar10" else 10
+    widths = inspect.signature(MultiHeadCNN).parameters["widths"].default
+    rows = {
+        "data": (f"{'CIFAR-10, 5 tasks of 2' if dataset == 'cifar10' else 'CIFAR-100, 10 tasks of 10'} classes, "
+                 f"{base['train_per_class']:,} training images per class", ["train_per_class"]),
+        "conv layers": (f"5 conv layers with batch norm, {widths[0]} to {widths[-1]} channels, 2 max-pools", []),
+        "above the conv layers": ("global average pooling, one linear head per task", []),
+        "training per task": (f"{base['epochs']} epochs of {base['train_per_class'] * classes:,} images, batch "
+                              f"{base['batch_size']}, AdamW, one-cycle learning rate peaking at {base['learning_rate']:g}, "
+                              "random crops and flips", ["epochs", "batch_size", "learning_rate"]),
+        "starting point": (f"{'every strategy from the same conv layers 1-4' if base['start'] == 'pretrained' else 'random weights'}"
+                           f", pretrained for {base['pretrain_epochs']} epochs on "
+                           f"{'the ImageNet sample images (rotation task)' if dataset == 'cifar10' else 'CIFAR-10 (labelled)'}: "
+                           "fine-tuned for baseline, EWC and replay, frozen for generative replay; from random "
+                           "weights in the ablation", ["start", "pretrain_epochs"]),
+        "EWC": (f"lambda {ewc['ewc_strength']:,.0f}, Fisher from {ewc['fisher_samples']:,} samples",
+                ["ewc_strength", "fisher_samples"]),
+        "replay": (f"experience replay from a memory of {replay['memory_size']:,} images", ["memory_size"]),
+        "generative replay": (f"a separate VAE of the pool2 features, after conv4 ({generative['latent']} latent dimensions, "
+                              f"{generative['vae_hidden']} hidden units, {generative['vae_epochs']} epochs per task), "
+                              f"{generative['replay_batch']} replayed maps per step, one prior mean per class, no "
+                              f"gating, distillation at temperature {generative['temperature']:g}",
+                              ["latent", "vae_hidden", "vae_epochs", "replay_batch", "temperature"]),
+        "seed": (f"{base['seed']}", ["seed"]),
+    }
+    return pd.DataFrame({"BI-R (the study)": {key: BIR_CIFAR100[key] for key in rows},
+                         "this book": {key: text for key, (text, _) in rows.items()},
+                         "recipe keys": {key: ", ".join(keys) for key, (_, keys) in rows.items()}})

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from xaihelpers import repro, zoo
+from xaihelpers import continual, repro, zoo
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,19 +94,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(str(error))
     if args.set and not args.out_dir:
         parser.error("--set trains a variant: give --out-dir, so that the book's checkpoint stays as it is")
-    for name in names:
-        spec = zoo.get(name)
-        target = zoo.checkpoint_path(name, args.out_dir)
-        if target.exists() and not args.force:
-            print(f"{name}: {target} exists; kept (--force replaces it)")
-            continue
-        repro.seed_everything()  # threads and deterministic kernels, as the shipped checkpoints had
-        print(f"{name}: training ({spec.description}; about {spec.minutes:g} minutes on 2 cores)")
-        written = zoo.train(name, out=target, force=args.force, **overrides[name])
-        _, meta = zoo.load(name, written)
-        summary = {key: round(meta[key], 3) for key in ("val_accuracy", "test_accuracy") if key in meta}
-        print(f"{name}: saved {written} in {meta['train_seconds']:.0f} s {summary or ''}".rstrip())
+    with continual.shared_pretraining():  # the continual learners start from one pretraining
+        for name in names:
+            _train_one(name, args.out_dir, args.force, overrides[name])
     return 0
+
+
+def _train_one(name: str, out_dir: Optional[Path], force: bool, overrides: dict) -> None:
+    spec = zoo.get(name)
+    target = zoo.checkpoint_path(name, out_dir)
+    if target.exists() and not force:
+        print(f"{name}: {target} exists; kept (--force replaces it)")
+        return
+    repro.seed_everything()  # threads and deterministic kernels, as the shipped checkpoints had
+    print(f"{name}: training ({spec.description}; about {spec.minutes:g} minutes on 2 cores)")
+    written = zoo.train(name, out=target, force=force, **overrides)
+    _, meta = zoo.load(name, written)
+    summary = {key: round(meta[key], 3) for key in ("val_accuracy", "test_accuracy") if key in meta}
+    print(f"{name}: saved {written} in {meta['train_seconds']:.0f} s {summary or ''}".rstrip())
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ class EWC(Strategy):
 
     name = "ewc"
 
-    def __init__(self, strength: float = 1000.0, fisher_samples: int = 200) -> None:
+    def __init__(self, strength: float = 1000.0, fisher_samples: int = 1000) -> None:
         if strength < 0:
             raise ValueError(f"strength must be non-negative, got {strength}")
         if fisher_samples < 1:
@@ -291,7 +291,7 @@ STRATEGIES: dict[str, type[Strategy]] = {"baseline": Baseline, "ewc": EWC, "repl
                                          "generative": GenerativeReplay}
 
 
-def make(name: str, *, ewc_strength: float = 1000.0, fisher_samples: int = 200, memory_size: int = 500,
+def make(name: str, *, ewc_strength: float = 1000.0, fisher_samples: int = 1000, memory_size: int = 500,
          seed: int = 0, **generative) -> Strategy:
     """The strategy ``name`` with the settings of the book's runs: each class takes those of its
     parameters it names (``ewc_strength`` is :class:`EWC`'s ``strength``; ``generative`` are

@@ -83,14 +83,14 @@ def _cifar(arch: str, epochs: int, minutes: float) -> ModelSpec:
 
 
 def _continual(strategy: str, description: str, variant: Optional[str] = None, minutes: float = 4.0,
-               **settings) -> ModelSpec:
-    from xaihelpers.continual import DEFAULTS, GENERATIVE_DEFAULTS
+               exercise: bool = True, **settings) -> ModelSpec:
+    from xaihelpers.continual import run_settings
 
     folder = EXERCISE_DIR / variant if variant else CHECKPOINT_DIR
-    defaults = {**DEFAULTS, **(GENERATIVE_DEFAULTS if strategy == "generative" else {})}
+    defaults = run_settings(strategy, settings.get("start", "pretrained"))
     return ModelSpec(f"continual_{variant or strategy}", "continual", description, "CIFAR-10 tasks (CIFAR-100 if present)",
                      folder / f"continual_{strategy}.pt", {"strategy": strategy, **defaults, **settings}, minutes,
-                     exercise=variant is not None)
+                     exercise=variant is not None and exercise)
 
 
 def _registry() -> dict[str, ModelSpec]:
@@ -100,19 +100,26 @@ def _registry() -> dict[str, ModelSpec]:
         _pollen("pollen_cnn_no_augment", "pollen CNN without augmentation (exercise 3.2)", True, augment=False),
         _pollen("pollen_cnn_dropout05", "pollen CNN with dropout 0.5 (exercise 9.4)", True, dropout=0.5),
         _cifar("plain", 4, 8.5), _cifar("gap", 4, 6.5), _cifar("allconv", 5, 6.5),
-        _continual("baseline", "continual learner, plain fine-tuning", minutes=4.0),
-        _continual("ewc", "continual learner, elastic weight consolidation (strength 1,000)", minutes=4.5),
-        _continual("replay", "continual learner, experience replay (memory of 500)", minutes=7.5),
+        _continual("baseline", "continual learner, plain fine-tuning of pretrained layers", minutes=6.0),
+        _continual("ewc", "continual learner, elastic weight consolidation (strength 1,000, 1,000 Fisher samples)",
+                   minutes=7.0),
+        _continual("replay", "continual learner, experience replay (memory of 500)", minutes=9.5),
         _continual("generative", "continual learner, generative replay of frozen pretrained features (after BI-R)",
                    minutes=5.0),
         _continual("ewc", "continual learner, EWC strength 100 (exercise 14.1)", "ewc_strength_100",
-                   ewc_strength=100.0),
+                   minutes=7.0, ewc_strength=100.0),
         _continual("ewc", "continual learner, EWC strength 10,000 (exercise 14.1)", "ewc_strength_10000",
-                   ewc_strength=10000.0),
+                   minutes=7.0, ewc_strength=10000.0),
         _continual("replay", "continual learner, replay memory of 250 (exercise 14.2)", "replay_memory_250",
-                   minutes=3.0, memory_size=250),
+                   minutes=5.0, memory_size=250),
         _continual("generative", "continual learner, generative replay's frozen layers without replay (chapter 14's ablation)",
-                   "generative_no_replay", minutes=2.5, replay_batch=0),
+                   "generative_no_replay", minutes=2.5, exercise=False, replay_batch=0),
+        _continual("baseline", "continual learner, plain fine-tuning from random weights (chapter 14's ablation)",
+                   "baseline_scratch", minutes=4.0, exercise=False, start="scratch"),
+        _continual("ewc", "continual learner, EWC from random weights (chapter 14's ablation)",
+                   "ewc_scratch", minutes=5.0, exercise=False, start="scratch"),
+        _continual("replay", "continual learner, experience replay from random weights (chapter 14's ablation)",
+                   "replay_scratch", minutes=7.5, exercise=False, start="scratch"),
     ]
     return {spec.name: spec for spec in specs}
 
@@ -124,6 +131,11 @@ MODELS: dict[str, ModelSpec] = _registry()
 #: wrote them down: name -> (the settings, the evidence for their values). :func:`load` adds them
 #: to that file's ``meta`` and names them, with the evidence, in ``meta["unrecorded"]``.
 FROM_HISTORY: dict[str, tuple[dict[str, Any], str]] = {
+    **{name: ({"start": "scratch"},
+              "known from the code history, not recorded in the file: this checkpoint was committed in f8735d9 as "
+              "the book's learner, when continual.train_run had no start setting and began every strategy but "
+              "generative replay from random weights")
+       for name in ("continual_baseline_scratch", "continual_replay_scratch")},
     "pollen_cnn": ({"augment": True, "dropout": 0.3},
                    "known from the code history, not recorded in the file: pollen_cnn.pt was committed in "
                    "eff7549 with the pollen.train that made it, which always augmented with flips and quarter "
