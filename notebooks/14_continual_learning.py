@@ -317,9 +317,9 @@ claims.number("6.15", ablation.loc["frozen layers, no replay", "training minutes
 # ### What the pretraining adds
 #
 # The study started its baseline and EWC from pretrained layers too. The same three strategies
-# trained from random weights (`continual_baseline_scratch`, `continual_ewc_scratch`,
-# `continual_replay_scratch`, the book's learners of an earlier edition) show what the shared
-# pretrained start changes:
+# trained from random weights (`continual_baseline_scratch` and `continual_replay_scratch`, the
+# book's learners of an earlier edition, and `continual_ewc_scratch`, trained with this chapter's
+# 1,000 Fisher samples) show what the shared pretrained start changes:
 
 # %%
 scratch_metas = {strategy: zoo.load(f"continual_{strategy}_scratch")[1] for strategy in ("baseline", "ewc", "replay")}
