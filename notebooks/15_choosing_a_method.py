@@ -129,12 +129,15 @@ with pd.option_context("display.max_colwidth", 80, "display.width", 200):
 # Per image (the table holds the means): the deletion and insertion curves of the maps the table
 # measured, run again (2 x 11 forward passes per image and method; no map is recomputed), and
 # each map's share on the grain.
+# Each value is rounded to three decimals before the bootstrap: CPUs whose kernels differ in the
+# last bits then resample the same numbers and print the same intervals.
 per_image = {}
 for name, maps in card.maps.items():
     curve = evaluation.deletion_insertion(model, images, maps, target, steps=10)
-    per_image[name] = {"deletion AUC": curve.deletion_auc, "insertion AUC": curve.insertion_auc,
-                       "insertion - deletion": curve.insertion_auc - curve.deletion_auc,
-                       "share on object": features.share_inside(maps.abs(), grain)}
+    per_image[name] = {measure: values.double().round(decimals=3) for measure, values in (
+        ("deletion AUC", curve.deletion_auc), ("insertion AUC", curve.insertion_auc),
+        ("insertion - deletion", curve.insertion_auc - curve.deletion_auc),
+        ("share on object", features.share_inside(maps.abs(), grain)))}
 print(f"means over the {len(pick)} images and their 95 % bootstrap intervals:")
 with pd.option_context("display.width", 200):
     print(pd.DataFrame({name: {measure: intervals.bootstrap_interval(values).format(2)
@@ -169,7 +172,7 @@ for (measure, a, b), interval in paired.items():
 table = card.table
 claims.holds("eight test images, every tenth", pick == list(range(0, 80, 10)))
 claims.holds("the per-image curves and shares are the table's", all(
-    abs(per_image[name][measure].mean().item() - float(table.loc[name, measure])) < 1e-4
+    abs(per_image[name][measure].mean().item() - float(table.loc[name, measure])) < 1e-3
     for name in per_image for measure in per_image[name]))
 claims.holds("deletion and insertion disagree: the lowest deletion AUC is not the highest insertion AUC",
              table["deletion AUC"].astype(float).idxmin() != table["insertion AUC"].astype(float).idxmax())
