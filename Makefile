@@ -13,7 +13,8 @@
 #                    STORE_TIMES=1 also stores the chapter times the course guide shows
 #   make pollen      retrain the pollen CNN (keeps xaihelpers/weights/pollen_cnn.pt; FORCE=1 replaces)
 #   make cifar       retrain the three CIFAR-10 CNNs (about 8 minutes each; keeps existing ones)
-#   make continual   retrain the continual learners, four strategies (about 20 minutes; keeps existing)
+#   make continual   retrain the continual learners, four strategies (about 20 minutes; keeps existing),
+#                    then record which test images each checkpoint gets right (chapter 14 reads it)
 #   make exercise-models  train the model variants the exercises compare (missing ones only)
 #   make explorer    start the interactive explorer (Streamlit) on http://localhost:8501
 #   make screenshot  retake the explorer screenshot the book shows (the browser test takes it)
@@ -120,14 +121,18 @@ pollen: setup
 cifar: setup
 	$(TRAIN) cifar10_plain cifar10_gap cifar10_allconv
 
+# After training, which test images every checkpoint gets right is recorded for chapter 14
+# (xaihelpers/measured/continual_correct.npz; a learner whose checkpoint changed is measured again).
 continual: setup
 	$(TRAIN) continual_baseline continual_ewc continual_replay continual_generative continual_generative_no_replay \
 		continual_baseline_scratch continual_ewc_scratch continual_replay_scratch
+	$(BIN)/python -m xaihelpers.forgetting record
 
 # The variants the exercises compare with the book's models (pollen: seed, augmentation, dropout;
 # continual: EWC strength, replay memory), about 40 minutes on 2 cores.
 exercise-models: setup
 	$(TRAIN) exercises
+	$(BIN)/python -m xaihelpers.forgetting record
 
 explorer: setup
 	$(BIN)/python -m streamlit run explorer/app.py --server.address localhost --browser.gatherUsageStats false

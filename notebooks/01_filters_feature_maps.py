@@ -33,6 +33,7 @@
 # | **When** | after training |
 # | **Where** | any CNN; here the book's pretrained ImageNet model |
 # | **Source** | the study it follows: the course assignment "Explainable AI Assignment 2 - Model Explanations" (Banbhan, Al-Jarajrah, Essam): filters and feature maps of ResNet-50; see {doc}`../book/sources` |
+# | **Before** | nothing but the prerequisites of the {doc}`course guide <../book/course_guide>` |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
@@ -117,7 +118,7 @@ for stage, layer in classifier.conv_stages.items():
     print(f"{stage:8s} {channels:5d} channels x {height:3d} x {width:3d}  "
           f"(one map cell covers {224 // height} x {224 // width} input pixels)")
 
-# %% mystnb={"figure": {"caption": "The three most active channels at four depths, from the stem to the head, for the tabby-cat image. With depth the maps lose resolution and turn from image-like to blob-like.", "name": "fig-filters-strongest-channels"}, "image": {"alt": "Twelve small activation maps in two rows, titled with stage and channel. The stem's maps still look like the cat photo, the middle stages' maps are fine speckle, and the head's maps are coarse blocks with one bright region."}}
+# %% mystnb={"figure": {"caption": "The three most active channels at four depths, from the stem to the head, for the tabby-cat image, each scaled on its own (colour bar), so colours compare places within a map, not maps. With depth the maps lose resolution and turn from image-like to blob-like.", "name": "fig-filters-strongest-channels"}, "image": {"alt": "Twelve small activation maps in two rows, titled with stage and channel. The stem's maps still look like the cat photo, the middle stages' maps are fine speckle, and the head's maps are coarse blocks with one bright region."}}
 image_index = 2  # the tabby cat
 all_stages = list(classifier.conv_stages)
 shown_stages = [all_stages[i] for i in np.linspace(0, len(all_stages) - 1, 4).round().astype(int)]
@@ -125,10 +126,10 @@ panels, titles = [classifier.to_display(images[image_index])], ["input"]
 for stage in shown_stages:
     activation = recorder.activations[classifier.conv_stages[stage]][image_index]
     for channel in features.strongest_channels(activation[None], 3)[0].tolist():
-        panels.append(activation[channel].cpu())
+        panels.append(plotting.rescale(activation[channel].cpu()))
         titles.append(f"{stage} ch {channel}")
-plotting.image_grid(panels[1:], titles[1:], ncols=6, size=2.0,
-                    suptitle="Strongest channels by depth (tabby cat)")
+plotting.image_grid(panels[1:], titles[1:], ncols=6, size=2.0, suptitle="Strongest channels by depth (tabby cat)",
+                    colorbar="activation, scaled per map\n(0 its lowest, 1 its highest value)")
 plt.show()
 
 # %% [markdown]
@@ -138,7 +139,7 @@ plt.show()
 # Upsampled to the input and overlaid, it shows where the layer "sees something"
 # ({numref}`fig-filters-activation-maps`).
 
-# %% mystnb={"figure": {"caption": "Activation maps (mean absolute activation over all channels) at four depths, upsampled and overlaid on four images; each row is one image, its first column the photo.", "name": "fig-filters-activation-maps"}, "image": {"alt": "A grid of four rows (goldfish, bald eagle, tabby, zebra) and five columns: the photo, then heat-map overlays for the stem, stage 3, stage 5 and the head. The shallow overlays follow edges and texture all over the image; the head's overlay is a smooth blob on the animal."}}
+# %% mystnb={"figure": {"caption": "Activation maps (mean absolute activation over all channels) at four depths, upsampled and overlaid on four images; each row is one image, its first column the photo. Each map is scaled on its own (colour bar), so colours compare places within a map, not depths.", "name": "fig-filters-activation-maps"}, "image": {"alt": "A grid of four rows (goldfish, bald eagle, tabby, zebra) and five columns: the photo, then heat-map overlays for the stem, stage 3, stage 5 and the head. The shallow overlays follow edges and texture all over the image; the head's overlay is a smooth blob on the animal."}}
 rows, row_titles = [], []
 for index in range(4):
     rows.append(classifier.to_display(images[index]))
@@ -148,7 +149,8 @@ for index in range(4):
         heat = F.interpolate(activation[None], size=(224, 224), mode="bilinear")[0, 0]
         rows.append(plotting.overlay(classifier.to_display(images[index]), plotting.rescale(heat.cpu())))
         row_titles.append(stage)
-plotting.image_grid(rows, row_titles, ncols=1 + len(shown_stages), size=2.0)
+plotting.image_grid(rows, row_titles, ncols=1 + len(shown_stages), size=2.0, colorbar_cmap=plotting.HEATMAP_CMAP,
+                    colorbar="mean |activation|, scaled per map\n(0 its lowest, 1 its highest value)")
 plt.show()
 
 # %% [markdown]
@@ -429,7 +431,8 @@ for position, index in enumerate(best_four):
     shown = classifier.to_display(top_images[position])
     panels += [shown, plotting.overlay(shown, plotting.rescale(heat.cpu()))]
     titles += [classifier.class_names[index], f"ch {channel}"]
-plotting.image_grid(panels, titles, ncols=4, size=2.2)
+plotting.image_grid(panels, titles, ncols=4, size=2.2, colorbar_cmap=plotting.HEATMAP_CMAP,
+                    colorbar="activation, scaled per map\n(0 its lowest, 1 its highest value)")
 plt.show()
 
 # %% tags=["remove-cell"]
@@ -479,7 +482,8 @@ for stage in shown_stages:
         heat = F.interpolate(heat[None], size=(224, 224), mode="bilinear")[0, 0]
         panels.append(plotting.overlay(classifier.to_display(images[image_index]), plotting.rescale(heat.cpu())))
         titles.append(f"{stage}: {how}")
-plotting.image_grid(panels, titles, ncols=4, size=2.0)
+plotting.image_grid(panels, titles, ncols=4, size=2.0, colorbar_cmap=plotting.HEATMAP_CMAP,
+                    colorbar="|activation|, scaled per map\n(0 its lowest, 1 its highest value)")
 plt.show()
 
 # %% tags=["remove-cell"]

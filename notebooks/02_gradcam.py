@@ -40,6 +40,7 @@
 # | **When** | after training |
 # | **Where** | CNNs (any layer with spatial feature maps); here the book's ImageNet model |
 # | **Source** | the study it follows: the course assignment "Explainable AI Assignment 2 - Model Explanations" (Banbhan, Al-Jarajrah, Essam): Grad-CAM of ResNet-50 with pytorch-grad-cam; see {doc}`../book/sources` |
+# | **Before** | nothing but the prerequisites of the {doc}`course guide <../book/course_guide>` |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they

@@ -34,6 +34,7 @@
 # | **When** | after training |
 # | **Where** | the book's pollen CNN |
 # | **Source** | the study it follows: ExaplainNET (Engrima18/ExaplainNET): a simple CNN on the Kaggle pollen-grain images; see {doc}`../book/sources` |
+# | **Before** | nothing but the prerequisites of the {doc}`course guide <../book/course_guide>` |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they

@@ -39,6 +39,7 @@
 # | **When** | after training |
 # | **Where** | any differentiable classifier; here the pollen CNN and the ImageNet model |
 # | **Source** | the studies it follows: ExaplainNET (Engrima18/ExaplainNET) (saliency and its capped version) and the class-model project (class saliency maps); see {doc}`../book/sources` |
+# | **Before** | {doc}`03_pollen_cnn` (the pollen CNN) |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they

@@ -40,6 +40,7 @@
 # | **When** | after training |
 # | **Where** | ReLU networks (ReLU6 too, with the book's helper); pollen CNN and ImageNet model |
 # | **Source** | the studies it follows: the class-model project (guided backpropagation through the ReLUs); the pollen CNN after ExaplainNET (Engrima18/ExaplainNET); see {doc}`../book/sources` |
+# | **Before** | {doc}`04_saliency` (saliency maps) |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they

@@ -47,6 +47,7 @@
 # | **When** | after training |
 # | **Where** | any differentiable classifier; pollen CNN and ImageNet model |
 # | **Source** | the study it follows: ExaplainNET (Engrima18/ExaplainNET): SmoothGrad with a grid of noise against samples; see {doc}`../book/sources` |
+# | **Before** | {doc}`04_saliency` (saliency maps) |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
@@ -133,11 +134,13 @@ faith_targets = inference.predict_proba(pollen_model, validation.images[pick]).a
 grain = pollen.grain_mask(validation.images[pick])
 print(f"{len(pick)} validation images; the grain covers {grain.float().mean():.2f} of the frame")
 rows = []
+# One run of 50 noisy copies per sigma gives every N and both averages (the first 5 copies of it are N = 5's).
+swept = {sigma: attribution.smoothgrad_sweep(pollen_model, faith_images, faith_targets, sigma=sigma, counts=counts, seed=0)
+         for sigma in sigmas}
 for average in attribution.SMOOTHGRAD_AVERAGES:
     for sigma in sigmas:
         for count in counts:
-            maps = attribution.smoothgrad(pollen_model, faith_images, faith_targets, sigma=sigma, samples=count,
-                                          average=average, seed=0)
+            maps = swept[sigma][average, count]
             curve = evaluation.deletion_insertion(pollen_model, faith_images, maps, faith_targets, steps=16)
             rows.append({"average": average, "sigma": sigma, "N": count,
                          "deletion AUC": curve.deletion_auc.mean().item(),
@@ -298,10 +301,10 @@ print(f"{'sigma':>6s} " + " ".join(f"{'N=' + str(c):>7s}" for c in counts) + "  
 stability = {}
 for sigma in sigmas:
     row = []
+    first, second = (attribution.smoothgrad_sweep(pollen_model, stable_images, stable_targets, sigma=sigma, counts=counts,
+                                                  seed=seed) for seed in (1, 2))
     for count in counts:
-        first = attribution.smoothgrad(pollen_model, stable_images, stable_targets, sigma=sigma, samples=count, seed=1)
-        second = attribution.smoothgrad(pollen_model, stable_images, stable_targets, sigma=sigma, samples=count, seed=2)
-        row.append(features.pearson_per_image(first, second).mean().item())
+        row.append(features.pearson_per_image(first["signed", count], second["signed", count]).mean().item())
         stability[sigma, count] = row[-1]
     print(f"{sigma:6.2f} " + " ".join(f"{value:7.2f}" for value in row))
 
@@ -515,10 +518,10 @@ claims.number("0.86", rows["saliency"]["corr between two seeds"])
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 3: agreement between the maps of two noise seeds against the number of samples $N$, one line per noise level; the grey line marks a correlation of 0.9.", "name": "fig-smoothgrad-exercise-knee"}, "image": {"alt": "Line chart with the number of samples on a logarithmic horizontal axis and the correlation between two seeds on the vertical axis, with five rising lines, one per noise level. Smaller noise levels lie higher, and every line flattens as it approaches 1."}} tags=["hide-cell"]
 for sigma in sigmas:
+    first, second = (attribution.smoothgrad_sweep(pollen_model, stable_images, stable_targets, sigma=sigma,
+                                                  counts=(10, 100), seed=seed) for seed in (1, 2))
     for count in (10, 100):
-        first = attribution.smoothgrad(pollen_model, stable_images, stable_targets, sigma=sigma, samples=count, seed=1)
-        second = attribution.smoothgrad(pollen_model, stable_images, stable_targets, sigma=sigma, samples=count, seed=2)
-        stability[sigma, count] = features.pearson_per_image(first, second).mean().item()
+        stability[sigma, count] = features.pearson_per_image(first["signed", count], second["signed", count]).mean().item()
 all_counts = sorted({count for _, count in stability})
 figure, axis = plt.subplots(figsize=(5, 3))
 for sigma in sigmas:

@@ -46,6 +46,7 @@
 # | **When** | after training |
 # | **Where** | the ImageNet model (1000 classes, enough variety for recognisable results) |
 # | **Source** | the study it follows: the class-model project: class-model visualisation with a Gaussian kernel, for green snake and tarantula; see {doc}`../book/sources` |
+# | **Before** | nothing but the prerequisites of the {doc}`course guide <../book/course_guide>` |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
@@ -502,7 +503,7 @@ claims.holds("the mean of the 999 other logits moves by less than half a unit",
 #
 # ### Exercise 4
 #
-# Add a total-variation penalty instead of the blur. Which regulariser gives the clearer image?
+# Add a total-variation penalty {cite}`mahendran2015understanding` instead of the blur. Which regulariser gives the clearer image?
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code", "figure": {"caption": "Solution to exercise 4: the green snake regularised by the blur and by total-variation penalties of weight 1 and 10, each with jitter.", "name": "fig-classvis-exercise-tv"}, "image": {"alt": "Three optimised images in a row. The blurred image is smooth; the total-variation images are covered in fine stripes, although the snake's green body stays recognisable."}} tags=["hide-cell"]
 # The green snake alone, to keep the chapter's time; its blurred image is the blur-and-jitter one above.
@@ -542,5 +543,5 @@ claims.holds("but stays ten times rougher than the blur", 9.5 < roughness["TV 10
 # smooths more but stays ten times rougher than the blur. The book's optimiser normalises every
 # step, so a penalty changes the direction of the steps but not their size, and a little fine
 # structure is added at every step; the blur removes such structure outright every four steps.
-# (This uses the squared differences, Mahendran and Vedaldi's $\beta = 2$.)
+# (This uses the squared differences, Mahendran and Vedaldi's $\beta = 2$ {cite}`mahendran2015understanding`.)
 # :::

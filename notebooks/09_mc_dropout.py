@@ -43,6 +43,7 @@
 # | **When** | after training, at prediction time |
 # | **Where** | networks trained with dropout: the pollen CNN, EfficientNet-Lite0 (not ResNet-50) |
 # | **Source** | the study it follows: the class-model project: uncertainty via {term}`Monte-Carlo dropout`; see {doc}`../book/sources` |
+# | **Before** | {doc}`03_pollen_cnn` (the pollen CNN) |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
@@ -59,7 +60,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from xaihelpers import chapter, claims, inference, plotting, repro, uncertainty, zoo
+from xaihelpers import chapter, claims, inference, plotting, pollen, repro, uncertainty, zoo
 
 repro.seed_everything()
 # The ImageNet model is EfficientNet-Lite0 (ResNet-50: XAI_IMAGENET_MODEL=resnet50); data from $XAI_DATA_ROOT.
@@ -110,12 +111,14 @@ claims.holds("wrong predictions are, on average, clearly (over 1.5 times) more u
 # ({numref}`fig-mcdropout-histograms`) show how much the two groups overlap, which is what decides
 # whether the uncertainty is useful for a single image.
 
-# %% mystnb={"figure": {"caption": "Distributions of three uncertainty measures (entropy, mutual information, variance) over the pollen test images, for correct and for wrong predictions.", "name": "fig-mcdropout-histograms"}, "image": {"alt": "Three histograms side by side, with paired bars for correct and wrong predictions. In each, the correct predictions pile up at low uncertainty and the wrong ones lie further right, with an overlap in the middle."}}
-figure, axes = plt.subplots(1, 3, figsize=(12, 2.8))
+# %% mystnb={"figure": {"caption": "Distributions of three uncertainty measures over the pollen test images, for correct and for wrong predictions: entropy and mutual information in nats, the variance of the predicted class's probability over the 50 passes; the heights are densities, so both groups' areas are 1.", "name": "fig-mcdropout-histograms"}, "image": {"alt": "Three histograms side by side, with paired bars for correct and wrong predictions. In each, the correct predictions pile up at low uncertainty and the wrong ones lie further right, with an overlap in the middle."}}
+units = {"entropy": "predictive entropy (nats)", "mutual information": "mutual information (nats)",
+         "variance": "variance of the predicted class's probability"}
+figure, axes = plt.subplots(1, 3, figsize=(12, 3.2))
 for axis, (name, values) in zip(axes, measures.items()):
     axis.hist([values[correct].numpy(), values[~correct].numpy()], bins=15, label=["correct", "wrong"],
               color=["tab:blue", "tab:red"], density=True)
-    axis.set_title(name)
+    axis.set(title=name, xlabel=units[name], ylabel="density (share of images per unit)")
 axes[0].legend()
 plt.tight_layout()
 plt.show()
@@ -162,20 +165,23 @@ print(pollen_rejection.round(3).to_string())
 # ## How many passes?
 #
 # The estimates are averages over random masks, so they carry sampling noise that shrinks as $T$
-# grows. We compare each measure at $T$ passes with a reference of 1000 passes: the mean absolute
-# difference over the test images, and the accuracy of the MC mean.
+# grows. The number of passes is a setting, so it is chosen on images that report nothing: the
+# pollen split's validation images. We compare each measure at $T$ passes with a reference of
+# 1000 passes: the mean absolute difference over the validation images, and the accuracy of the
+# MC mean on them.
 
 # %%
-reference = uncertainty.summarize(uncertainty.mc_predict(pollen_model, pollen_test.images, passes=1000,
+validation = pollen.load_split("val")  # the validation part decides; the test images above report
+reference = uncertainty.summarize(uncertainty.mc_predict(pollen_model, validation.images, passes=1000,
                                                          head="classifier", seed=99))
+validation_samples = uncertainty.mc_predict(pollen_model, validation.images, passes=100, head="classifier")
 rows = {}
 for count in (1, 2, 5, 10, 20, 50, 100):
-    estimate = uncertainty.summarize(samples[:count] if count <= passes else
-                                     uncertainty.mc_predict(pollen_model, pollen_test.images, passes=count,
-                                                            head="classifier"))
+    estimate = uncertainty.summarize(validation_samples[:count])  # the first T of the 100 passes
     rows[count] = {"|entropy error|": (estimate.entropy - reference.entropy).abs().mean().item(),
                    "|MI error|": (estimate.mutual_information - reference.mutual_information).abs().mean().item(),
-                   "accuracy": (estimate.predicted == pollen_test.labels).float().mean().item()}
+                   "accuracy": (estimate.predicted == validation.labels).float().mean().item()}
+print(f"{len(validation.labels)} validation images")
 convergence = pd.DataFrame(rows).T.rename_axis("T")
 print(convergence.round(4).to_string())
 
@@ -196,7 +202,8 @@ claims.setting("0.2", lite0_dropout[0] if classifier.name == "efficientnet_lite0
 # %% [markdown]
 # With one pass the mutual information is zero by definition (nothing to disagree with) and the
 # prediction is that of one random sub-network. The errors shrink roughly like $1/\sqrt{T}$;
-# a few tens of passes give estimates good to a few hundredths, which is why 50 is used here.
+# a few tens of passes give estimates good to a few hundredths on the validation images, which is
+# why 50 is used here.
 #
 # ## ImageNet
 #

@@ -47,6 +47,7 @@
 # | **When** | after training |
 # | **Where** | the three CIFAR-10 CNNs trained by `make cifar` (the model zoo's `python -m xaihelpers.retrain`) |
 # | **Source** | the study it follows: the master's thesis "Explainability of neural networks based on their architecture" (XAINN): three CIFAR-10 CNNs and their callbacks; see {doc}`../book/sources` |
+# | **Before** | nothing but the prerequisites of the {doc}`course guide <../book/course_guide>` |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they

@@ -46,6 +46,7 @@
 # | **When** | after training |
 # | **Where** | the three CIFAR-10 CNNs (any model that outputs probabilities) |
 # | **Source** | the study it follows: the master's thesis "Explainability of neural networks based on their architecture" (XAINN): LIME; see {doc}`../book/sources` |
+# | **Before** | {doc}`10_evaluation` (deletion and insertion); {doc}`11_cifar_callbacks` (the three CIFAR-10 networks) |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
@@ -253,7 +254,10 @@ claims.holds("50 samples give a rough ranking and a few hundred a stable one",
 # %% [markdown]
 # With a few tens of superpixels, 50 samples give a rough ranking and a few hundred a stable one;
 # LIME's default of 1,000 is a safe choice for images this small. More superpixels need more
-# samples: the surrogate has one coefficient per superpixel to estimate.
+# samples: the surrogate has one coefficient per superpixel to estimate. (The three are test images,
+# so this measurement chooses nothing: it asks no label, only how much the maps move between
+# random states, and the chapter's 500 samples were fixed before it. To choose a sample count for
+# your own work, measure it on images held out from both the training and the test set.)
 #
 # ## The prediction function and its batch size
 #

@@ -46,6 +46,7 @@
 # | **When** | after training |
 # | **Where** | the three CIFAR-10 CNNs; Partition needs only forward passes, GradientExplainer needs gradients |
 # | **Source** | the study it follows: the master's thesis "Explainability of neural networks based on their architecture" (XAINN): SHAP; see {doc}`../book/sources` |
+# | **Before** | {doc}`07_integrated_gradients` (Integrated Gradients); {doc}`12_cifar_lime` (LIME and the three networks) |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
@@ -492,14 +493,15 @@ budgets = {count: explainers.partition_shap_maps(gap_model, images, predicted["g
 budgets[1000] = partition_maps["gap"]
 
 
-def smallest_rectangle(maps):
-    """Pixels of the smallest constant rectangle: the image area over the number of distinct values."""
+def pixels_per_rectangle(maps):
+    """The average rectangle's size in pixels, per map: the image's area over its number of distinct values
+    (the explainer gives every pixel of a rectangle the same value)."""
     return [32 * 32 / len(torch.unique(m)) for m in maps]
 
 
 budget_rows = {}
 for count in (500, 1000, 2000):
-    pixels = np.median(smallest_rectangle(budgets[count]))
+    pixels = np.median(pixels_per_rectangle(budgets[count]))
     with_1000 = evaluation.spearman_per_image(blocks(budgets[count]), blocks(budgets[1000])).mean()
     budget_rows[count] = {"pixels per rectangle": pixels, "block Spearman": with_1000.item()}
     print(f"max_evals {count:4d}: pixels per rectangle (median over 5 images) "
@@ -524,7 +526,9 @@ claims.number("0.91", budget_rows[2000]["block Spearman"])
 # evaluations, 14.2 with 1,000 and 9.9 with 2,000. The ranking of the 4 x 4 blocks
 # moves little: the 500- and 2,000-evaluation maps correlate at 0.90 and 0.91 with the
 # 1,000-evaluation map. Doubling the budget buys finer detail inside the same coarse ranking; for a
-# 32 x 32 image 1,000 evaluations are a fair compromise.
+# 32 x 32 image 1,000 evaluations are a fair compromise. (The chapter's five images are test images,
+# so this comparison only describes the setting the chapter fixed beforehand; to choose a budget,
+# measure on images held out from training and test alike.)
 # :::
 #
 # ### Exercise 4

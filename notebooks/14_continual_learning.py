@@ -101,6 +101,7 @@
 # | **When** | during (sequential) training: one checkpoint per task |
 # | **Where** | a 5-layer CNN trained by the book with four strategies |
 # | **Source** | the study it follows: the master's thesis "Explaining-continual-learning" by Alejandro Morales Pérez (tutor Natalia Díaz Rodríguez), built on GMvandeVen/brain-inspired-replay; see {doc}`../book/sources` |
+# | **Before** | {doc}`02_gradcam` (Grad-CAM) |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they
@@ -161,13 +162,13 @@ summary = {}
 for strategy, models in runs.items():
     matrix = pd.DataFrame(metas[strategy]["accuracy"], index=[f"after {i}" for i in range(meta["tasks"])],
                           columns=[f"task {j}" for j in range(meta["tasks"])])
-    final, _ = continual.evaluate(models[-1], tasks)
+    final = continual.task_scores(models[-1], tasks)
     print(f"{strategy} (last row re-measured from the weights: largest difference "
-          f"{np.abs(np.array(final) - matrix.values[-1]).max():.3f})")
+          f"{np.abs(np.array(final.accuracy) - matrix.values[-1]).max():.3f})")
     print(matrix.round(3).to_string(), "\n")
     summary[strategy] = {"average accuracy": continual.average_accuracy(metas[strategy]["accuracy"]),
                          "average forgetting": continual.average_forgetting(metas[strategy]["accuracy"]),
-                         "final test loss": continual.mean_task_loss(models[-1], tasks),
+                         "final test loss": final.loss,
                          "training minutes": metas[strategy]["train_seconds"] / 60}
 print(pd.DataFrame(summary).T.round(3).to_string())
 
@@ -226,10 +227,15 @@ claims.holds("the baseline recovers much of the first task at the end", accuracy
 # every task's test images (the same draw for both learners of a pair) and recomputes both
 # forgettings; a strategy forgets less than another only where the 95 % interval of the difference
 # excludes 0. (It does not cover the training's own randomness: another seed would train other
-# networks.)
+# networks.) Which test images each checkpoint gets right was measured once from the committed
+# checkpoints (`python -m xaihelpers.forgetting record`) and
+# ships with the package; `continual.recorded_correct_per_image` reads it only for the very
+# weights and test images it was measured on (by their SHA-256) and measures anew otherwise, for
+# instance for a learner you retrained. A unit test checks the record against the accuracy
+# matrices the training measured and re-measures some of its images.
 
 # %%
-correct = {strategy: continual.correct_per_image(models, tasks) for strategy, models in runs.items()}
+correct = {strategy: continual.recorded_correct_per_image(models, tasks) for strategy, models in runs.items()}
 forgetting_differences = {}
 for first_index, first in enumerate(continual.STRATEGY_NAMES):
     for second in continual.STRATEGY_NAMES[first_index + 1:]:
@@ -285,7 +291,7 @@ ablation = pd.DataFrame({name: {"average accuracy": continual.average_accuracy(m
                          for name, m in (("baseline", metas["baseline"]), ("frozen layers, no replay", frozen_meta),
                                          ("generative replay", metas["generative"]))}).T
 print(ablation.round(3).to_string())
-replay_gain = continual.forgetting_interval(correct["generative"], continual.correct_per_image(frozen_models, tasks))
+replay_gain = continual.forgetting_interval(correct["generative"], continual.recorded_correct_per_image(frozen_models, tasks))
 print(intervals.verdict(replay_gain, "generative replay's forgetting", "the frozen layers' forgetting without replay"))
 
 # %% tags=["remove-cell"]
@@ -322,7 +328,9 @@ claims.number("6.15", ablation.loc["frozen layers, no replay", "training minutes
 # 1,000 Fisher samples) show what the shared pretrained start changes:
 
 # %%
-scratch_metas = {strategy: zoo.load(f"continual_{strategy}_scratch")[1] for strategy in ("baseline", "ewc", "replay")}
+scratch_models, scratch_metas = {}, {}
+for strategy in ("baseline", "ewc", "replay"):
+    scratch_models[strategy], scratch_metas[strategy] = zoo.load(f"continual_{strategy}_scratch")
 start_rows = {}
 for strategy, scratch_meta in scratch_metas.items():
     for start, run_meta in (("pretrained", metas[strategy]), ("random weights", scratch_meta)):
@@ -334,7 +342,7 @@ starts = pd.DataFrame(start_rows).T.rename_axis(["strategy", "start"])
 print(starts.round(3).to_string())
 start_differences = {}
 for strategy in scratch_metas:
-    scratch_correct = continual.correct_per_image(zoo.load(f"continual_{strategy}_scratch")[0], tasks)
+    scratch_correct = continual.recorded_correct_per_image(scratch_models[strategy], tasks)
     start_differences[strategy] = continual.forgetting_interval(correct[strategy], scratch_correct)
     print(intervals.verdict(start_differences[strategy], f"{strategy}'s forgetting from the pretrained layers",
                             f"{strategy}'s forgetting from random weights"))
@@ -868,7 +876,7 @@ plt.show()
 # Which differences in forgetting the test images support (paired bootstrap over each task's test images).
 strength_differences = {}
 for strength, (models, _) in strength_learners.items():
-    strength_differences[strength] = continual.forgetting_interval(continual.correct_per_image(models, tasks), correct["ewc"])
+    strength_differences[strength] = continual.forgetting_interval(continual.recorded_correct_per_image(models, tasks), correct["ewc"])
     print(intervals.verdict(strength_differences[strength], f"strength {strength:,.0f}'s forgetting",
                             "strength 1,000's forgetting"))
 
@@ -929,7 +937,7 @@ for layer in forgetting.STUDY_LAYERS:
 print("Grad-CAM drift of task 0, memory 250 (corr with the map after task 0):")
 half_table = pd.DataFrame(half_drift, index=[f"after {i}" for i in range(1, len(half_models))]).T.round(2)
 print(half_table.to_string())
-memory_difference = continual.forgetting_interval(continual.correct_per_image(half_models, tasks), correct["replay"])
+memory_difference = continual.forgetting_interval(continual.recorded_correct_per_image(half_models, tasks), correct["replay"])
 print(intervals.verdict(memory_difference, "memory 250's forgetting", "memory 500's forgetting"))
 
 # %% tags=["remove-cell"]

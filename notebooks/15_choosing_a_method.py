@@ -43,6 +43,7 @@
 # | **When** | after training |
 # | **Where** | the pollen CNN (plain ReLUs, 23 classes) |
 # | **Source** | the study it follows: the course assignment "Explainable AI Assignment 2 - Model Explanations" (Banbhan, Al-Jarajrah, Essam): its summary of approaches; see {doc}`../book/sources` |
+# | **Before** | {doc}`10_evaluation` (the measures); {doc}`12_cifar_lime` (LIME); {doc}`13_cifar_shap` (SHAP) |
 
 # %%
 # Colab or Binder: install the book's helpers, then fetch the data this chapter needs (where they

@@ -189,6 +189,42 @@ def test_signed_smoothgrad_is_the_magnitude_of_the_mean_signed_gradient_on_the_s
     assert torch.allclose(narrow, signed, atol=1e-6)  # each image gets the same noise at any pass size
 
 
+def test_the_smoothgrad_sweep_gives_each_count_and_average_what_its_own_run_gives(tiny_cnn):
+    images = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(6))
+    target = torch.tensor([2, 0, 1])
+    # Two copies per pass, so the counts 3 and 5 end inside a pass and 4 at its end.
+    swept = attribution.smoothgrad_sweep(tiny_cnn, images, target, sigma=0.25, counts=(5, 1, 3, 4), seed=9,
+                                         pixels_per_pass=6 * 16 * 16)
+    assert set(swept) == {(average, n) for average in attribution.SMOOTHGRAD_AVERAGES for n in (1, 3, 4, 5)}
+    for (average, n), maps in swept.items():
+        alone = attribution.smoothgrad(tiny_cnn, images, target, sigma=0.25, samples=n, seed=9, average=average,
+                                       pixels_per_pass=6 * 16 * 16)
+        assert maps.shape == (3, 16, 16) and torch.allclose(maps, alone, atol=1e-6), (average, n)
+    assert not torch.allclose(swept["signed", 1], swept["signed", 5])
+    with pytest.raises(ValueError, match="positive integers"):
+        attribution.smoothgrad_sweep(tiny_cnn, images, target, sigma=0.25, counts=(0, 5))
+
+
+def test_integrated_gradients_per_channel_add_up_to_the_score_change_and_reduce_either_way(tiny_cnn):
+    from xaihelpers import methods
+
+    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(8))  # the blur reference pads 30 pixels
+    target = torch.tensor([1, 0])
+    per_channel = attribution.integrated_gradients(tiny_cnn, images, target, steps=64, reference="blur")
+    assert per_channel.shape == images.shape
+    with torch.no_grad():
+        scores = tiny_cnn(images)[[0, 1], target]
+        reference_scores = tiny_cnn(attribution.baseline(images, "blur"))[[0, 1], target]
+    # Completeness (Sundararajan et al. 2017): the attributions sum to the score's change from the baseline.
+    assert torch.allclose(per_channel.sum(dim=(1, 2, 3)), scores - reference_scores, rtol=0.02, atol=1e-3)
+    for reduction in ("sum", "abs_sum"):
+        alone = methods.get("Integrated Gradients")(tiny_cnn, images, target, steps=64, baseline="blur",
+                                                    reduction=reduction)
+        assert torch.allclose(attribution.channel_reduce(per_channel, reduction), alone, atol=1e-6)
+    with pytest.raises(ValueError, match="steps"):
+        attribution.integrated_gradients(tiny_cnn, images, target, steps=0)
+
+
 def test_smoothgrad_estimates_what_captums_noise_tunnel_estimates(tiny_cnn):
     # The two draw different noise, so they agree only up to the Monte Carlo error, which shrinks
     # as 1/sqrt(samples); with 1,000 copies it is a few per cent of the map's scale.

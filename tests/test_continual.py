@@ -233,3 +233,95 @@ def test_correct_per_image_reads_each_earlier_task_from_its_own_checkpoint_on():
         assert correct[0][row].mean() == pytest.approx(run.accuracy[after][0])
     with pytest.raises(ValueError, match="one checkpoint per task"):
         continual.correct_per_image(models[:1], tasks)
+
+
+def test_task_scores_give_the_accuracies_and_the_loss_of_one_pass(tiny_baseline_run):
+    runs, metas, tasks = tiny_baseline_run
+    model = runs["baseline"][-1]
+    scores = continual.task_scores(model, tasks, batch_size=3)  # batches that do not divide the images
+    with torch.no_grad():
+        for task, accuracy in zip(tasks, scores.accuracy):
+            logits = model(task.test_images.float() / 255)[:, 2 * task.index:2 * task.index + 2]
+            assert accuracy == pytest.approx((logits.argmax(1) == task.test_labels).float().mean().item())
+    assert scores.class_accuracy == pytest.approx(metas["baseline"]["class_accuracy"][-1])
+    assert scores.loss == pytest.approx(continual.mean_task_loss(model, tasks))
+
+
+def test_the_record_of_correct_images_is_read_only_for_the_networks_and_images_it_measured(tiny_baseline_run, tmp_path):
+    runs, _, tasks = tiny_baseline_run
+    models = runs["baseline"]
+    measured = continual.correct_per_image(models, tasks)
+    record = tmp_path / "correct.npz"
+    assert continual.read_correct_record(record) == {}
+    # A planted entry with every answer flipped shows that the record, not a new measurement, is read.
+    flipped = [~per_task for per_task in measured]
+    continual.write_correct_record({continual.sequence_key(models, tasks): {"name": "tiny", "machine": "here",
+                                                                           "correct": flipped}}, record)
+    read = continual.recorded_correct_per_image(models, tasks, record=record)
+    assert [r.tolist() for r in read] == [f.tolist() for f in flipped]
+    # Another network (one weight changed) or other test images are measured, not read.
+    changed = [model for model in models[:-1]] + [continual.MultiHeadCNN(2, 2)]
+    changed[-1].load_state_dict(models[-1].state_dict())
+    with torch.no_grad():
+        changed[-1].heads[0].weight[0, 0] += 1.0
+    assert continual.sequence_key(changed, tasks) != continual.sequence_key(models, tasks)
+    again = continual.recorded_correct_per_image(changed, tasks, record=record)
+    assert [a.tolist() for a in again] == [c.tolist() for c in continual.correct_per_image(changed, tasks)]
+    fewer = [continual.Task(t.index, t.classes, t.train_images, t.train_labels, t.test_images[:-1], t.test_labels[:-1])
+             for t in tasks]
+    assert continual.sequence_key(models, fewer) != continual.sequence_key(models, tasks)
+    assert [a.shape for a in continual.recorded_correct_per_image(models, fewer, record=record)] == \
+        [(2, len(tasks[0].test_images) - 1)]
+
+
+def test_the_committed_record_holds_the_zoo_learners_as_their_training_measured_them():
+    """The record's per-image answers, averaged, give the accuracy matrix the training loop measured
+    (by continual.evaluate, while training) for every checkpoint and earlier task; a few images of
+    one learner are measured again here from the weights."""
+    from xaihelpers import cifar, data
+
+    if not data.available().get("cifar10"):
+        pytest.skip("CIFAR-10 is not under the data root")
+    record = continual.read_correct_record()
+    names = {entry["name"]: key for key, entry in record.items()}
+    learners = [name for name in zoo.MODELS if name.startswith("continual_") and zoo.get(name).checkpoint.exists()]
+    assert sorted(names) == sorted(learners), "run: python -m xaihelpers.forgetting record"
+    tasks = continual.evaluation_tasks(cifar.load_cifar("cifar10", "test"), 2)
+    for name in learners:
+        models, meta = zoo.load(name)
+        assert continual.sequence_key(models, tasks) == names[name], f"{name}: its checkpoint changed since the record"
+        for j, per_task in enumerate(record[names[name]]["correct"]):
+            for row, after in enumerate(range(j, len(tasks))):
+                # One image either way: the training measured in other batch sizes, and an argmax tie may fall otherwise.
+                assert abs(per_task[row].mean() - meta["accuracy"][after][j]) <= 1 / per_task.shape[1] + 1e-9, (name, after, j)
+    models, _ = zoo.load("continual_baseline")
+    head = [continual.Task(t.index, t.classes, t.train_images, t.train_labels, t.test_images[:200], t.test_labels[:200])
+            for t in tasks]
+    live = continual.correct_per_image(models, head)
+    stored = record[names["continual_baseline"]]["correct"]
+    assert sum(int((l != s[:, :200]).sum()) for l, s in zip(live, stored)) <= 1
+
+
+def test_the_record_command_keeps_what_it_holds_and_replaces_a_learners_stale_entry(tmp_path):
+    from xaihelpers import cifar, data
+
+    if not data.available().get("cifar10"):
+        pytest.skip("CIFAR-10 is not under the data root")
+    record = tmp_path / "correct.npz"
+    models, _ = zoo.load("continual_replay_scratch")
+    tasks = continual.evaluation_tasks(cifar.load_cifar("cifar10", "test"), 2)
+    key = continual.sequence_key(models, tasks)
+    planted = [np.zeros((len(tasks) - j, len(tasks[j].test_images)), dtype=bool) for j in range(len(tasks) - 1)]
+    continual.write_correct_record({key: {"name": "continual_replay_scratch", "machine": "planted", "correct": planted}},
+                                   record)
+    assert forgetting.record_correct(["continual_replay_scratch"], record=record, progress=False) == \
+        ["continual_replay_scratch: already recorded"]
+    continual.write_correct_record({"0" * 64: {"name": "continual_replay_scratch", "machine": "planted",
+                                               "correct": planted}}, record)
+    said = forgetting.record_correct(["continual_replay_scratch"], record=record, progress=False)
+    assert said == ["continual_replay_scratch: replaced 000000000000"]
+    entries = continual.read_correct_record(record)
+    assert list(entries) == [key] and entries[key]["machine"] != "planted"
+    # Measured again, it holds what the committed record (measured in an earlier run) holds for the same key.
+    committed = continual.read_correct_record()[key]["correct"]
+    assert [c.tolist() for c in entries[key]["correct"]] == [c.tolist() for c in committed]

@@ -246,3 +246,71 @@ def test_every_term_reference_has_a_glossary_entry_and_every_entry_is_linked_fro
             used.setdefault((match.group(1) or match.group(2)).strip().lower(), page.stem)
     assert set(used) - terms == set(), f"{{term}} references without a glossary entry: {sorted(set(used) - terms)}"
     assert terms - set(used) == set(), f"glossary entries that no page links to: {sorted(terms - set(used))}"
+
+
+# Each chapter declares the chapters it builds on once, in its card's '| **Before** |' row; the
+# course guide's paths are checked against those rows.
+_BEFORE_ROW = re.compile(r"^\| \*\*Before\*\* \|(.*)\|\s*$", re.MULTILINE)
+_CHAPTER_LINK = re.compile(r"\{doc\}`(?:[^`<]*<)?(?:\.\./notebooks/)?(\d\d_\w+)>?`")
+
+
+def declared_prerequisites() -> dict[str, list[str]]:
+    """Every chapter's prerequisite chapters, read from its card's one '| **Before** |' row."""
+    declared = {}
+    for path in NOTEBOOKS:
+        markdown = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+        rows = _BEFORE_ROW.findall(markdown)
+        assert len(rows) == 1, (f"{path.name}: the card declares the chapters it builds on in exactly one "
+                                f"'| **Before** |' row (found {len(rows)})")
+        declared[path.stem] = _CHAPTER_LINK.findall(rows[0])
+    return declared
+
+
+def guide_paths(text: str) -> dict[str, list[str]]:
+    """The chapters of each '## Path' section of the course guide, in the order they are taken."""
+    paths = {}
+    for section in re.split(r"^## ", text, flags=re.MULTILINE)[1:]:
+        title, _, body = section.partition("\n")
+        if title.startswith("Path"):
+            order = []
+            for stem in _CHAPTER_LINK.findall(body):
+                if stem not in order:
+                    order.append(stem)
+            paths[title.strip()] = order
+    return paths
+
+
+def path_problems(paths: dict[str, list[str]], prerequisites: dict[str, list[str]]) -> list[str]:
+    """Chapters a path takes before (or without) a chapter they build on."""
+    problems = []
+    for title, order in paths.items():
+        for position, chapter in enumerate(order):
+            for needed in prerequisites.get(chapter, []):
+                if needed not in order[:position]:
+                    problems.append(f"{title}: {chapter} builds on {needed}, which the path "
+                                    f"{'takes later' if needed in order else 'leaves out'}")
+    return problems
+
+
+def test_every_chapter_builds_only_on_earlier_chapters():
+    declared = declared_prerequisites()
+    assert set(declared) == set(CHAPTERS)
+    for chapter, needed in declared.items():
+        assert all(name in CHAPTERS[:CHAPTERS.index(chapter)] for name in needed), \
+            f"{chapter} declares {needed}; a chapter can only build on chapters before it"
+
+
+def test_the_course_guides_paths_take_every_chapter_after_the_chapters_it_builds_on():
+    paths = guide_paths((ROOT / "book" / "course_guide.md").read_text())
+    assert list(paths) and all(len(order) >= 4 for order in paths.values()), f"paths not found: {paths}"
+    assert path_problems(paths, declared_prerequisites()) == []
+
+
+def test_the_path_check_names_a_missing_or_late_prerequisite():
+    guide = ("## Path 1: lab\n| {doc}`../notebooks/05_guided_backprop` | {doc}`../notebooks/04_saliency` |\n"
+             "## Path 2: day\n| {doc}`../notebooks/12_cifar_lime` |\n## Exercises\n{doc}`../notebooks/11_cifar_callbacks`\n")
+    paths = guide_paths(guide)
+    assert paths == {"Path 1: lab": ["05_guided_backprop", "04_saliency"], "Path 2: day": ["12_cifar_lime"]}
+    problems = path_problems(paths, {"05_guided_backprop": ["04_saliency"], "12_cifar_lime": ["11_cifar_callbacks"]})
+    assert problems == ["Path 1: lab: 05_guided_backprop builds on 04_saliency, which the path takes later",
+                        "Path 2: day: 12_cifar_lime builds on 11_cifar_callbacks, which the path leaves out"]

@@ -45,6 +45,24 @@ def test_image_grid_layout_and_titles():
         plotting.image_grid([np.zeros((2, 2))], ["a", "b"])
 
 
+def test_image_grid_colour_bar_fixes_the_scale_and_names_the_quantity():
+    small = np.full((4, 4), 0.25)
+    figure = plotting.image_grid([small, np.eye(4)], ["a", "b"], colorbar="activation, scaled per map",
+                                 colorbar_cmap="inferno")
+    bar = figure.axes[-1]
+    assert len(figure.axes) == 3 and bar.get_ylabel() == "activation, scaled per map"
+    # Without the bar, imshow would stretch the constant 0.25 to the ends of the map; with it, 0.25 stays 0.25.
+    assert figure.axes[0].images[0].get_clim() == (0.0, 1.0)
+    assert bar._colorbar.cmap.name == "inferno" and (bar._colorbar.vmin, bar._colorbar.vmax) == (0.0, 1.0)
+    assert figure.axes[0].images[0].get_cmap().name == plotting.ACTIVATION_CMAP
+    plt.close(figure)
+    plain = plotting.image_grid([small], ["a"])
+    assert len(plain.axes) == 1 and plain.axes[0].images[0].get_clim() == (0.25, 0.25)
+    plt.close(plain)
+    with pytest.raises(ValueError, match="colorbar="):
+        plotting.image_grid([small], ["a"], colorbar_cmap="inferno")
+
+
 def test_filter_grid_needs_rgb_filters():
     figure = plotting.filter_grid(torch.randn(10, 3, 3, 3), ncols=5)
     assert len(figure.axes) == 10

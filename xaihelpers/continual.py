@@ -210,26 +210,42 @@ class Run:
     seconds: float = 0.0
 
 
+@dataclass
+class TaskScores:
+    """One network measured on every task's test images, each with its own head (:func:`task_scores`)."""
+
+    accuracy: list[float]  # per task
+    class_accuracy: list[float]  # per class, in class order
+    loss: float  # mean cross-entropy over all the test images
+
+
 @torch.no_grad()
-def evaluate(model: MultiHeadCNN, tasks: Sequence[Task],
-             batch_size: Optional[int] = None) -> tuple[list[float], list[float]]:
-    """Accuracy on every task's test images (with its own head) and per class, in class order.
+def task_scores(model: MultiHeadCNN, tasks: Sequence[Task], batch_size: Optional[int] = None) -> TaskScores:
+    """Accuracy per task and per class and the mean cross-entropy, from one pass over the test images.
 
     ``batch_size`` defaults to :func:`xaihelpers.inference.images_per_pass`.
     """
     k = model.classes_per_task
-    per_task, per_class = [], []
+    per_task, per_class, loss_sum, count = [], [], 0.0, 0
     with inference.eval_mode(model):
         for task in tasks:
             size = batch_size or inference.images_per_pass(task.test_images)
-            predicted = torch.cat([
-                task_logits(model(inference.to_float(task.test_images[i:i + size])), task.index, k).argmax(dim=1)
-                for i in range(0, len(task.test_images), size)
-            ])
-            right = predicted == task.test_labels
+            logits = torch.cat([task_logits(model(inference.to_float(task.test_images[i:i + size])), task.index, k)
+                                for i in range(0, len(task.test_images), size)])
+            right = logits.argmax(dim=1) == task.test_labels
             per_task.append(right.float().mean().item())
             per_class.extend(right[task.test_labels == c].float().mean().item() for c in range(k))
-    return per_task, per_class
+            loss_sum += F.cross_entropy(logits, task.test_labels, reduction="sum").item()
+            count += len(logits)
+    return TaskScores(per_task, per_class, loss_sum / count)
+
+
+def evaluate(model: MultiHeadCNN, tasks: Sequence[Task],
+             batch_size: Optional[int] = None) -> tuple[list[float], list[float]]:
+    """Accuracy on every task's test images (with its own head) and per class, in class order
+    (:func:`task_scores` without the loss)."""
+    scores = task_scores(model, tasks, batch_size)
+    return scores.accuracy, scores.class_accuracy
 
 
 @torch.no_grad()
@@ -258,6 +274,66 @@ def correct_per_image(models: Sequence[MultiHeadCNN], tasks: Sequence[Task]) -> 
                     for i in range(0, len(task.test_images), size)])
             rows[-1].append((predicted == task.test_labels).numpy())
     return [np.stack(per_task) for per_task in rows]
+
+
+#: :func:`correct_per_image` of the model zoo's continual learners, measured once from their committed
+#: checkpoints (``python -m xaihelpers.forgetting record``) so that the chapter need not run every
+#: checkpoint over every earlier task's test images again (about 14 s per learner on 2 cores).
+CORRECT_RECORD = Path(__file__).parent / "measured" / "continual_correct.npz"
+
+
+def sequence_key(models: Sequence[MultiHeadCNN], tasks: Sequence[Task]) -> str:
+    """SHA-256 of the checkpoints' weights (:func:`state_sha256`) and of the tasks' test images and
+    labels: a record measured under the same key measured these very networks on these very images."""
+    digest = hashlib.sha256()
+    for model in models:
+        digest.update(state_sha256(model.state_dict()).encode())
+    for task in tasks:
+        digest.update(f"task {task.index}|{tuple(task.test_images.shape)}|".encode())
+        digest.update(task.test_images.contiguous().numpy().tobytes())
+        digest.update(task.test_labels.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def read_correct_record(path: Path | str = CORRECT_RECORD) -> dict[str, dict]:
+    """The record's entries by key: ``{"name": ..., "machine": ..., "correct": [arrays as
+    :func:`correct_per_image` returns them]}``; an empty dict when there is no record."""
+    import json
+
+    path = Path(path)
+    if not path.exists():
+        return {}
+    with np.load(path, allow_pickle=False) as stored:
+        index = json.loads(str(stored["index"]))
+        return {key: {"name": entry["name"], "machine": entry["machine"],
+                      "correct": [np.unpackbits(stored[f"{key}/{j}"], axis=1, count=shape[1]).astype(bool)
+                                  for j, shape in enumerate(entry["shapes"])]}
+                for key, entry in index.items()}
+
+
+def write_correct_record(entries: dict[str, dict], path: Path | str = CORRECT_RECORD) -> None:
+    """Write :func:`read_correct_record`'s entries (packed bits, one array per earlier task), atomically."""
+    import json
+
+    from xaihelpers import storage
+
+    arrays, index = {}, {}
+    for key, entry in entries.items():
+        index[key] = {"name": entry["name"], "machine": entry["machine"],
+                      "shapes": [list(per_task.shape) for per_task in entry["correct"]]}
+        for j, per_task in enumerate(entry["correct"]):
+            arrays[f"{key}/{j}"] = np.packbits(np.asarray(per_task, dtype=bool), axis=1)
+    with storage.atomic_write(path) as temporary:
+        np.savez_compressed(temporary, index=np.array(json.dumps(index, indent=1, sort_keys=True)), **arrays)
+
+
+def recorded_correct_per_image(models: Sequence[MultiHeadCNN], tasks: Sequence[Task], *,
+                               record: Path | str = CORRECT_RECORD) -> list[np.ndarray]:
+    """:func:`correct_per_image`, read from the record when it holds a measurement of these networks
+    on these test images (:func:`sequence_key`), measured here otherwise (a retrained learner, other
+    data): the same answer, without the forward passes when the checkpoints are the committed ones."""
+    entry = read_correct_record(record).get(sequence_key(models, tasks))
+    return [per_task.copy() for per_task in entry["correct"]] if entry else correct_per_image(models, tasks)
 
 
 def _forgetting_from_correct(correct: Sequence[np.ndarray], chosen: Sequence[np.ndarray]) -> np.ndarray:
@@ -308,18 +384,8 @@ def forgetting_interval(correct_a: Sequence[np.ndarray], correct_b: Sequence[np.
 
 def mean_task_loss(model: MultiHeadCNN, tasks: Sequence[Task]) -> float:
     """Mean cross-entropy of ``model`` over every task's test images, each on its own head: the
-    loss beside :func:`evaluate`'s accuracies."""
-    k = model.classes_per_task
-    losses, count = 0.0, 0
-    with torch.no_grad(), inference.eval_mode(model):
-        for task in tasks:
-            batch_size = inference.images_per_pass(task.test_images)
-            for i in range(0, len(task.test_images), batch_size):
-                logits = task_logits(model(inference.to_float(task.test_images[i:i + batch_size])), task.index, k)
-                losses += F.cross_entropy(logits, task.test_labels[i:i + batch_size], reduction="sum").item()
-                count += len(logits)
-    return losses / count
-
+    loss beside :func:`evaluate`'s accuracies (:func:`task_scores` has both from one pass)."""
+    return task_scores(model, tasks).loss
 
 
 def train_sequence(strategy: Strategy, tasks: Sequence[Task], *, epochs: int = 3, batch_size: int = 64,
@@ -660,3 +726,4 @@ def study_differences(recipes: dict[str, dict], dataset: str = "cifar10") -> pan
     return pd.DataFrame({"BI-R (the study)": {key: BIR_CIFAR100[key] for key in rows},
                          "this book": {key: text for key, (text, _) in rows.items()},
                          "recipe keys": {key: ", ".join(keys) for key, (_, keys) in rows.items()}})
+

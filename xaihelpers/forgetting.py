@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from xaihelpers import cifar, gradcam, heatmaps, inference, repro, storage, tables, zoo
+from xaihelpers import cifar, continual, gradcam, heatmaps, inference, repro, storage, tables, zoo
 from xaihelpers.continual import MultiHeadCNN, Task, evaluation_tasks, first_per_class
 
 #: Grad-CAM depths the study compares: a middle layer (16x16) and the last conv layer (8x8).
@@ -268,9 +268,42 @@ def read_extraction(out: Path | str, name: str) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"heatmap": str}).fillna({"heatmap": ""})
 
 
+def record_correct(learners: Optional[Sequence[str]] = None, *, root: Optional[Path] = None,
+                   record: Path | str = continual.CORRECT_RECORD, progress: bool = True) -> list[str]:
+    """Measure :func:`~xaihelpers.continual.correct_per_image` of the model zoo's continual learners
+    (all whose checkpoint exists, by default) from their checkpoints and store it in ``record``
+    (``python -m xaihelpers.forgetting record``), keeping the other learners' entries and replacing
+    a learner's older entry (its checkpoint changed).
+
+    Returns:
+        One line per learner: recorded, replaced (and the old key) or already recorded.
+    """
+    names = list(learners) if learners is not None else [
+        name for name in zoo.MODELS if name.startswith("continual_") and zoo.get(name).checkpoint.exists()]
+    entries, said, tasks_by = continual.read_correct_record(record), [], {}
+    for name in tqdm(names, desc="learners", disable=not progress):
+        models, meta = zoo.load(name)
+        setting = (meta["dataset"], meta["classes_per_task"])
+        if setting not in tasks_by:
+            tasks_by[setting] = continual.evaluation_tasks(cifar.load_cifar(meta["dataset"], "test", root=root),
+                                                           meta["classes_per_task"])
+        key = continual.sequence_key(models, tasks_by[setting])
+        if key in entries:
+            said.append(f"{name}: already recorded")
+            continue
+        older = [old for old, entry in entries.items() if entry["name"] == name]
+        for old in older:
+            del entries[old]
+        entries[key] = {"name": name, "machine": repro.machine(),
+                        "correct": continual.correct_per_image(models, tasks_by[setting])}
+        said.append(f"{name}: {'replaced ' + older[0][:12] if older else 'recorded'}")
+    continual.write_correct_record(entries, record)
+    return said
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m xaihelpers.forgetting",
-                                     description="The continual-learning study's heat-map extraction.")
+                                     description="The continual-learning study's heat-map extraction, and the record of the learners' test answers.")
     commands = parser.add_subparsers(dest="command", required=True)
     command = commands.add_parser("extract", help="heat maps of every image at every sublayer of layers 3 and 5, "
                                                   "and one table per class (resumable)")
@@ -283,7 +316,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     command.add_argument("--classes", nargs="+", default=None, help="only these classes, by name")
     command.add_argument("--no-images", action="store_true", help="write the tables only, no heat-map PNGs")
     command.add_argument("--force", action="store_true", help="replace an extraction with other settings in --out")
+    command = commands.add_parser("record", help="which test images every checkpoint of the zoo's continual learners "
+                                                 f"gets right, into {continual.CORRECT_RECORD.name}")
+    command.add_argument("learners", nargs="*", help="zoo names (default: every continual learner with a checkpoint)")
+    command.add_argument("--record", type=Path, default=continual.CORRECT_RECORD)
     args = parser.parse_args(argv)
+    if args.command == "record":
+        for line in record_correct(args.learners or None, record=args.record):
+            print(line)
+        print(f"written: {args.record}")
+        return 0
     out = args.out or tables.results_dir("continual_learning") / "extraction"
     try:
         written = extract(out, learners=args.learners, split=args.split, per_class=args.per_class,

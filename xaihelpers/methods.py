@@ -138,19 +138,19 @@ def _smoothgrad(model, images, target, *, sigma, samples, average, seed, pixels_
 
 def _integrated_gradients(model, images, target, *, steps, baseline, reduction, pixels_per_pass,
                           return_convergence_delta):
+    if not return_convergence_delta:
+        return attribution.channel_reduce(attribution.integrated_gradients(
+            model, images, target, steps=steps, reference=baseline, pixels_per_pass=pixels_per_pass), reduction)
     from captum.attr import IntegratedGradients
 
     checks.positive_int(pixels_per_pass, "pixels_per_pass")
     # captum's internal_batch_size counts the images of one pass; it splits the steps, never the
     # images, so a pass holds at least one step of every image (evaluation.in_passes splits those).
-    result = IntegratedGradients(model).attribute(images, baselines=attribution.baseline(images, baseline),
-                                                  target=target, n_steps=steps,
-                                                  internal_batch_size=images_per_pass(images, pixels_per_pass),
-                                                  return_convergence_delta=return_convergence_delta)
-    if return_convergence_delta:
-        maps, delta = result
-        return attribution.channel_reduce(maps, reduction), delta
-    return attribution.channel_reduce(result, reduction)
+    maps, delta = IntegratedGradients(model).attribute(images, baselines=attribution.baseline(images, baseline),
+                                                       target=target, n_steps=steps,
+                                                       internal_batch_size=images_per_pass(images, pixels_per_pass),
+                                                       return_convergence_delta=True)
+    return attribution.channel_reduce(maps, reduction), delta
 
 
 def _grad_cam(model, images, target, *, layer, pixels_per_pass):

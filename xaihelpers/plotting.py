@@ -26,6 +26,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 HEATMAP_CMAP = "inferno"
@@ -92,6 +94,8 @@ def image_grid(
     size: float = 2.4,
     suptitle: Optional[str] = None,
     row_labels: Optional[Sequence[str]] = None,
+    colorbar: Optional[str] = None,
+    colorbar_cmap: Optional[str] = None,
 ) -> Figure:
     """Show images in a grid with titles; axes are hidden, empty cells left blank.
 
@@ -103,6 +107,11 @@ def image_grid(
         size: Inches per cell.
         suptitle: Title of the whole figure.
         row_labels: Labels written at the left of each row.
+        colorbar: The label of one colour bar for the whole grid, from 0 to 1: single-channel
+            images are then drawn on that fixed scale (scale them to ``[0, 1]`` first, e.g. with
+            :func:`rescale`), and the bar reads the colours of heat maps blended by :func:`overlay`
+            when ``colorbar_cmap`` is its colour map.
+        colorbar_cmap: The colour map the bar shows (default: ``cmap``, else :data:`ACTIVATION_CMAP`).
 
     Returns:
         The matplotlib figure.
@@ -110,6 +119,9 @@ def image_grid(
     count = len(images)
     if titles is not None and len(titles) != count:
         raise ValueError(f"{len(titles)} titles for {count} images")
+    if colorbar_cmap is not None and colorbar is None:
+        raise ValueError("colorbar_cmap chooses the colours of the colour bar; give the bar's label as colorbar= too.")
+    scale = {"vmin": 0.0, "vmax": 1.0} if colorbar is not None else {}
     ncols = max(1, min(ncols, count))
     nrows = int(np.ceil(count / ncols))
     figure, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
@@ -120,7 +132,8 @@ def image_grid(
             axis.axis("off")
             continue
         picture = to_numpy(images[index])
-        axis.imshow(picture, cmap=(cmap or ACTIVATION_CMAP) if picture.ndim == 2 else None)
+        axis.imshow(picture, cmap=(cmap or ACTIVATION_CMAP) if picture.ndim == 2 else None,
+                    **(scale if picture.ndim == 2 else {}))
         if titles is not None:
             axis.set_title(titles[index], fontsize=9)
     if row_labels is not None:
@@ -129,6 +142,9 @@ def image_grid(
     if suptitle:
         figure.suptitle(suptitle)
     figure.tight_layout()
+    if colorbar is not None:
+        mappable = ScalarMappable(Normalize(0.0, 1.0), colormaps[colorbar_cmap or cmap or ACTIVATION_CMAP])
+        figure.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.8, label=colorbar)
     return figure
 
 
