@@ -700,7 +700,8 @@ plt.show()
 # it). `--per-class N`, `--classes`, `--learners`, `--split train` (the study extracted its stored
 # training images) and `--no-images` narrow it. The cell below prints what one full run over the
 # test images wrote and how long it took (measured once and stored with the package, with the
-# machine it ran on).
+# machine it ran on and the hashes of the checkpoints it read, which the cell checks against the
+# learners loaded here).
 #
 # The package ships a sample of its tables: the first 5 test images of every class
 # (`forgetting.SAMPLE_DIR`). The cell reads the airplane table, checks that the sample comes from
@@ -711,6 +712,7 @@ plt.show()
 import json
 
 full_run = json.loads(forgetting.FULL_RUN_RECORD.read_text())
+assert not forgetting.stale_learners(forgetting.FULL_RUN_RECORD), "the full run's record is of other checkpoints"
 print(f"the full extraction: {full_run['classes']} classes, {full_run['learners']} learners, "
       f"{full_run['heatmaps']:,} heat maps (PNGs and tables) in {full_run['seconds'] / 60:.0f} minutes "
       f"on {full_run['machine']}")

@@ -71,6 +71,23 @@ def test_a_changed_checkpoint_makes_its_learner_stale(extraction, tmp_path):
     settings["learners"]["ewc"]["sha256"] = "0" * 64  # as if continual_ewc.pt had been retrained since
     (tmp_path / "extraction.json").write_text(json.dumps(settings))
     assert forgetting.stale_learners(tmp_path) == ["ewc"]
+    # A run record names the same hashes; one planted hash makes its learner stale there too.
+    record = json.loads((out / "last_run.json").read_text())
+    assert forgetting.stale_learners(out / "last_run.json") == []
+    record["sha256"]["replay"] = "0" * 64
+    (tmp_path / "last_run.json").write_text(json.dumps(record))
+    assert forgetting.stale_learners(tmp_path / "last_run.json") == ["replay"]
+    del record["sha256"]
+    (tmp_path / "old_run.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="records no checkpoint hashes"):
+        forgetting.stale_learners(tmp_path / "old_run.json")
+
+
+def test_the_shipped_full_run_record_is_of_the_shipped_learners():
+    record = json.loads(forgetting.FULL_RUN_RECORD.read_text())
+    assert forgetting.stale_learners(forgetting.FULL_RUN_RECORD) == []
+    assert (record["classes"], record["learners"], record["heatmap_images"]) == (10, 4, True)
+    assert record["heatmaps"] == 10_000 * 4 * 6  # every test image, every learner, every sublayer
 
 
 def test_the_table_holds_the_measures_of_the_written_heat_map(extraction, small_root):

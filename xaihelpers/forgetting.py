@@ -240,7 +240,8 @@ def extract(out: Path | str, *, learners: Sequence[str] = LEARNERS, split: str =
     bar.close()
     record = {"classes": len(written), "learners": len(learners), "heatmaps": maps_written, "heatmap_images": images,
               "seconds": round(time.perf_counter() - started, 1), "machine": repro.machine(),
-              "date": time.strftime("%Y-%m-%d")}
+              "date": time.strftime("%Y-%m-%d"),
+              "sha256": {learner: entry["sha256"] for learner, entry in settings["learners"].items()}}
     with storage.atomic_write(out / "last_run.json") as temporary:
         temporary.write_text(json.dumps(record, indent=1) + "\n")
     return written
@@ -248,10 +249,18 @@ def extract(out: Path | str, *, learners: Sequence[str] = LEARNERS, split: str =
 
 def stale_learners(out: Path | str) -> list[str]:
     """The learners whose checkpoint is no longer the one the extraction in ``out`` recorded (by
-    SHA-256): an empty list when its tables come from the checkpoints the zoo loads now."""
-    recorded = json.loads((Path(out) / _SETTINGS_FILE).read_text())["learners"]
-    return [learner for learner, record in recorded.items()
-            if record["sha256"] != storage.file_sha256(zoo.get(f"continual_{learner}").checkpoint)]
+    SHA-256): an empty list when its tables come from the checkpoints the zoo loads now. ``out`` may
+    also be a run record (``last_run.json``, :data:`FULL_RUN_RECORD`), which names the same hashes."""
+    out = Path(out)
+    if out.is_dir():
+        recorded = {learner: entry["sha256"] for learner, entry in
+                    json.loads((out / _SETTINGS_FILE).read_text())["learners"].items()}
+    else:
+        recorded = json.loads(out.read_text()).get("sha256", {})
+        if not recorded:
+            raise ValueError(f"{out} records no checkpoint hashes; it was written before runs recorded them.")
+    return [learner for learner, sha256 in recorded.items()
+            if sha256 != storage.file_sha256(zoo.get(f"continual_{learner}").checkpoint)]
 
 
 def read_extraction(out: Path | str, name: str) -> pd.DataFrame:
