@@ -473,14 +473,14 @@ for name, result in objectives.items():
         print(f"{names[position]:12s} {name:>16s} {own[name, position]:9.1f} {mean_other[name, position]:10.2f} "
               f"{largest_other[name, position]:13.1f} {margin[name, position]:7.1f} {result.probabilities[position]:12.2f}")
 for position in range(2):
-    assert largest_other["log-probability", position] < largest_other["logit", position] - 5
+    assert largest_other["log-probability", position] < largest_other["logit", position]
     assert abs(mean_other["log-probability", position] - mean_other["logit", position]) < 0.5
 
 # %% tags=["remove-cell"]
 # The comparisons the solution states (the ones the assertions above check on every CPU; the table's
 # digits differ between CPUs, so the solution quotes none of them).
-claims.holds("maximising the log-probability ends, for both classes, with a largest other logit more than 5 units lower",
-             all(largest_other["log-probability", position] < largest_other["logit", position] - 5 for position in range(2)))
+claims.holds("maximising the log-probability ends, for both classes, with a lower largest other logit",
+             all(largest_other["log-probability", position] < largest_other["logit", position] for position in range(2)))
 claims.holds("the mean of the 999 other logits moves by less than half a unit",
              objectives["logit"].logits.shape[1] - 1 == 999
              and all(abs(mean_other["log-probability", position] - mean_other["logit", position]) < 0.5
@@ -491,12 +491,14 @@ claims.holds("the mean of the 999 other logits moves by less than half a unit",
 # :class: dropdown
 # It pushes the strongest competitors down. Without an L2 penalty for either objective (a penalty
 # scaled for logits would outweigh a log-probability), maximising the log-probability ends, for
-# both classes, with a largest other logit more than 5 units lower than maximising the logit does,
-# while the mean of the 999 other logits moves by less than half a unit: the assertions in the
-# cell check these two statements on every CPU. What happens to the class's own logit, and so to
-# its margin over the runner-up, the assertions do not check: it depends on which competitor the
-# ascent meets, which can switch during the ascent, and the table's digits differ between CPUs
-# (read them in your own run). The objective works on the few classes that compete. That is
+# both classes, with a lower largest other logit than maximising the logit does, while the mean of
+# the 999 other logits moves by less than half a unit: the assertions in the cell check these two
+# statements on every CPU. By how much the largest other logit falls, and what happens to the
+# class's own logit and so to its margin over the runner-up, the assertions do not check: it
+# depends on which competitor the ascent meets, which can switch during the ascent. The book's
+# crosscheck saw the tarantula's largest other logit fall by several units on one CPU and by
+# less than half as much on another, so the table's digits differ between CPUs (read them in your
+# own run). The objective works on the few classes that compete. That is
 # Simonyan et al.'s reason {cite}`simonyan2013deep` to maximise the logit: the probability can be
 # raised by making the image less like the runners-up instead of more like the class.
 # :::
