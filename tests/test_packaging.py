@@ -53,7 +53,7 @@ def test_the_wheel_carries_the_modules_and_what_ships_with_them(built):
     assert {"xaihelpers/checkpoints.py", "xaihelpers/zoo.py", "xaihelpers/weights/pollen_cnn.pt",
             "xaihelpers/splits/pollen_split.csv", "xaihelpers/measured/chapter_times.csv",
             "xaihelpers/measured/extraction_full_run.json", "xaihelpers/measured/extraction_sample/extraction.json",
-            "xaihelpers/measured/extraction_sample/tables/airplane.csv",
+            "xaihelpers/measured/extraction_sample/tables/airplane.csv", "xaihelpers/measured/continual_correct.npz",
             "xaihelpers-0.1.0.dist-info/licenses/LICENSE"} <= names
     assert any(name.startswith("xaihelpers/manifests/") for name in names)
     assert re.search(r"^License-Expression: MIT$", metadata, re.MULTILINE)
