@@ -228,3 +228,47 @@ def test_splitting_the_batch_into_passes_changes_nothing_but_the_memory():
     for field in ("images", "scores", "probabilities", "logits"):
         assert torch.allclose(getattr(whole, field), getattr(one_by_one, field), rtol=0, atol=1e-10), field
     assert torch.equal(whole.predicted, one_by_one.predicted)
+
+
+def test_a_class_model_leaves_the_callers_parameters_as_they_were_and_computes_no_weight_gradient():
+    model = _tiny_classifier()
+    model[0].bias.requires_grad_(False)  # a caller's mixed setting must come back as it was
+    flags = [parameter.requires_grad for parameter in model.parameters()]
+    classvis.class_model(model, [0, 3], steps=3, size=16)
+    classvis.class_model(model, [0, 3], steps=3, size=16, dtype=torch.float64)
+    assert [parameter.requires_grad for parameter in model.parameters()] == flags
+    assert all(parameter.grad is None for parameter in model.parameters())
+
+
+def test_frozen_gives_every_parameter_its_setting_back_also_after_an_error():
+    from xaihelpers import inference
+
+    model = _tiny_classifier()
+    model[2].weight.requires_grad_(False)
+    flags = [parameter.requires_grad for parameter in model.parameters()]
+    with pytest.raises(RuntimeError, match="inside"):
+        with inference.frozen(model):
+            assert not any(parameter.requires_grad for parameter in model.parameters())
+            raise RuntimeError("inside the block")
+    assert [parameter.requires_grad for parameter in model.parameters()] == flags
+    # Inside the block a custom autograd function is asked for the input's gradient alone.
+    seen = []
+
+    class Recorder(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, inputs, weight):
+            ctx.save_for_backward(weight)
+            return inputs * weight
+
+        @staticmethod
+        def backward(ctx, grad):
+            seen.append(ctx.needs_input_grad)
+            (weight,) = ctx.saved_tensors
+            return grad * weight, (grad.sum(0) if ctx.needs_input_grad[1] else None)
+
+    layer = nn.Linear(3, 3)
+    inputs = torch.ones(2, 3, requires_grad=True)
+    with inference.frozen(layer):
+        torch.autograd.grad(Recorder.apply(inputs, layer.weight[0]).sum(), inputs)
+    torch.autograd.grad(Recorder.apply(inputs, layer.weight[0]).sum(), inputs)
+    assert seen == [(True, False), (True, True)]

@@ -20,6 +20,8 @@ def test_seed_everything_repeats_every_generator():
     assert torch.equal(first[2], second[2]) and torch.equal(first[3], second[3])
     assert torch.get_num_threads() == 1
     assert torch.are_deterministic_algorithms_enabled()
+    # Deterministic mode without its NaN fill of every new tensor, which costs time and changes no result.
+    assert not torch.utils.deterministic.fill_uninitialized_memory
     repro.seed_everything()
     assert torch.get_num_threads() == repro.DEFAULT_THREADS
 

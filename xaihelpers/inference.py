@@ -54,6 +54,23 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 
 @contextlib.contextmanager
+def frozen(model: nn.Module) -> Iterator[nn.Module]:
+    """Stop every parameter of ``model`` from requiring a gradient for a block, and give each its
+    own setting back after it (also after an error): for methods that need the gradient of the
+    input alone. PyTorch's own layers skip a parameter's gradient that nothing asks for, but a
+    custom autograd function (the float64 depthwise convolution of
+    :func:`xaihelpers.classvis.depthwise_conv2d_as_sums`) computes every gradient its inputs require."""
+    settings = {parameter: parameter.requires_grad for parameter in model.parameters()}
+    for parameter in settings:
+        parameter.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for parameter, setting in settings.items():
+            parameter.requires_grad_(setting)
+
+
+@contextlib.contextmanager
 def restoring(model: nn.Module) -> Iterator[nn.Module]:
     """Give every module its mode and every parameter its ``.grad`` back after the block: for
     libraries that switch a model to eval mode or zero its gradients (shap does both)."""
