@@ -176,8 +176,9 @@ def edges_and_means(layer, activations, chunk):
     return features.edge_alignment(activations.cpu(), chunk.cpu())[:, None]
 
 
-# 20 images per pass: the early feature maps of 100 images at once would need gigabytes.
-reduced = hooks.reduce_activations(model, stage_layers, batch.to(device), edges_and_means, batch_size=20)
+# 10 images per pass: the early feature maps of 100 images at once would need gigabytes, and 10
+# keep the kernel about 0.2 GB lower than 20 (a reader's machine has about 2 GB).
+reduced = hooks.reduce_activations(model, stage_layers, batch.to(device), edges_and_means, batch_size=10)
 print(f"{'stage':8s} {'edge correlation':>16s}  (mean +- std over {len(subset)} images)")
 alignment = {}
 for stage, layer in classifier.conv_stages.items():
@@ -356,7 +357,7 @@ def saturation_alignment(layer, activations, chunk):
     return torch.stack([features.pearson_per_image(features.activation_map(activations), colour), *per_channel], dim=1)
 
 
-colour_alignment = hooks.reduce_activations(model, stage_layers, batch.to(device), saturation_alignment, batch_size=20)
+colour_alignment = hooks.reduce_activations(model, stage_layers, batch.to(device), saturation_alignment, batch_size=10)
 print(f"{'stage':8s} {'edges':>6s} {'saturation':>11s} {'best channel':>13s}  (mean correlation over {len(subset)} images)")
 best_channel = {}
 for stage, layer in classifier.conv_stages.items():
@@ -406,11 +407,13 @@ def channel_means(layer, activations, chunk):
     return activations.mean(dim=(2, 3)).cpu()
 
 
-# 20 images at a time, 10 per forward pass: all 1,000 at once would hold 600 MB of pixels.
+# 20 images at a time, 10 per forward pass: all 1,000 at once would hold 600 MB of pixels. Each
+# pass stops at stage4 (stop_after): the stages after it would run for nothing.
 stage4_parts, colour_parts = [], []
 for start in range(0, len(imagenet), 20):
     chunk = torch.stack([imagenet[i][0] for i in range(start, start + 20)])
-    stage4_parts.append(hooks.reduce_activations(model, [stage4], chunk.to(device), channel_means, batch_size=10)[stage4])
+    stage4_parts.append(hooks.reduce_activations(model, [stage4], chunk.to(device), channel_means, batch_size=10,
+                                                 stop_after=True)[stage4])
     colour_parts.append(saturation(chunk).mean(dim=(1, 2)))
 stage4_means, colourfulness = torch.cat(stage4_parts), torch.cat(colour_parts)  # (1000, 80), (1000,)
 # The most selective channel: its best image stands out most from its average image.

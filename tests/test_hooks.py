@@ -113,6 +113,24 @@ def test_reduce_activations_equals_one_big_recording_and_leaves_no_hooks(tiny_cn
         hooks.reduce_activations(tiny_cnn, ["conv1"], images, channel_means, batch_size=0)
 
 
+def test_reduce_activations_can_stop_each_pass_once_its_layers_have_run(tiny_cnn):
+    images = torch.rand(5, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+
+    def channel_means(name, activations, chunk):
+        return activations.mean(dim=(2, 3))
+
+    whole = hooks.reduce_activations(tiny_cnn, ["conv1"], images, channel_means, batch_size=2)
+    with hooks.CallCounter(tiny_cnn, ["conv1", "conv2", "fc"]) as counter:
+        stopped = hooks.reduce_activations(tiny_cnn, ["conv1"], images, channel_means, batch_size=2, stop_after=True)
+    assert torch.equal(stopped["conv1"], whole["conv1"])
+    assert counter.counts == {"conv1": 3, "conv2": 0, "fc": 0}  # three passes, each ended after conv1
+    with hooks.CallCounter(tiny_cnn, ["fc"]) as counter:  # both layers recorded before the pass ends
+        both = hooks.reduce_activations(tiny_cnn, [tiny_cnn.conv2, "conv1"], images, channel_means, stop_after=True)
+    assert counter.counts == {"fc": 0} and set(both) == {"conv1", "conv2"}
+    assert count_hooks(tiny_cnn) == 0
+    assert tiny_cnn(images).shape == (5, 3)  # the model runs whole again afterwards
+
+
 def test_every_hook_owner_of_the_book_is_a_hook_owner_and_cleans_up_after_an_error(tiny_cnn):
     from xaihelpers import evaluation
 

@@ -7,6 +7,7 @@ or change every later forward pass of the model.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable, Iterable, Sequence
 
 import torch
@@ -181,6 +182,27 @@ class LayerRecorder(HookOwner):
             self._own(module.register_forward_hook(self._forward_hook(name)))
 
 
+class _Recorded(Exception):
+    """Raised inside a forward pass once every recorded layer has given its output."""
+
+
+class _StopOnceRecorded(HookOwner):
+    """Ends the forward pass (by raising :class:`_Recorded`) once ``recorder`` holds every layer;
+    registered after the recorder's own hooks, so a layer is stored before the pass ends."""
+
+    def __init__(self, recorder: "LayerRecorder") -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def _register(self) -> None:
+        def hook(module: nn.Module, inputs, output) -> None:
+            if len(self.recorder.activations) == len(set(self.recorder.names)):
+                raise _Recorded
+
+        for module in self.recorder.modules:
+            self._own(module.register_forward_hook(hook))
+
+
 def reduce_activations(
     model: nn.Module,
     layers: Iterable[LayerRef],
@@ -188,6 +210,7 @@ def reduce_activations(
     reduce: Callable[[str, torch.Tensor, torch.Tensor], torch.Tensor],
     *,
     batch_size: int = 20,
+    stop_after: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Record ``layers`` on ``images`` a few images at a time, keeping only a reduction of each.
 
@@ -202,6 +225,10 @@ def reduce_activations(
         images: ``(N, C, H, W)`` input batch, on the model's device.
         reduce: Maps one chunk's ``(n, ...)`` activations to an ``(n, ...)`` result.
         batch_size: Images per forward pass.
+        stop_after: End each forward pass as soon as every layer has given its output, instead
+            of running the rest of the network for nothing: for early layers, most of the time.
+            Only for layers that run once per pass (a shared module would be recorded at its
+            first call instead of its last).
 
     Returns:
         Layer name -> the concatenated reductions, ``(N, ...)``.
@@ -215,7 +242,11 @@ def reduce_activations(
     parts: dict[str, list[torch.Tensor]] = {}
     for chunk in torch.split(images, batch_size):
         with torch.no_grad(), LayerRecorder(model, layers) as recorder:
-            model(chunk)
+            try:
+                with (_StopOnceRecorded(recorder) if stop_after else contextlib.nullcontext()):
+                    model(chunk)
+            except _Recorded:
+                pass
         for name in recorder.names:
             parts.setdefault(name, []).append(reduce(name, recorder.activations[name], chunk))
     return {name: torch.cat(values) for name, values in parts.items()}
