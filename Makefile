@@ -9,7 +9,8 @@
 #                    compare its text and figures with the stored outputs (CHAPTERS=... for some)
 #   make sync        pair/sync every notebook with its jupytext py:percent script
 #   make bench       print chapter times and peak memory, the attribution-cost ratios, the
-#                    book-settings-vs-library-defaults ratios and the lacunarity speed-up;
+#                    book-settings-vs-library-defaults ratios, the lacunarity speed-up and the
+#                    speed-ups of the settings that change no result (benchmarks/runtime_settings.py);
 #                    STORE_TIMES=1 also stores the chapter times the course guide shows
 #   make pollen      retrain the pollen CNN (keeps xaihelpers/weights/pollen_cnn.pt; FORCE=1 replaces)
 #   make cifar       retrain the three CIFAR-10 CNNs (about 8 minutes each; keeps existing ones)
@@ -110,6 +111,7 @@ bench: setup
 	$(BIN)/python benchmarks/attribution_cost.py
 	$(BIN)/python benchmarks/evaluation_speed.py
 	$(BIN)/python benchmarks/lacunarity_speed.py
+	$(BIN)/python benchmarks/runtime_settings.py
 
 # Every model goes through the model zoo's one command (python -m xaihelpers.retrain --list shows
 # them): an existing checkpoint is kept and said so; FORCE=1 replaces it.

@@ -27,8 +27,8 @@ def seed_everything(seed: int = DEFAULT_SEED, threads: int = DEFAULT_THREADS) ->
     of a parallel reduction depends on how the work is split. Deterministic mode would also fill
     every new tensor with NaN before use (``torch.utils.deterministic.fill_uninitialized_memory``),
     a guard against kernels that read memory they never wrote; no result changes without it, and
-    on a CPU it costs about a quarter of the time of a forward or backward pass of the ImageNet
-    model, so it is switched off.
+    on a CPU it made passes of the ImageNet model 1.15x to 1.5x slower
+    (``benchmarks/runtime_settings.py``), so it is switched off.
 
     Args:
         seed: The seed for every generator.
