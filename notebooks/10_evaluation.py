@@ -339,9 +339,9 @@ claims.holds("IG is no better than the random map on ImageNet deletion",
 claims.tied("the paired interval cannot tell IG and the random map apart on ImageNet deletion",
             imagenet_gaps["deletion", "blur", "Integrated Gradients", "random"], digits=2)
 claims.number("0.35", ig_rows["black, 16 steps, signed"]["deletion (blur)"])
-claims.holds("with 16 steps every score of the IG table moves by 0.01 at most (printed digits)",
-             all(abs(round(value, 2) - round(ig_rows[ig_table][column], 2)) <= 0.01 + 1e-9
-                 for column, value in ig_rows["black, 16 steps, signed"].items()))
+claims.number("0.01", max(abs(round(value, 2) - round(ig_rows[ig_table][column], 2))
+                          for column, value in ig_rows["black, 16 steps, signed"].items()),
+              what="largest change of a printed score of the IG table from 32 to 16 steps")
 claims.number("0.06", ig_rows["blur, 32 steps, signed"]["deletion (blur)"])
 claims.number("0.68", ig_rows["blur, 32 steps, signed"]["insertion (blur)"])
 claims.holds("IG from the blurred image has the lowest deletion and the highest insertion AUC of the ImageNet tables "
