@@ -230,12 +230,23 @@ def test_splitting_the_batch_into_passes_changes_nothing_but_the_memory():
     assert torch.equal(whole.predicted, one_by_one.predicted)
 
 
-def test_a_class_model_leaves_the_callers_parameters_as_they_were_and_computes_no_weight_gradient():
-    model = _tiny_classifier()
+def test_a_class_model_leaves_the_callers_parameters_as_they_were_and_computes_no_weight_gradient(monkeypatch):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 6, 3, padding=1, groups=6),
+                          nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(24, 5))
     model[0].bias.requires_grad_(False)  # a caller's mixed setting must come back as it was
     flags = [parameter.requires_grad for parameter in model.parameters()]
+    asked = []
+    backward = classvis._DepthwiseAsSums.backward
+
+    def recording(ctx, grad):
+        asked.append(ctx.needs_input_grad[:2])
+        return backward(ctx, grad)
+
+    monkeypatch.setattr(classvis._DepthwiseAsSums, "backward", staticmethod(recording))
     classvis.class_model(model, [0, 3], steps=3, size=16)
     classvis.class_model(model, [0, 3], steps=3, size=16, dtype=torch.float64)
+    assert asked == [(True, False)] * 3  # the float64 depthwise layer, once per step: the input's gradient alone
     assert [parameter.requires_grad for parameter in model.parameters()] == flags
     assert all(parameter.grad is None for parameter in model.parameters())
 

@@ -289,8 +289,8 @@ def class_model(
     scores, predicted = [], []
     per_pass = inference.images_per_pass(image.shape, pixels_per_pass * 4 // image.element_size())
     precision = Float64DepthwiseAsSums() if dtype == torch.float64 else contextlib.nullcontext()
-    # Only the image's gradient is needed: frozen parameters spare the depthwise convolutions'
-    # weight gradients (a third of a float64 step).
+    # Only the image's gradient is needed: frozen parameters spare the float64 depthwise
+    # convolutions' weight gradients (1.2x per step, benchmarks/runtime_settings.py).
     with inference.eval_mode(model), inference.frozen(model), precision:
         for step in tqdm(range(steps + 1), desc="class model", disable=not progress):
             shift = (0, 0)

@@ -190,7 +190,7 @@ class _StopOnceRecorded(HookOwner):
     """Ends the forward pass (by raising :class:`_Recorded`) once ``recorder`` holds every layer;
     registered after the recorder's own hooks, so a layer is stored before the pass ends."""
 
-    def __init__(self, recorder: "LayerRecorder") -> None:
+    def __init__(self, recorder: LayerRecorder) -> None:
         super().__init__()
         self.recorder = recorder
 
