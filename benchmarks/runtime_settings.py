@@ -1,5 +1,5 @@
-"""Three settings that make the chapters faster without changing a printed digit, each against
-what it replaced, in the same process.
+"""Settings that make the chapters faster without changing a printed digit, each against what it
+replaced, in the same process.
 
 - ``repro.seed_everything`` keeps torch's deterministic algorithms but switches off their NaN
   fill of every new tensor (``torch.utils.deterministic.fill_uninitialized_memory``): timed on
@@ -9,6 +9,16 @@ what it replaced, in the same process.
   four 112-pixel class models, with the parameters frozen and (the earlier code) not.
 - ``hooks.reduce_activations(stop_after=True)`` ends each pass at the last recorded layer: timed
   on chapter 1's recording of stage 4 for 20 images, whole passes against stopped ones.
+- ``evaluation.deletion_insertion(answers=...)`` passes the untouched images and the full
+  reference once for several maps of the same images (chapter 10's ImageNet tables): the curves
+  of four maps of two ImageNet images (10 steps), each call on its own against shared answers.
+- ``explainers.lime_maps(answers=...)`` answers a batch of perturbed images the model has already
+  seen from the caller's dict (chapter 12's runs with 300, 1,000 and 2,000 samples and one seed):
+  three pollen images (the pollen CNN), the three runs on their own against shared answers.
+- ``attribution.smoothgrad_sweep`` gives both averages of one run of noisy copies (chapter 6's
+  figures): two ``smoothgrad`` calls (signed, absolute) against one sweep, two ImageNet images.
+- ``evaluation.cascading_randomization(explained=(0, -1))`` explains only the two steps the
+  closing chapter's scorecard reads: saliency on the pollen CNN's five layers, four images.
 
 Each pair runs alternately (three rounds, the median of each), and each line says whether the two
 results are identical. Ratios are printed, not asserted.
@@ -27,7 +37,8 @@ from unittest import mock
 import torch
 
 from _results import imagenet_batch, machine
-from xaihelpers import attribution, classvis, hooks, inference, repro
+from xaihelpers import attribution, classvis, evaluation, explainers, hooks, inference, methods, pollen, repro, zoo
+from xaihelpers.chapter import POLLEN_RANDOMIZATION_LAYERS
 
 
 def alternately(baseline: Callable[[], torch.Tensor], faster: Callable[[], torch.Tensor],
@@ -81,11 +92,51 @@ def main() -> None:
         return hooks.reduce_activations(model, [stage4], twenty, lambda layer, maps, chunk: maps.mean(dim=(2, 3)),
                                         batch_size=10, stop_after=stop_after)[stage4]
 
+    maps = [torch.rand(len(images), *images.shape[-2:], generator=torch.Generator().manual_seed(seed))
+            for seed in range(4)]
+
+    def curves(shared: bool) -> torch.Tensor:
+        answers = {} if shared else None
+        return torch.cat([torch.cat([curve.deletion, curve.insertion], dim=1) for curve in (
+            evaluation.deletion_insertion(model, images, m, target, steps=10, answers=answers) for m in maps)])
+
+    pollen_model, _ = zoo.load("pollen_cnn")
+    pollen_images = inference.to_float(pollen.load_split("test").images[:4])
+    pollen_target = inference.predict_proba(pollen_model, pollen_images).argmax(dim=1)
+
+    def lime_runs(shared: bool) -> torch.Tensor:
+        answers = {} if shared else None
+        return torch.cat([explainers.lime_maps(pollen_model, pollen_images[:3], pollen_target[:3], num_samples=count,
+                                               batch_size=200, answers=answers) for count in (300, 1000, 2000)])
+
+    def smoothgrad_averages(swept: bool) -> torch.Tensor:
+        samples = attribution.SMOOTHGRAD["samples"]
+        if swept:
+            run = attribution.smoothgrad_sweep(model, images, target, sigma=attribution.SMOOTHGRAD["sigma"],
+                                               counts=[samples])
+            return torch.cat([run["signed", samples], run["absolute", samples]])
+        return torch.cat([attribution.smoothgrad(model, images, target, average=average)
+                          for average in ("signed", "absolute")])
+
+    saliency = methods.bind("saliency")
+
+    def randomization(explained) -> torch.Tensor:
+        result = evaluation.cascading_randomization(pollen_model, saliency, pollen_images, pollen_target,
+                                                    POLLEN_RANDOMIZATION_LAYERS, explained=explained)
+        return result.spearman[[0, -1]]
+
     cases = [("deterministic mode: NaN fill -> none (IG, 16 steps, 2 images)", with_nan_fill(integrated_gradients),
               integrated_gradients),
              ("float64 class models: parameters as they are -> frozen", parameters_as_they_are, class_models),
              ("reduce_activations, stage 4 of 20 images: whole -> stop_after", lambda: stage4_means(False),
-              lambda: stage4_means(True))]
+              lambda: stage4_means(True)),
+             ("curves of 4 maps, 2 ImageNet images: alone -> shared ends", lambda: curves(False), lambda: curves(True)),
+             ("LIME 300/1000/2000 samples, 3 images: alone -> shared answers", lambda: lime_runs(False),
+              lambda: lime_runs(True)),
+             ("SmoothGrad signed + absolute, 2 images: two runs -> one sweep", lambda: smoothgrad_averages(False),
+              lambda: smoothgrad_averages(True)),
+             ("randomisation, saliency, 5 layers: every step -> first, last", lambda: randomization(None),
+              lambda: randomization((0, -1)))]
     for name, baseline, faster in cases:
         before, after, identical = alternately(baseline, faster)
         print(f"{name:58s} {before:9.2f} {after:8.2f} {before / after:6.2f}  {'yes' if identical else 'NO'}")

@@ -85,12 +85,17 @@ target = inference.predict_proba(pollen_model, pollen_test.images).argmax(dim=1)
 image, label = pollen_images[index:index + 1], target[index:index + 1]
 sigmas, counts = (0.02, 0.05, 0.1, 0.2, 0.3), (5, 20, 50)
 plain = attribution.smoothgrad(pollen_model, image, label, sigma=0.0, samples=1, seed=0)
+# N = 50 with both averages from one run of the same noisy copies: the next figure shows the other.
+fifty = {sigma: attribution.smoothgrad_sweep(pollen_model, image, label, sigma=sigma, counts=[50], seed=0)
+         for sigma in sigmas}
 panels, titles = [], []
 for sigma in sigmas:
     panels.append(attribution.cap(plain)[0])
     titles.append("plain gradient")
     for count in counts:
-        panels.append(attribution.cap(attribution.smoothgrad(pollen_model, image, label, sigma=sigma, samples=count, seed=0))[0])
+        maps = fifty[sigma]["signed", 50] if count == 50 else attribution.smoothgrad(
+            pollen_model, image, label, sigma=sigma, samples=count, seed=0)
+        panels.append(attribution.cap(maps)[0])
         titles.append(f"sigma {sigma}, N {count}")
 plotting.image_grid(panels, titles, ncols=1 + len(counts), size=2.0, cmap="gray",
                     suptitle=f"SmoothGrad on a {pollen_test.classes[pollen_test.labels[index]]} grain")
@@ -106,8 +111,7 @@ plt.show()
 panels, titles = [], []
 for average in attribution.SMOOTHGRAD_AVERAGES:
     for sigma in sigmas:
-        panels.append(attribution.cap(attribution.smoothgrad(pollen_model, image, label, sigma=sigma, samples=50,
-                                                             average=average, seed=0))[0])
+        panels.append(attribution.cap(fifty[sigma][average, 50])[0])
         titles.append(f"{average}, sigma {sigma}")
 plotting.image_grid(panels, titles, ncols=len(sigmas), size=2.0, cmap="gray")
 plt.show()
@@ -187,9 +191,16 @@ contenders = {"plain gradient": {"sigma": 0.0, "samples": 1},
               "chosen": chosen_setting,
               "sigma 0.2": {**chosen_setting, "sigma": 0.2},
               "absolute, chosen setting": {**chosen_setting, "average": "absolute"}}
+# Both averages of the chosen setting from one run of the same noisy copies.
+chosen_maps = attribution.smoothgrad_sweep(pollen_model, report_images, report_targets, sigma=chosen_setting["sigma"],
+                                           counts=[chosen_setting["samples"]], seed=0)
+shared_run = {"chosen": "signed", "absolute, chosen setting": "absolute"}
 report_scores, report_curves = {}, {}
 for name, setting in contenders.items():
-    maps = attribution.smoothgrad(pollen_model, report_images, report_targets, seed=0, **setting)
+    if name in shared_run:
+        maps = chosen_maps[shared_run[name], chosen_setting["samples"]]
+    else:
+        maps = attribution.smoothgrad(pollen_model, report_images, report_targets, seed=0, **setting)
     report_curves[name] = evaluation.deletion_insertion(pollen_model, report_images, maps, report_targets, steps=16)
     report_scores[name] = report_curves[name].insertion_auc - report_curves[name].deletion_auc
     print(f"{name:>26s}: insertion - deletion {intervals.bootstrap_interval(report_scores[name]).format(2)}, "
@@ -345,10 +356,13 @@ picture_target = inference.predict_proba(classifier.model, picture).argmax(dim=1
 print("predicted:", classifier.class_names[picture_target[0]])
 panels = [classifier.to_display(picture[0]), attribution.cap(attribution.smoothgrad(classifier.model, picture, picture_target, sigma=0.0, samples=1))[0]]
 titles = ["image", "plain gradient"]
+samples = attribution.SMOOTHGRAD["samples"]
+# Both averages from one run of the same noisy copies per noise level.
+runs = {sigma: attribution.smoothgrad_sweep(classifier.model, picture, picture_target, sigma=sigma, counts=[samples])
+        for sigma in (attribution.SMOOTHGRAD["sigma"], 0.2)}
 for average in attribution.SMOOTHGRAD_AVERAGES:
-    for sigma in (attribution.SMOOTHGRAD["sigma"], 0.2):
-        panels.append(attribution.cap(attribution.smoothgrad(classifier.model, picture, picture_target, sigma=sigma,
-                                                             samples=attribution.SMOOTHGRAD["samples"], average=average))[0])
+    for sigma, run in runs.items():
+        panels.append(attribution.cap(run[average, samples])[0])
         titles.append(f"{average}, sigma {sigma}")
 plotting.image_grid(panels, titles, ncols=6, size=2.2, cmap="gray")
 plt.show()

@@ -128,7 +128,7 @@ with pd.option_context("display.max_colwidth", 80, "display.width", 200):
 
 # %%
 # Per image (the table holds the means): the deletion and insertion curves of the maps the table
-# measured, run again (2 x 11 forward passes per image and method; no map is recomputed), and
+# measured, run again (2 x 10 forward passes per image and method; no map is recomputed), and
 # each map's share on the grain.
 # Each value is rounded to three decimals before the bootstrap: CPUs whose kernels differ in the
 # last bits then resample the same numbers and print the same intervals.

@@ -48,6 +48,42 @@ def test_the_true_region_beats_a_random_attribution_on_deletion_and_insertion():
     assert torch.allclose(good.deletion[:, -1], good.insertion[:, 0])
 
 
+def test_the_shared_ends_give_the_curves_every_picture_would_give_on_its_own(tiny_cnn):
+    images = torch.rand(5, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    maps, target = torch.rand(5, 16, 16, generator=torch.Generator().manual_seed(3)), torch.tensor([0, 1, 2, 0, 1])
+    curve = evaluation.deletion_insertion(tiny_cnn, images, maps, target, steps=4, reference="mean")
+    # Every picture of both curves built and classified on its own, the most important pixels first.
+    order = maps.flatten(1).argsort(dim=1, descending=True, stable=True)
+    fill = images.mean(dim=(2, 3), keepdim=True).expand_as(images)
+    with torch.no_grad():
+        for step, count in enumerate([0, 64, 128, 192, 256]):
+            chosen = torch.zeros(5, 256, dtype=torch.bool)
+            chosen.scatter_(1, order[:, :count], True)
+            chosen = chosen.view(5, 1, 16, 16)
+            for curve_values, picture in ((curve.deletion, torch.where(chosen, fill, images)),
+                                          (curve.insertion, torch.where(chosen, images, fill))):
+                expected = tiny_cnn(picture).softmax(dim=1).gather(1, target[:, None])[:, 0]
+                assert torch.allclose(curve_values[:, step], expected, atol=1e-6)
+
+
+def test_shared_answers_pass_the_ends_once_for_many_maps_and_change_no_curve(tiny_cnn):
+    images = torch.rand(5, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    target = torch.tensor([0, 1, 2, 0, 1])
+    maps = [torch.rand(5, 16, 16, generator=torch.Generator().manual_seed(seed)) for seed in (3, 4)]
+    alone = [evaluation.deletion_insertion(tiny_cnn, images, m, target, steps=4) for m in maps]
+    answers = {}
+    with evaluation.PassCounter(tiny_cnn) as counter:
+        shared = [evaluation.deletion_insertion(tiny_cnn, images, m, target, steps=4, answers=answers) for m in maps]
+    for a, b in zip(alone, shared):
+        assert torch.equal(a.deletion, b.deletion) and torch.equal(a.insertion, b.insertion)
+    # The first map's curves pass 2 x 4 pictures per image, the second's 2 x 4 - 2 (the ends are known).
+    assert counter.per_image(5) == (8.0 + 6.0, 0.0)
+    # Another reference has other ends: they are passed, not taken from the blurred ones.
+    mean = evaluation.deletion_insertion(tiny_cnn, images, maps[0], target, steps=4, reference="mean", answers=answers)
+    assert torch.equal(mean.deletion, evaluation.deletion_insertion(tiny_cnn, images, maps[0], target, steps=4,
+                                                                    reference="mean").deletion)
+
+
 def test_pixel_ranks_known_answer_and_ties_by_position():
     maps = torch.tensor([[[0.1, 0.9], [0.5, 0.9]]])
     assert evaluation.pixel_ranks(maps).tolist() == [[3, 0, 2, 1]]
@@ -111,7 +147,8 @@ def test_pass_counts_match_the_theory(tiny_cnn):
         assert counter.per_image(5) == (8.0, 8.0)
     with evaluation.PassCounter(tiny_cnn) as counter:
         evaluation.deletion_insertion(tiny_cnn, images, torch.rand(5, 16, 16), target, steps=4)
-    assert counter.per_image(5) == (10.0, 0.0)
+    # 5 points per curve, 2 curves; the untouched image and the full reference are shared ends.
+    assert counter.per_image(5) == (8.0, 0.0)
 
 
 def test_pass_counter_removes_its_hook_also_after_an_exception(tiny_cnn):
@@ -256,6 +293,36 @@ def test_cascading_randomization_explains_the_layers_reset_with_seed_plus_step(t
         assert torch.allclose(result.spearman[step], evaluation.spearman_per_image(original, maps))
     with pytest.raises(ValueError, match=r"original must be \(N, H, W\) = \(3, 16, 16\)"):
         evaluation.cascading_randomization(tiny_cnn, explain, images, target, layers, original=original[:, :8])
+
+
+def test_cascading_randomization_explains_only_the_steps_asked_for_with_the_same_weights(tiny_cnn):
+    import copy
+
+    images = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(6))
+    target = torch.tensor([0, 1, 2])
+    layers = ["fc", "conv2", "conv1"]
+    calls = []
+
+    def explain(model, x, t):
+        calls.append(model)
+        return _saliency(model, x, t)
+
+    original = _saliency(tiny_cnn, images, target)
+    result = evaluation.cascading_randomization(tiny_cnn, explain, images, target, layers, original=original,
+                                                explained=(0, -1))
+    assert len(calls) == 2 and result.layers == ["fc", "conv1"] and result.spearman.shape == (2, 3)
+    # By hand: all three layers reset in turn (seeds 0, 1, 2); the maps compared after the first and the last.
+    by_hand = copy.deepcopy(tiny_cnn)
+    expected = []
+    for step, layer in enumerate(layers):
+        evaluation.randomize(by_hand.get_submodule(layer), step)
+        if step in (0, 2):
+            expected.append(evaluation.spearman_per_image(original, _saliency(by_hand, images, target)))
+    assert torch.allclose(result.spearman, torch.stack(expected))
+    for wrong in ((3,), (), ("fc",)):
+        with pytest.raises(ValueError, match="explained"):
+            evaluation.cascading_randomization(tiny_cnn, explain, images, target, layers, original=original,
+                                               explained=wrong)
 
 
 def test_randomized_copy_resets_the_layers_in_turn_and_leaves_the_model(tiny_cnn):

@@ -43,6 +43,36 @@ def test_lime_maps_are_per_superpixel_reproducible_and_silent(tiny_cnn, capfd):
     assert capfd.readouterr().err == ""  # no progress bar
 
 
+def test_shared_answers_change_no_map_and_spare_the_passes_of_repeated_batches(tiny_cnn):
+    from xaihelpers.evaluation import PassCounter
+
+    images = torch.rand(2, 3, 24, 24, generator=torch.Generator().manual_seed(0)) * 0.1
+    images[:, 0, :12] += 0.8
+    images[:, 1, :, :12] += 0.8
+    target = torch.tensor([0, 2])
+    segment = explainers.slic_segmentation(8)
+    alone = {count: explainers.lime_maps(tiny_cnn, images, target, num_samples=count, segmentation=segment,
+                                         batch_size=10) for count in (20, 40)}
+    answers = {}
+    with PassCounter(tiny_cnn) as counter:
+        shared = {count: explainers.lime_maps(tiny_cnn, images, target, num_samples=count, segmentation=segment,
+                                              batch_size=10, answers=answers) for count in (20, 40)}
+    assert all(torch.equal(shared[count], alone[count]) for count in (20, 40))
+    # With one seed the 40-sample run hands over the 20-sample run's two batches of 10 first.
+    assert counter.forward_images == 2 * 40
+    with PassCounter(tiny_cnn) as counter:
+        again = explainers.partition_shap_maps(tiny_cnn, images[:, :, :16, :16], target, max_evals=64,
+                                               masker="blur(4,4)", batch_size=16, answers=answers)
+        repeated = explainers.partition_shap_maps(tiny_cnn, images[:, :, :16, :16], target, max_evals=64,
+                                                  masker="blur(4,4)", batch_size=16, answers=answers)
+    assert torch.equal(again, repeated)
+    both_runs = counter.forward_images
+    with PassCounter(tiny_cnn) as counter:
+        explainers.partition_shap_maps(tiny_cnn, images[:, :, :16, :16], target, max_evals=64, masker="blur(4,4)",
+                                       batch_size=16)
+    assert both_runs == counter.forward_images > 0  # the repeated run cost no pass
+
+
 def test_gradient_shap_explains_the_top_class(tiny_cnn):
     images = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     background = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(1))

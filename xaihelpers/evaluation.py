@@ -25,6 +25,7 @@ from torch import nn
 
 from xaihelpers import checks, repro
 from xaihelpers.attribution import baseline as ig_baseline
+from xaihelpers.cache import tensor_digest
 from xaihelpers.hooks import HookOwner, get_layer
 from xaihelpers.inference import PIXELS_PER_PASS, images_per_pass
 from xaihelpers.typing import Explainer
@@ -105,8 +106,8 @@ class DeletionInsertion:
 
 @torch.no_grad()
 def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tensor, target: torch.Tensor, *,
-                       steps: int = 16, reference: str = "blur",
-                       pixels_per_pass: int = PIXELS_PER_PASS) -> DeletionInsertion:
+                       steps: int = 16, reference: str = "blur", pixels_per_pass: int = PIXELS_PER_PASS,
+                       answers: Optional[dict] = None) -> DeletionInsertion:
     """Deletion and insertion curves of attribution maps (Petsiuk et al. 2018).
 
     At step k of ``steps``, the ``k / steps`` most important pixels (all channels) are replaced by
@@ -121,8 +122,16 @@ def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tenso
         reference: See :func:`reference_image`.
         pixels_per_pass: Budget of images x height x width per forward pass
             (:func:`xaihelpers.inference.images_per_pass`).
+        answers: The model's probabilities for the untouched images and for the full reference,
+            kept by the caller to share between calls that measure several maps of the same images
+            (one dict per model): the pictures at both ends of the curves do not depend on the
+            map, and one already in it is not passed again. Keyed by the picture's values and
+            memory layout, so a hit is what the same pass would give. ``None``: nothing is shared.
 
-    Cost: 2 * (steps + 1) forward passes per image, no backward pass.
+    Cost: 2 * steps forward passes per image, no backward pass (2 fewer per image with ``answers``
+    that hold the ends). The untouched image and the full reference each appear twice (deletion
+    starts where insertion ends, and the other way round); each is passed through the model once
+    and its probabilities are used for both curves.
     """
     checks.images(images)
     checks.maps(maps, shape=(images.shape[0], *images.shape[-2:]))
@@ -136,15 +145,33 @@ def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tenso
     counts = [round(k * pixels / steps) for k in range(steps + 1)]
     fractions = torch.tensor([c / pixels for c in counts])
     curves = {"deletion": [], "insertion": []}
+    # The image alone and the reference alone, by name; the pictures of both have the same values
+    # and the same memory layout at either end of the curves, so their passes give the same bits.
+    ends = {}
     for count in counts:
         chosen = ranks < count
         for kind, picture in (("deletion", torch.where(chosen, fill, images)),
                               ("insertion", torch.where(chosen, images, fill))):
-            probabilities = torch.cat([model(picture[i:i + batch_size]).softmax(dim=1)
-                                       for i in range(0, len(picture), batch_size)])
+            end = None if 0 < count < pixels else "image" if (kind == "deletion") == (count == 0) else "reference"
+            if end in ends:
+                curves[kind].append(ends[end])
+                continue
+            key = None
+            if end is not None and answers is not None:
+                key = (id(model), picture.dtype, tuple(picture.shape), picture.stride(), batch_size,
+                       tensor_digest(picture))
+            if key is not None and key in answers:
+                probabilities = answers[key]
+            else:
+                probabilities = torch.cat([model(picture[i:i + batch_size]).softmax(dim=1)
+                                           for i in range(0, len(picture), batch_size)])
+                if key is not None:
+                    answers[key] = probabilities.detach()
             if not curves["deletion"]:  # the first pass tells how many classes the model has
                 target = checks.targets(target, len(images), classes=probabilities.shape[1])
             curves[kind].append(probabilities.gather(1, target[:, None].to(probabilities.device))[:, 0].cpu())
+            if end is not None:
+                ends[end] = curves[kind][-1]
     return DeletionInsertion(fractions, torch.stack(curves["deletion"], 1), torch.stack(curves["insertion"], 1))
 
 
@@ -211,8 +238,8 @@ class Randomization:
 
 
 def cascading_randomization(model: nn.Module, explain: Explainer, images: torch.Tensor, target: torch.Tensor,
-                            layers: Sequence[str], *, seed: int = 0,
-                            original: Optional[torch.Tensor] = None) -> Randomization:
+                            layers: Sequence[str], *, seed: int = 0, original: Optional[torch.Tensor] = None,
+                            explained: Optional[Sequence[int]] = None) -> Randomization:
     """Adebayo et al.'s cascading randomisation: layers re-initialised from the top down.
 
     Args:
@@ -225,6 +252,14 @@ def cascading_randomization(model: nn.Module, explain: Explainer, images: torch.
         seed: Seed of the random weights.
         original: The trained model's maps ``explain(model, images, target)`` when the caller
             already has them (they are not computed again).
+        explained: The steps (positions in ``layers``, negative ones from the end) after which
+            the maps are explained and compared; ``None``: after every step. The layers are still
+            randomised one by one with their own seeds, so the weights at a step are the same
+            either way; a step left out saves the method's passes there.
+
+    Returns:
+        The similarities at the explained steps, in order; ``layers`` names each step's deepest
+        random layer.
     """
     checks.images(images)
     target = checks.targets(target, len(images))
@@ -232,6 +267,17 @@ def cascading_randomization(model: nn.Module, explain: Explainer, images: torch.
         raise ValueError("layers is empty; name the layers to randomise, from the output towards the input.")
     for layer in layers:
         get_layer(model, layer)  # an unknown name fails here, listing names the model has
+    steps = range(len(layers))
+    if explained is None:
+        explained = steps
+    else:
+        try:
+            explained = sorted({steps[step] for step in explained})
+        except (IndexError, TypeError):
+            raise ValueError(f"explained must hold positions in layers (0 to {len(layers) - 1}, or negative from "
+                             f"the end), got {explained!r}.") from None
+        if not explained:
+            raise ValueError("explained is empty; name at least one step, or pass None for every step.")
     if original is None:
         original = explain(model, images, target)
     else:
@@ -241,10 +287,11 @@ def cascading_randomization(model: nn.Module, explain: Explainer, images: torch.
     spearman, ssim = [], []
     for position, layer in enumerate(layers):
         randomize(randomized.get_submodule(layer), seed + position)
-        maps = explain(randomized, images, target).detach()
-        spearman.append(spearman_per_image(original, maps))
-        ssim.append(ssim_per_image(original, maps))
-    return Randomization(list(layers), torch.stack(spearman), torch.stack(ssim))
+        if position in explained:
+            maps = explain(randomized, images, target).detach()
+            spearman.append(spearman_per_image(original, maps))
+            ssim.append(ssim_per_image(original, maps))
+    return Randomization([layers[step] for step in explained], torch.stack(spearman), torch.stack(ssim))
 
 
 class PassCounter(HookOwner):

@@ -15,6 +15,7 @@ channels first, so every method of the book is interchangeable in the evaluation
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from typing import Callable, Iterator
 
 import numpy as np
@@ -26,14 +27,22 @@ from xaihelpers.attribution import paint_regions
 from xaihelpers.inference import PIXELS_PER_PASS, images_per_pass
 
 
-def lime_predict_fn(model: nn.Module, batch_size: int | None = None, *,
-                    pixels_per_pass: int = PIXELS_PER_PASS) -> Callable[[np.ndarray], np.ndarray]:
+def lime_predict_fn(model: nn.Module, batch_size: int | None = None, *, pixels_per_pass: int = PIXELS_PER_PASS,
+                    answers: dict | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """The prediction function LIME calls: (N, H, W, 3) images in, (N, classes) probabilities out.
 
     Accepts uint8 images (0..255) and float images in [0, 1], as LIME passes back whatever it was
     given; the model sees float [0, 1] tensors, channels first, in chunks of ``batch_size``
     (default: :func:`xaihelpers.inference.images_per_pass` of the images' size and
     ``pixels_per_pass``).
+
+    Args:
+        answers: The model's answers to the batches it has been handed, kept by the caller to share
+            between calls on the same model (one dict per model): a batch already in it is
+            answered from it without a pass. The same batch, split into the same chunks, gives the
+            same bits, so the answers are the model's own. LIME runs with one seed and several
+            ``num_samples`` hand over the same first batches, and so do SHAP's Partition runs with
+            several ``max_evals``. ``None``: every batch goes through the model.
 
     Raises:
         ValueError: If the array is not (N, H, W, 3).
@@ -51,9 +60,18 @@ def lime_predict_fn(model: nn.Module, batch_size: int | None = None, *,
         scale = 255.0 if images.dtype == np.uint8 else 1.0
         tensor = torch.from_numpy(images.astype(np.float32) / scale).permute(0, 3, 1, 2)
         chunk = batch_size or images_per_pass(tensor, pixels_per_pass)
+        key = None
+        if answers is not None:
+            contents = hashlib.blake2b(np.ascontiguousarray(images).tobytes(), digest_size=16).hexdigest()
+            key = (id(model), images.dtype.str, images.shape, chunk, contents)
+            if key in answers:
+                return answers[key].copy()
         chunks = [model(tensor[i:i + chunk].to(device)).softmax(dim=1).cpu()
                   for i in range(0, len(tensor), chunk)]
-        return torch.cat(chunks).double().numpy()
+        probabilities = torch.cat(chunks).double().numpy()
+        if key is not None:
+            answers[key] = probabilities.copy()
+        return probabilities
 
     return predict
 
@@ -117,7 +135,8 @@ def _lime_without_progress_bar() -> Iterator[None]:
 
 def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, num_samples: int = 300,
               segmentation: Callable[[np.ndarray], np.ndarray] | None = None, batch_size: int = 64,
-              seed: int = 0, hide_color: float | None = None, pixels_per_pass: int = PIXELS_PER_PASS) -> torch.Tensor:
+              seed: int = 0, hide_color: float | None = None, pixels_per_pass: int = PIXELS_PER_PASS,
+              answers: dict | None = None) -> torch.Tensor:
     """LIME explanation of each image for its target class, painted per superpixel, (N, H, W).
 
     Args:
@@ -133,6 +152,8 @@ def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, n
             LIME's default, fills it with its own mean colour.
         pixels_per_pass: Images x height x width per pass through the model
             (:func:`xaihelpers.inference.images_per_pass`).
+        answers: The model's answers to batches it has seen, shared between calls on the same
+            model (see :func:`lime_predict_fn`); ``None``: nothing is shared.
     """
     lime_image = repro.import_keeping_generators("lime.lime_image")
 
@@ -140,7 +161,7 @@ def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, n
     target = checks.targets(target, len(images))
     checks.positive_int(num_samples, "num_samples")
     segment = segmentation or slic_segmentation()
-    predict = lime_predict_fn(model, pixels_per_pass=pixels_per_pass)
+    predict = lime_predict_fn(model, pixels_per_pass=pixels_per_pass, answers=answers)
     maps = []
     for image, label in zip(images, torch.as_tensor(target).flatten().tolist()):
         picture = image.detach().permute(1, 2, 0).double().cpu().numpy()
@@ -218,7 +239,7 @@ def gradient_shap_maps(model: nn.Module, images: torch.Tensor, background: torch
 
 def partition_shap_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, max_evals: int = 500,
                         masker: str = "blur(8,8)", batch_size: int = 100,
-                        pixels_per_pass: int = PIXELS_PER_PASS) -> torch.Tensor:
+                        pixels_per_pass: int = PIXELS_PER_PASS, answers: dict | None = None) -> torch.Tensor:
     """SHAP's Partition explainer with an image masker: Owen values over a hierarchy of pixel blocks.
 
     The explainer masks rectangles of the image (replacing them with a blurred copy), splitting
@@ -236,6 +257,8 @@ def partition_shap_maps(model: nn.Module, images: torch.Tensor, target: torch.Te
             at most ``pixels_per_pass`` pixels.
         pixels_per_pass: Images x height x width per pass through the model
             (:func:`xaihelpers.inference.images_per_pass`).
+        answers: The model's answers to batches it has seen, shared between calls on the same
+            model (see :func:`lime_predict_fn`); ``None``: nothing is shared.
 
     Returns:
         (N, H, W) signed maps, summed over colour channels.
@@ -251,7 +274,7 @@ def partition_shap_maps(model: nn.Module, images: torch.Tensor, target: torch.Te
     # almost black image, every masked image looks alike, and the map comes out constant. They
     # get 0..255 pixels, which the prediction function scales back.
     scale = 255.0 if masker.startswith("inpaint") else 1.0
-    model_predict = lime_predict_fn(model, pixels_per_pass=pixels_per_pass)
+    model_predict = lime_predict_fn(model, pixels_per_pass=pixels_per_pass, answers=answers)
 
     def predict(batch: np.ndarray) -> np.ndarray:
         return model_predict(np.asarray(batch) / scale if scale != 1.0 else batch)

@@ -9,8 +9,10 @@ share of the map inside an object mask where one is given, and its sensitivity t
 listed layer re-initialised, and with the top one only,
 :func:`xaihelpers.evaluation.cascading_randomization`).
 
-Cost: each method's own passes, plus ``2 * (steps + 1)`` forward passes per image for the curves
-and, on ``sanity_images`` images, the method's passes once more per randomised layer.
+Cost: each method's own passes, plus ``2 * steps`` forward passes per image for its curves (2 fewer
+after the first method: the untouched images and the full reference are passed once for all)
+and, on ``sanity_images`` images, the method's passes twice more (the top layer random, every listed
+layer random).
 """
 
 from __future__ import annotations
@@ -51,8 +53,8 @@ def score_methods(model: nn.Module, images: torch.Tensor, target: torch.Tensor, 
             depends on the model; near 1: it does not).
         masks: ``(N, H, W)`` object masks for a "share on object" column (localisation), or ``None``.
         steps: Steps of the deletion and insertion curves.
-        sanity_images: How many of the images the sanity check uses (it reruns every method once
-            per layer).
+        sanity_images: How many of the images the sanity check uses (it reruns every method twice:
+            with the top layer random and with every listed layer random).
         seed: Seed of the random weights.
 
     Returns:
@@ -66,13 +68,16 @@ def score_methods(model: nn.Module, images: torch.Tensor, target: torch.Tensor, 
     if masks is not None and tuple(masks.shape) != (len(images), *images.shape[-2:]):
         raise ValueError(f"masks must be (N, H, W) = {(len(images), *images.shape[-2:])}, got {tuple(masks.shape)}.")
     rows, maps = {}, {}
+    curve_ends = {}  # the model's answers to the untouched images and the full reference, the same for every map
     for name, explain in explainers.items():
         method = methods.get(name)
         result, cost = evaluation.measure_cost(model, lambda: explain(model, images, target), len(images))
         maps[name] = result.detach()
-        curve = evaluation.deletion_insertion(model, images, maps[name], target, steps=steps)
+        curve = evaluation.deletion_insertion(model, images, maps[name], target, steps=steps, answers=curve_ends)
+        # Only the first step (the top layer random) and the last (all random) make columns.
         sanity = evaluation.cascading_randomization(model, explain, images[:sanity_images], target[:sanity_images],
-                                                    randomize_layers, seed=seed, original=maps[name][:sanity_images])
+                                                    randomize_layers, seed=seed, original=maps[name][:sanity_images],
+                                                    explained=(0, -1))
         row = {"explains": method.explains, "forward passes": cost.forward, "backward passes": cost.backward,
                "seconds per image": cost.seconds, "deletion AUC": curve.deletion_auc.mean().item(),
                "insertion AUC": curve.insertion_auc.mean().item()}
