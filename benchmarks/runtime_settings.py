@@ -19,6 +19,9 @@ replaced, in the same process.
   figures): two ``smoothgrad`` calls (signed, absolute) against one sweep, two ImageNet images.
 - ``evaluation.cascading_randomization(explained=(0, -1))`` explains only the two steps the
   closing chapter's scorecard reads: saliency on the pollen CNN's five layers, four images.
+- ``continual.forgetting_interval`` counts how often each resample draws each test image instead
+  of gathering the draws (chapter 14's intervals): two learners of the committed record, 2,000
+  resamples, the gathered mean (what it replaced) against the counts.
 
 Each pair runs alternately (three rounds, the median of each), and each line says whether the two
 results are identical. Ratios are printed, not asserted.
@@ -31,13 +34,16 @@ from __future__ import annotations
 import contextlib
 import statistics
 import time
-from typing import Callable
+from typing import Callable, Optional, Sequence
 from unittest import mock
 
 import torch
 
 from _results import imagenet_batch, machine
-from xaihelpers import attribution, classvis, evaluation, explainers, hooks, inference, methods, pollen, repro, zoo
+import numpy as np
+
+from xaihelpers import (attribution, classvis, continual, evaluation, explainers, hooks, inference, methods, pollen,
+                        repro, zoo)
 from xaihelpers.chapter import POLLEN_RANDOMIZATION_LAYERS
 
 
@@ -98,7 +104,8 @@ def main() -> None:
     def curves(shared: bool) -> torch.Tensor:
         answers = {} if shared else None
         return torch.cat([torch.cat([curve.deletion, curve.insertion], dim=1) for curve in (
-            evaluation.deletion_insertion(model, images, m, target, steps=10, answers=answers) for m in maps)])
+            evaluation.deletion_insertion(model, images, random_map, target, steps=10, answers=answers)
+            for random_map in maps)])
 
     pollen_model, _ = zoo.load("pollen_cnn")
     pollen_images = inference.to_float(pollen.load_split("test").images[:4])
@@ -120,10 +127,25 @@ def main() -> None:
 
     saliency = methods.bind("saliency")
 
-    def randomization(explained) -> torch.Tensor:
+    def randomization(explained: Optional[Sequence[int]]) -> torch.Tensor:
         result = evaluation.cascading_randomization(pollen_model, saliency, pollen_images, pollen_target,
                                                     POLLEN_RANDOMIZATION_LAYERS, explained=explained)
         return result.spearman[[0, -1]]
+
+    learners = [entry["correct"] for entry in continual.read_correct_record(continual.CORRECT_RECORD).values()][:2]
+
+    def gathered_forgetting(correct, chosen):
+        drops = []
+        for per_task, indices in zip(correct, chosen):
+            accuracy = per_task[:, indices].mean(axis=2)
+            drops.append(accuracy[:-1].max(axis=0) - accuracy[-1])
+        return np.mean(drops, axis=0)
+
+    def forgetting(gathered: bool) -> torch.Tensor:
+        with mock.patch.object(continual, "_forgetting_from_correct", gathered_forgetting) if gathered \
+                else contextlib.nullcontext():
+            interval = continual.forgetting_interval(*learners)
+        return torch.tensor([interval.low, interval.mean, interval.high])
 
     cases = [("deterministic mode: NaN fill -> none (IG, 16 steps, 2 images)", with_nan_fill(integrated_gradients),
               integrated_gradients),
@@ -136,7 +158,9 @@ def main() -> None:
              ("SmoothGrad signed + absolute, 2 images: two runs -> one sweep", lambda: smoothgrad_averages(False),
               lambda: smoothgrad_averages(True)),
              ("randomisation, saliency, 5 layers: every step -> first, last", lambda: randomization(None),
-              lambda: randomization((0, -1)))]
+              lambda: randomization((0, -1))),
+             ("forgetting interval, 2,000 resamples: gathered -> counted", lambda: forgetting(True),
+              lambda: forgetting(False))]
     for name, baseline, faster in cases:
         before, after, identical = alternately(baseline, faster)
         print(f"{name:58s} {before:9.2f} {after:8.2f} {before / after:6.2f}  {'yes' if identical else 'NO'}")

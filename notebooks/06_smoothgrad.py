@@ -86,14 +86,15 @@ image, label = pollen_images[index:index + 1], target[index:index + 1]
 sigmas, counts = (0.02, 0.05, 0.1, 0.2, 0.3), (5, 20, 50)
 plain = attribution.smoothgrad(pollen_model, image, label, sigma=0.0, samples=1, seed=0)
 # N = 50 with both averages from one run of the same noisy copies: the next figure shows the other.
-fifty = {sigma: attribution.smoothgrad_sweep(pollen_model, image, label, sigma=sigma, counts=[50], seed=0)
-         for sigma in sigmas}
+most = max(counts)
+at_most = {sigma: attribution.smoothgrad_sweep(pollen_model, image, label, sigma=sigma, counts=[most], seed=0)
+           for sigma in sigmas}
 panels, titles = [], []
 for sigma in sigmas:
     panels.append(attribution.cap(plain)[0])
     titles.append("plain gradient")
     for count in counts:
-        maps = fifty[sigma]["signed", 50] if count == 50 else attribution.smoothgrad(
+        maps = at_most[sigma]["signed", most] if count == most else attribution.smoothgrad(
             pollen_model, image, label, sigma=sigma, samples=count, seed=0)
         panels.append(attribution.cap(maps)[0])
         titles.append(f"sigma {sigma}, N {count}")
@@ -111,7 +112,7 @@ plt.show()
 panels, titles = [], []
 for average in attribution.SMOOTHGRAD_AVERAGES:
     for sigma in sigmas:
-        panels.append(attribution.cap(fifty[sigma][average, 50])[0])
+        panels.append(attribution.cap(at_most[sigma][average, most])[0])
         titles.append(f"{average}, sigma {sigma}")
 plotting.image_grid(panels, titles, ncols=len(sigmas), size=2.0, cmap="gray")
 plt.show()

@@ -219,6 +219,18 @@ def test_forgetting_interval_is_paired_over_the_test_images_and_centred_on_the_m
         continual.forgetting_interval([c[:1] for c in a], [c[:1] for c in b])
 
 
+def test_resampled_forgetting_counts_draws_to_the_bits_of_the_mean_over_the_gathered_draws():
+    rng = np.random.default_rng(1)
+    correct = [rng.random((4 - j, 300)) < 0.7 for j in range(3)]
+    chosen = [rng.integers(0, 300, size=(50, 300)) for _ in correct]
+    # The definition: gather each resample's draws and average them.
+    drops = []
+    for per_task, indices in zip(correct, chosen):
+        accuracy = per_task[:, indices].mean(axis=2)
+        drops.append(accuracy[:-1].max(axis=0) - accuracy[-1])
+    assert np.array_equal(continual._forgetting_from_correct(correct, chosen), np.mean(drops, axis=0))
+
+
 def test_correct_per_image_reads_each_earlier_task_from_its_own_checkpoint_on():
     tasks = continual.split_tasks(fake_cifar(8), fake_cifar(6, seed=1), 2)  # two tasks
     run = continual.train_sequence(strategies.make("baseline"), tasks, epochs=1, batch_size=8, progress=False)

@@ -319,7 +319,7 @@ def test_cascading_randomization_explains_only_the_steps_asked_for_with_the_same
         if step in (0, 2):
             expected.append(evaluation.spearman_per_image(original, _saliency(by_hand, images, target)))
     assert torch.allclose(result.spearman, torch.stack(expected))
-    for wrong in ((3,), (), ("fc",)):
+    for wrong in ((3,), (), ("fc",), (True,)):
         with pytest.raises(ValueError, match="explained"):
             evaluation.cascading_randomization(tiny_cnn, explain, images, target, layers, original=original,
                                                explained=wrong)

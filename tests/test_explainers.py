@@ -60,17 +60,21 @@ def test_shared_answers_change_no_map_and_spare_the_passes_of_repeated_batches(t
     assert all(torch.equal(shared[count], alone[count]) for count in (20, 40))
     # With one seed the 40-sample run hands over the 20-sample run's two batches of 10 first.
     assert counter.forward_images == 2 * 40
-    with PassCounter(tiny_cnn) as counter:
-        again = explainers.partition_shap_maps(tiny_cnn, images[:, :, :16, :16], target, max_evals=64,
-                                               masker="blur(4,4)", batch_size=16, answers=answers)
-        repeated = explainers.partition_shap_maps(tiny_cnn, images[:, :, :16, :16], target, max_evals=64,
-                                                  masker="blur(4,4)", batch_size=16, answers=answers)
-    assert torch.equal(again, repeated)
-    both_runs = counter.forward_images
-    with PassCounter(tiny_cnn) as counter:
-        explainers.partition_shap_maps(tiny_cnn, images[:, :, :16, :16], target, max_evals=64, masker="blur(4,4)",
-                                       batch_size=16)
-    assert both_runs == counter.forward_images > 0  # the repeated run cost no pass
+    # SHAP's Partition explainer walks the same hierarchy whatever its budget: a run with twice the
+    # evaluations hands over the smaller run's batches first.
+    pictures = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+
+    def partition(evals: int, shared: dict | None) -> tuple[torch.Tensor, int]:
+        with PassCounter(tiny_cnn) as counter:
+            maps = explainers.partition_shap_maps(tiny_cnn, pictures, target, max_evals=evals, batch_size=16,
+                                                  answers=shared)
+        return maps, counter.forward_images
+
+    alone = {evals: partition(evals, None) for evals in (64, 128)}
+    budgets = {}
+    shared = {evals: partition(evals, budgets) for evals in (64, 128)}
+    assert all(torch.equal(shared[evals][0], alone[evals][0]) for evals in (64, 128))
+    assert shared[64][1] == alone[64][1] and shared[128][1] < alone[128][1]
 
 
 def test_gradient_shap_explains_the_top_class(tiny_cnn):

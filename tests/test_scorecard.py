@@ -43,6 +43,11 @@ def test_the_scorecard_measures_each_method_on_the_same_images(tiny_cnn):
     assert table.loc["random", "rank corr. (all random)"] == pytest.approx(1.0)
     assert table.loc["random", "rank corr. (top layer random)"] == pytest.approx(1.0)
     assert table.loc["saliency", "rank corr. (all random)"] < 0.9
+    # The two columns are the first and the last step of the full cascade.
+    full = evaluation.cascading_randomization(tiny_cnn, explainers["saliency"], images[:2], target[:2],
+                                              ["fc", "conv2", "conv1"], original=card.maps["saliency"][:2])
+    assert table.loc["saliency", "rank corr. (top layer random)"] == pytest.approx(full.spearman[0].nanmean().item())
+    assert table.loc["saliency", "rank corr. (all random)"] == pytest.approx(full.spearman[-1].nanmean().item())
 
 
 def test_a_model_that_ignores_the_image_scores_its_constant_probability_on_both_curves(tiny_cnn):

@@ -340,8 +340,14 @@ def _forgetting_from_correct(correct: Sequence[np.ndarray], chosen: Sequence[np.
     """Average forgetting for each resample: ``chosen[j]`` is ``(resamples, images)`` indices into task ``j``."""
     drops = []
     for per_task, indices in zip(correct, chosen):
-        accuracy = per_task[:, indices].mean(axis=2)  # (checkpoints from task j on, resamples)
-        drops.append(accuracy[:-1].max(axis=0) - accuracy[-1])
+        resamples, images = len(indices), per_task.shape[1]
+        # How often each resample draws each image: the accuracy is then a product with the 0/1
+        # answers instead of a gather of (checkpoints, resamples, draws). The sums are whole numbers
+        # either way, exact in float64, so the accuracies are the gathered mean's to the last bit.
+        offsets = np.arange(resamples)[:, None] * images
+        counts = np.bincount((indices + offsets).ravel(), minlength=resamples * images).reshape(resamples, images)
+        accuracy = per_task.astype(np.float64) @ counts.T.astype(np.float64) / indices.shape[1]
+        drops.append(accuracy[:-1].max(axis=0) - accuracy[-1])  # (checkpoints from task j on, resamples)
     return np.mean(drops, axis=0)
 
 

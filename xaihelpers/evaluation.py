@@ -125,10 +125,11 @@ def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tenso
         answers: The model's probabilities for the untouched images and for the full reference,
             kept by the caller to share between calls that measure several maps of the same images
             (one dict per model): the pictures at both ends of the curves do not depend on the
-            map, and one already in it is not passed again. Keyed by the picture's values and
-            memory layout, so a hit is what the same pass would give. ``None``: nothing is shared.
+            map, and one already in it is not passed again. Keyed by the picture's values, device
+            and memory layout, so a hit is what the same pass would give as long as the model's
+            weights and mode stay as they were. ``None``: nothing is shared.
 
-    Cost: 2 * steps forward passes per image, no backward pass (2 fewer per image with ``answers``
+    Cost: at most 2 * steps forward passes per image, no backward pass (2 fewer per image with ``answers``
     that hold the ends). The untouched image and the full reference each appear twice (deletion
     starts where insertion ends, and the other way round); each is passed through the model once
     and its probabilities are used for both curves.
@@ -150,16 +151,18 @@ def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tenso
     ends = {}
     for count in counts:
         chosen = ranks < count
-        for kind, picture in (("deletion", torch.where(chosen, fill, images)),
-                              ("insertion", torch.where(chosen, images, fill))):
-            end = None if 0 < count < pixels else "image" if (kind == "deletion") == (count == 0) else "reference"
+        # Deletion starts at the image and ends at the reference; insertion the other way round.
+        for kind, picture, end in (("deletion", torch.where(chosen, fill, images),
+                                    {0: "image", pixels: "reference"}.get(count)),
+                                   ("insertion", torch.where(chosen, images, fill),
+                                    {0: "reference", pixels: "image"}.get(count))):
             if end in ends:
                 curves[kind].append(ends[end])
                 continue
             key = None
             if end is not None and answers is not None:
-                key = (id(model), picture.dtype, tuple(picture.shape), picture.stride(), batch_size,
-                       tensor_digest(picture))
+                key = (id(model), str(picture.device), picture.dtype, tuple(picture.shape), picture.stride(),
+                       batch_size, tensor_digest(picture))
             if key is not None and key in answers:
                 probabilities = answers[key]
             else:
@@ -229,8 +232,8 @@ def randomized_copy(model: nn.Module, layers: Sequence[str], seed: int = 0) -> n
 
 @dataclass
 class Randomization:
-    """Result of :func:`cascading_randomization`: per layer (top first) and image, similarity of the
-    explanation of the progressively randomised model to the original explanation."""
+    """Result of :func:`cascading_randomization`: per explained step (top first) and image,
+    similarity of the explanation of the progressively randomised model to the original one."""
 
     layers: list[str]
     spearman: torch.Tensor  # (layers, N)
@@ -253,13 +256,13 @@ def cascading_randomization(model: nn.Module, explain: Explainer, images: torch.
         original: The trained model's maps ``explain(model, images, target)`` when the caller
             already has them (they are not computed again).
         explained: The steps (positions in ``layers``, negative ones from the end) after which
-            the maps are explained and compared; ``None``: after every step. The layers are still
-            randomised one by one with their own seeds, so the weights at a step are the same
-            either way; a step left out saves the method's passes there.
+            the maps are explained and compared, taken in order and each once; ``None``: after
+            every step. The layers are still randomised one by one with their own seeds, so the
+            weights at a step are the same either way; a step left out saves the method's passes.
 
     Returns:
-        The similarities at the explained steps, in order; ``layers`` names each step's deepest
-        random layer.
+        The similarities at the explained steps, in order; ``layers`` names the layer randomised
+        at each of them (those before it in ``layers`` are random too).
     """
     checks.images(images)
     target = checks.targets(target, len(images))
@@ -272,6 +275,8 @@ def cascading_randomization(model: nn.Module, explain: Explainer, images: torch.
         explained = steps
     else:
         try:
+            if any(isinstance(step, bool) for step in explained):
+                raise TypeError
             explained = sorted({steps[step] for step in explained})
         except (IndexError, TypeError):
             raise ValueError(f"explained must hold positions in layers (0 to {len(layers) - 1}, or negative from "
@@ -285,7 +290,7 @@ def cascading_randomization(model: nn.Module, explain: Explainer, images: torch.
     original = original.detach()
     randomized = copy.deepcopy(model).eval()
     spearman, ssim = [], []
-    for position, layer in enumerate(layers):
+    for position, layer in enumerate(layers[:explained[-1] + 1]):  # nothing is read after the last
         randomize(randomized.get_submodule(layer), seed + position)
         if position in explained:
             maps = explain(randomized, images, target).detach()

@@ -40,9 +40,10 @@ def lime_predict_fn(model: nn.Module, batch_size: int | None = None, *, pixels_p
         answers: The model's answers to the batches it has been handed, kept by the caller to share
             between calls on the same model (one dict per model): a batch already in it is
             answered from it without a pass. The same batch, split into the same chunks, gives the
-            same bits, so the answers are the model's own. LIME runs with one seed and several
-            ``num_samples`` hand over the same first batches, and so do SHAP's Partition runs with
-            several ``max_evals``. ``None``: every batch goes through the model.
+            same bits, so the answers are the model's own as long as its weights and mode stay as
+            they were. LIME runs with one seed and several ``num_samples`` hand over the same first
+            batches, and so do SHAP's Partition runs with several ``max_evals``. ``None``: every
+            batch goes through the model.
 
     Raises:
         ValueError: If the array is not (N, H, W, 3).
@@ -63,7 +64,7 @@ def lime_predict_fn(model: nn.Module, batch_size: int | None = None, *, pixels_p
         key = None
         if answers is not None:
             contents = hashlib.blake2b(np.ascontiguousarray(images).tobytes(), digest_size=16).hexdigest()
-            key = (id(model), images.dtype.str, images.shape, chunk, contents)
+            key = (id(model), str(device), images.dtype.str, images.shape, chunk, contents)
             if key in answers:
                 return answers[key].copy()
         chunks = [model(tensor[i:i + chunk].to(device)).softmax(dim=1).cpu()
