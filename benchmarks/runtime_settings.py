@@ -37,11 +37,10 @@ import time
 from typing import Callable, Optional, Sequence
 from unittest import mock
 
+import numpy as np
 import torch
 
 from _results import imagenet_batch, machine
-import numpy as np
-
 from xaihelpers import (attribution, classvis, continual, evaluation, explainers, hooks, inference, methods, pollen,
                         repro, zoo)
 from xaihelpers.chapter import POLLEN_RANDOMIZATION_LAYERS

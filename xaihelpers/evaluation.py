@@ -129,10 +129,10 @@ def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tenso
             and memory layout, so a hit is what the same pass would give as long as the model's
             weights and mode stay as they were. ``None``: nothing is shared.
 
-    Cost: at most 2 * steps forward passes per image, no backward pass (2 fewer per image with ``answers``
-    that hold the ends). The untouched image and the full reference each appear twice (deletion
-    starts where insertion ends, and the other way round); each is passed through the model once
-    and its probabilities are used for both curves.
+    Cost: at most 2 * steps forward passes per image, no backward pass (2 fewer per image with
+    ``answers`` that hold the ends). The untouched image and the full reference each appear twice
+    (deletion starts where insertion ends, and the other way round); each is passed through the
+    model once and its probabilities are used for both curves.
     """
     checks.images(images)
     checks.maps(maps, shape=(images.shape[0], *images.shape[-2:]))
