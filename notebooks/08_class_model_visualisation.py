@@ -90,10 +90,10 @@ print(f"{len(subset)} sample images: loss (mean cross-entropy) "
 # ## L2 regularisation only
 #
 # Green snake and tarantula, the class-model project's two classes, optimised together as one
-# batch for 100 steps at 112 x 112 pixels (the network pools globally, so any size works; a quarter of the ImageNet
-# input's 224 x 224 pixels costs about a quarter of the time). The optimised images stay near the
-# grey start, so they are shown with their contrast stretched between the 1st and 99th
-# percentile, as in the original paper.
+# batch for 100 steps at 112 x 112 pixels (the network pools globally, so any size works; a
+# quarter of the ImageNet input's 224 x 224 pixels costs about a quarter of the time). The
+# optimised images stay near the grey start, so they are shown with their contrast stretched
+# between the 1st and 99th percentile, as in the original paper.
 #
 # The optimisation runs in double precision (`dtype=torch.float64`). Each normalised step builds
 # on the last, so a rounding difference grows from step to step. In float32, the last-bit
@@ -149,8 +149,8 @@ claims.holds("the network is completely convinced (probability close to 1) by th
 # ## Blur every 4 steps, with jitter
 #
 # The two classes again, and two more, flamingo and lemon, whose shapes and colours are easy to
-# recognise. The L2-only images of all four would look alike, coloured noise, so only the
-# project's two were optimised without the blur: it halves the cost of that run.
+# recognise. Without the blur the images are coloured noise whatever the class (above), so only
+# the project's two are optimised that way: it halves the cost of that run.
 
 # %% mystnb={"figure": {"caption": "Class-model images of four classes (green snake, tarantula, flamingo, lemon) with a blur every four steps and random jitter (bottom row) under the photos.", "name": "fig-classvis-blur-jitter"}, "image": {"alt": "Top row: photos of a green snake, a tarantula, flamingos and lemons. Bottom row: smoother optimised images in which parts of each class appear, such as a curved green snake body, hairy spider legs, a long pink neck and the rounded segments of a citrus slice."}}
 regularised = classvis.class_model(classifier.model, classes, blur_every=4, blur_sigma=1.0, jitter=4, **settings)
@@ -173,9 +173,10 @@ claims.holds("after the first steps the blur-and-jitter score stays below the L2
 # With blur and jitter, parts of the class appear ({numref}`fig-classvis-blur-jitter`): a snake's
 # curved body, hairy legs, a long pink neck, the segments of a citrus slice. The scores are lower
 # than without regularisation for the two classes optimised both ways, since the optimiser may no
-# longer use the high frequencies, but the network still picks the class. The score curves ({numref}`fig-classvis-scores`) show the price:
-# after the first steps the blur-and-jitter score stays below the L2-only one, and it jumps up and
-# down from step to step, as each blur and each random shift changes the image the network sees.
+# longer use the high frequencies, but the network still picks the class. The score curves
+# ({numref}`fig-classvis-scores`) show the price: after the first steps the blur-and-jitter score
+# stays below the L2-only one, and it jumps up and down from step to step, as each blur and each
+# random shift changes the image the network sees.
 
 # %% mystnb={"figure": {"caption": "Class score over the optimisation steps for green snake and tarantula, with the L2 penalty only and with blur and jitter.", "name": "fig-classvis-scores"}, "image": {"alt": "Two line charts side by side, one per class, with the step on the horizontal axis and the class score on the vertical axis. The L2-only curve climbs highest; the blur-and-jitter curve stays lower and jumps up and down from step to step."}}
 figure, axes = plt.subplots(1, len(project_classes), figsize=(6, 2.6), sharey=True)
@@ -465,7 +466,7 @@ objectives = {name: classvis.class_model(classifier.model, classes[:2], blur_eve
 # NBVAL_IGNORE_OUTPUT
 # Without a penalty, the log-probability follows whichever competitor is strongest, and which one that
 # is can switch during the ascent: the digits of this table differ between CPUs even in float64 (the
-# book's crosscheck found it), so the tests do not compare them, and the run spares float64's cost. The assertions check, on every CPU,
+# book's crosscheck found it), so the tests do not compare them. The assertions check, on every CPU,
 # what the solution below concludes from them.
 print(f"{'class':12s} {'maximised':>16s} {'own logit':>9s} {'mean other':>10s} {'largest other':>13s} "
       f"{'margin':>7s} {'probability':>12s}")
@@ -503,11 +504,12 @@ claims.holds("the mean of the 999 other logits moves by less than half a unit",
 # statements on every CPU. By how much the largest other logit falls, and what happens to the
 # class's own logit and so to its margin over the runner-up, the assertions do not check: it
 # depends on which competitor the ascent meets, which can switch during the ascent. Even in
-# float64 the book's crosscheck saw the tarantula's largest other logit fall by several units on
-# one CPU and by less than half as much on another, so the table's digits differ between CPUs
-# (read them in your own run; the cell computes them in float32). The objective works on the few classes that compete. That is
-# Simonyan et al.'s reason {cite}`simonyan2013deep` to maximise the logit: the probability can be
-# raised by making the image less like the runners-up instead of more like the class.
+# float64 the book's crosscheck saw the tarantula's largest other logit fall by more than twice as
+# much on one CPU as on another, so the table's digits differ between CPUs (read them in your own run;
+# the cell computes them in float32, where the fall can be larger still). The objective works on
+# the few classes that compete. That is Simonyan et al.'s reason {cite}`simonyan2013deep` to
+# maximise the logit: the probability can be raised by making the image less like the runners-up
+# instead of more like the class.
 # :::
 #
 # ### Exercise 4

@@ -300,7 +300,7 @@ ig_curves = {("random map", "blur"): imagenet_curves["random"],
              ("black, 32 steps, signed (the table)", "blur"): imagenet_curves["Integrated Gradients"]}
 ig_rows = {}
 # The mean colour as the reference for the rows the text compares (the table's IG, its 16-step
-# version, the random map): each curve costs 160 passes of the large model.
+# version, the random map): each curve costs up to 160 passes of the large model.
 ig_table = "black, 32 steps, signed (the table)"
 mean_reference_rows = ("random map", ig_table, "black, 16 steps, signed")
 for name, maps_now in ig_maps.items():

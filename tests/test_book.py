@@ -227,13 +227,25 @@ return {
 
 def test_solutions_are_hidden_until_a_reader_clicks_them(built_book):
     from browser import chrome
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     browser = chrome()
     try:
         browser.get((built_book / "notebooks" / "02_gradcam.html").as_uri())
-        before = browser.execute_script(_SOLUTION_STATE, "Solution to exercise 1")
-        assert before is not None, "chapter 2 shows no 'Solution to exercise 1' dropdown"
+        # Waited for (up to 15 s), not read once: in one full run of the tests the dropdown was not
+        # found on a page that has it, and the test passed alone. If it fails, the message says what
+        # the browser had loaded.
+        try:
+            before = WebDriverWait(browser, 15).until(
+                lambda driver: driver.execute_script(_SOLUTION_STATE, "Solution to exercise 1"))
+        except TimeoutException:
+            before = None
+        assert before is not None, (
+            "chapter 2 shows no 'Solution to exercise 1' dropdown (page "
+            f"{browser.current_url}, title {browser.title!r}, "
+            f"document {browser.execute_script('return document.readyState')})")
         assert not before["bodyVisible"], "the solution's prose is visible before a click"
         assert before["hiddenCodeCells"] >= 4, "the solutions' code cells are not hidden (tag hide-cell)"
         assert before["firstCodeOpen"] is False and not before["firstCodeInputVisible"], "solution code shown before a click"
