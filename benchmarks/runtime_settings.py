@@ -9,12 +9,18 @@ replaced, in the same process.
   four 112-pixel class models, with the parameters frozen and (the earlier code) not.
 - ``hooks.reduce_activations(stop_after=True)`` ends each pass at the last recorded layer: timed
   on chapter 1's recording of stage 4 for 20 images, whole passes against stopped ones.
+- Chapter 1 records its ImageNet stages 2 images per pass instead of 10: the same stage-4
+  recording, stopped passes, 10 images per pass against 2.
 - ``evaluation.deletion_insertion(answers=...)`` passes the untouched images and the full
   reference once for several maps of the same images (chapter 10's ImageNet tables): the curves
   of four maps of two ImageNet images (10 steps), each call on its own against shared answers.
 - ``explainers.lime_maps(answers=...)`` answers a batch of perturbed images the model has already
   seen from the caller's dict (chapter 12's runs with 300, 1,000 and 2,000 samples and one seed):
   three pollen images (the pollen CNN), the three runs on their own against shared answers.
+- ``explainers.lime_maps`` builds LIME's perturbed images a batch at a time
+  (``_lime_explainer_class``) instead of lime 0.2.0.1's loop over rows and superpixels: the
+  1,000 perturbed images of each of three pollen images (``data_labels`` with a classifier that
+  costs nothing), lime's own ``LimeImageExplainer`` (its bar silenced) against it.
 - ``attribution.smoothgrad_sweep`` gives both averages of one run of noisy copies (chapter 6's
   figures): two ``smoothgrad`` calls (signed, absolute) against one sweep, two ImageNet images.
 - ``evaluation.cascading_randomization(explained=(0, -1))`` explains only the two steps the
@@ -93,9 +99,9 @@ def main() -> None:
     stage4 = classifier.conv_stages["stage4"]
     twenty = torch.cat([images] * 10)
 
-    def stage4_means(stop_after: bool) -> torch.Tensor:
+    def stage4_means(stop_after: bool, batch_size: int = 10) -> torch.Tensor:
         return hooks.reduce_activations(model, [stage4], twenty, lambda layer, maps, chunk: maps.mean(dim=(2, 3)),
-                                        batch_size=10, stop_after=stop_after)[stage4]
+                                        batch_size=batch_size, stop_after=stop_after)[stage4]
 
     maps = [torch.rand(len(images), *images.shape[-2:], generator=torch.Generator().manual_seed(seed))
             for seed in range(4)]
@@ -124,6 +130,21 @@ def main() -> None:
         return torch.cat([attribution.smoothgrad(model, images, target, average=average)
                           for average in ("signed", "absolute")])
 
+    pollen_pictures = [picture.permute(1, 2, 0).double().numpy() for picture in pollen_images[:3]]
+
+    def lime_perturbations(lime_s_own: bool) -> torch.Tensor:
+        lime_image = repro.import_keeping_generators("lime.lime_image")
+        explainer = (lime_image.LimeImageExplainer if lime_s_own else explainers._lime_explainer_class())(random_state=0)
+        segment, answers = explainers.slic_segmentation(), []
+        with mock.patch.object(lime_image, "tqdm", lambda rows: rows):
+            for picture in pollen_pictures:
+                # A classifier that costs nothing: what is timed is the making of the images.
+                _, labels = explainer.data_labels(picture, picture * 0.5, segment(picture),
+                                                  lambda batch: batch.reshape(len(batch), -1).sum(axis=1)[:, None],
+                                                  1000, batch_size=200)
+                answers.append(torch.from_numpy(labels))
+        return torch.cat(answers)
+
     saliency = methods.bind("saliency")
 
     def randomization(explained: Optional[Sequence[int]]) -> torch.Tensor:
@@ -151,9 +172,13 @@ def main() -> None:
              ("float64 class models: parameters as they are -> frozen", parameters_as_they_are, class_models),
              ("reduce_activations, stage 4 of 20 images: whole -> stop_after", lambda: stage4_means(False),
               lambda: stage4_means(True)),
+             ("stage 4 of 20 images, stopped passes: 10 -> 2 images per pass", lambda: stage4_means(True),
+              lambda: stage4_means(True, batch_size=2)),
              ("curves of 4 maps, 2 ImageNet images: alone -> shared ends", lambda: curves(False), lambda: curves(True)),
              ("LIME 300/1000/2000 samples, 3 images: alone -> shared answers", lambda: lime_runs(False),
               lambda: lime_runs(True)),
+             ("LIME's 1,000 perturbed images, 3 pollen images: loop -> batched", lambda: lime_perturbations(True),
+              lambda: lime_perturbations(False)),
              ("SmoothGrad signed + absolute, 2 images: two runs -> one sweep", lambda: smoothgrad_averages(False),
               lambda: smoothgrad_averages(True)),
              ("randomisation, saliency, 5 layers: every step -> first, last", lambda: randomization(None),

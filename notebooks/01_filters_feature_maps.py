@@ -176,9 +176,9 @@ def edges_and_means(layer, activations, chunk):
     return features.edge_alignment(activations.cpu(), chunk.cpu())[:, None]
 
 
-# 10 images per pass: the early feature maps of 100 images at once would need gigabytes, and 10
-# keep the kernel about 0.2 GB lower than 20 (a reader's machine has about 2 GB).
-reduced = hooks.reduce_activations(model, stage_layers, batch.to(device), edges_and_means, batch_size=10)
+# 2 images per pass: the early feature maps of 100 images at once would need gigabytes, and two
+# per pass also run faster than ten on the book's CPU (benchmarks/runtime_settings.py).
+reduced = hooks.reduce_activations(model, stage_layers, batch.to(device), edges_and_means, batch_size=2)
 print(f"{'stage':8s} {'edge correlation':>16s}  (mean +- std over {len(subset)} images)")
 alignment = {}
 for stage, layer in classifier.conv_stages.items():
@@ -353,11 +353,14 @@ def saturation_alignment(layer, activations, chunk):
     """Per image: the activation map's correlation with saturation, then each channel's."""
     activations = activations.cpu()
     colour = F.adaptive_avg_pool2d(saturation(chunk.cpu())[:, None], activations.shape[-2:])[:, 0]
-    per_channel = [features.pearson_per_image(activations[:, c], colour) for c in range(activations.shape[1])]
-    return torch.stack([features.pearson_per_image(features.activation_map(activations), colour), *per_channel], dim=1)
+    # Every channel at once: (images x channels) pairs of maps.
+    per_channel = features.pearson_per_image(activations.flatten(0, 1),
+                                             colour[:, None].expand_as(activations).flatten(0, 1))
+    return torch.cat([features.pearson_per_image(features.activation_map(activations), colour)[:, None],
+                      per_channel.view(activations.shape[:2])], dim=1)
 
 
-colour_alignment = hooks.reduce_activations(model, stage_layers, batch.to(device), saturation_alignment, batch_size=10)
+colour_alignment = hooks.reduce_activations(model, stage_layers, batch.to(device), saturation_alignment, batch_size=2)
 print(f"{'stage':8s} {'edges':>6s} {'saturation':>11s} {'best channel':>13s}  (mean correlation over {len(subset)} images)")
 best_channel = {}
 for stage, layer in classifier.conv_stages.items():
@@ -407,12 +410,12 @@ def channel_means(layer, activations, chunk):
     return activations.mean(dim=(2, 3)).cpu()
 
 
-# 20 images at a time, 10 per forward pass: all 1,000 at once would hold 600 MB of pixels. Each
+# 20 images at a time, 2 per forward pass: all 1,000 at once would hold 600 MB of pixels. Each
 # pass stops at stage4 (stop_after): the stages after it would run for nothing.
 stage4_parts, colour_parts = [], []
 for start in range(0, len(imagenet), 20):
     chunk = torch.stack([imagenet[i][0] for i in range(start, start + 20)])
-    stage4_parts.append(hooks.reduce_activations(model, [stage4], chunk.to(device), channel_means, batch_size=10,
+    stage4_parts.append(hooks.reduce_activations(model, [stage4], chunk.to(device), channel_means, batch_size=2,
                                                  stop_after=True)[stage4])
     colour_parts.append(saturation(chunk).mean(dim=(1, 2)))
 stage4_means, colourfulness = torch.cat(stage4_parts), torch.cat(colour_parts)  # (1000, 80), (1000,)

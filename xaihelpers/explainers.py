@@ -14,8 +14,8 @@ channels first, so every method of the book is interchangeable in the evaluation
 
 from __future__ import annotations
 
-import contextlib
-from typing import Callable, Iterator
+import functools
+from typing import Callable
 
 import numpy as np
 import torch
@@ -120,18 +120,36 @@ SEGMENTATIONS: dict[str, Callable[[], Callable[[np.ndarray], np.ndarray]]] = {
 }
 
 
-@contextlib.contextmanager
-def _lime_without_progress_bar() -> Iterator[None]:
-    """lime 0.2.0.1 always shows a ``tqdm.auto`` bar and has no argument to turn it off; the bar
-    would land in the chapters' stored outputs. Swap it for a silent one while LIME runs."""
+@functools.cache
+def _lime_explainer_class() -> type:
+    """LIME's ``LimeImageExplainer`` with :meth:`data_labels` computed per batch of rows in NumPy.
+
+    lime 0.2.0.1 builds each perturbed image in a Python loop over the switched-off superpixels
+    (one full-image comparison each) and always shows a ``tqdm.auto`` bar, which would land in the
+    chapters' stored outputs. The override draws the same random rows from the same random state
+    and builds the same images (a pixel of a switched-off superpixel takes the fudged image's
+    value, every other pixel the image's), a batch at a time and without a bar; tests compare it
+    with lime's own method.
+    """
     lime_image = repro.import_keeping_generators("lime.lime_image")
 
-    original = lime_image.tqdm
-    lime_image.tqdm = lambda iterable, *args, **kwargs: iterable
-    try:
-        yield
-    finally:
-        lime_image.tqdm = original
+    class LimeImageExplainer(lime_image.LimeImageExplainer):
+        def data_labels(self, image, fudged_image, segments, classifier_fn, num_samples, batch_size=10):
+            n_features = np.unique(segments).shape[0]
+            data = self.random_state.randint(0, 2, num_samples * n_features).reshape((num_samples, n_features))
+            data[0, :] = 1
+            # lime switches off the superpixel whose label equals the row's column index; a label
+            # outside 0 .. n_features - 1 is never switched off (column n_features: always on).
+            columns = np.where((segments >= 0) & (segments < n_features), segments, n_features)
+            labels = []
+            for start in range(0, num_samples, batch_size):
+                rows = data[start:start + batch_size]
+                rows = np.concatenate([rows, np.ones((len(rows), 1), dtype=rows.dtype)], axis=1)
+                switched_off = (rows[:, columns] == 0)[..., None]
+                labels.extend(classifier_fn(np.where(switched_off, fudged_image, image)))
+            return data, np.array(labels)
+
+    return LimeImageExplainer
 
 
 def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, num_samples: int = 300,
@@ -156,8 +174,6 @@ def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, n
         answers: The model's answers to batches it has seen, shared between calls on the same
             model (see :func:`lime_predict_fn`); ``None``: nothing is shared.
     """
-    lime_image = repro.import_keeping_generators("lime.lime_image")
-
     checks.images(images, channels=3)
     target = checks.targets(target, len(images))
     checks.positive_int(num_samples, "num_samples")
@@ -166,11 +182,10 @@ def lime_maps(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, n
     maps = []
     for image, label in zip(images, torch.as_tensor(target).flatten().tolist()):
         picture = image.detach().permute(1, 2, 0).double().cpu().numpy()
-        explainer = lime_image.LimeImageExplainer(random_state=seed)
-        with _lime_without_progress_bar():
-            explanation = explainer.explain_instance(picture, predict, labels=(label,), top_labels=None,
-                                                     hide_color=hide_color, num_samples=num_samples,
-                                                     batch_size=batch_size, segmentation_fn=segment)
+        explainer = _lime_explainer_class()(random_state=seed)
+        explanation = explainer.explain_instance(picture, predict, labels=(label,), top_labels=None,
+                                                 hide_color=hide_color, num_samples=num_samples,
+                                                 batch_size=batch_size, segmentation_fn=segment)
         weights = dict(explanation.local_exp[label])
         regions = np.unique(explanation.segments)
         maps.append(paint_regions(explanation.segments, regions, [weights.get(r, 0.0) for r in regions]))
