@@ -145,7 +145,7 @@ def _lime_explainer_class() -> type:
             for start in range(0, num_samples, batch_size):
                 rows = data[start:start + batch_size]
                 rows = np.concatenate([rows, np.ones((len(rows), 1), dtype=rows.dtype)], axis=1)
-                switched_off = (rows[:, columns] == 0)[..., None]
+                switched_off = (rows == 0)[:, columns][..., None]
                 labels.extend(classifier_fn(np.where(switched_off, fudged_image, image)))
             return data, np.array(labels)
 
