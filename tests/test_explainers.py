@@ -134,29 +134,26 @@ def test_lime_fills_switched_off_superpixels_with_the_hide_colour(tiny_cnn, monk
     assert not (np.concatenate(seen)[1:] == 0).all(axis=-1).any()  # the default fills with the mean colour
 
 
-@pytest.mark.parametrize("hide_color", [None, 0.0])
-def test_lime_perturbations_are_lime_s_own(hide_color):
+@pytest.mark.parametrize("fill", ["hide colour", "mean colours"])
+def test_lime_perturbations_are_lime_s_own(fill, monkeypatch):
     """The explainer's data_labels draws the rows and builds the images lime 0.2.0.1's own loop does."""
     lime_image = repro.import_keeping_generators("lime.lime_image")
-    generator = np.random.default_rng(0)
-    image = generator.random((12, 10, 3))
+    monkeypatch.setattr(lime_image, "tqdm", lambda rows: rows)  # lime's bar, out of the test's output
+    image = np.random.default_rng(0).random((12, 10, 3))
     # Labels with a gap (no 4) and one beyond the number of superpixels (7): lime never switches
     # off a label that is not a column index.
     segments = np.repeat(np.array([0, 1, 2, 3, 5, 7]), 20).reshape(12, 10)
-    fudged = np.full_like(image, 0.25) if hide_color is not None else image[::-1].copy()
+    # What a switched-off pixel shows: a constant (hide_color), or another value per pixel.
+    fudged = np.full_like(image, 0.25) if fill == "hide colour" else image[::-1].copy()
     batches = {"ours": [], "lime": []}
 
     def recorder(name):
         return lambda batch: (batches[name].append(np.array(batch)), np.asarray(batch).mean(axis=(1, 2)))[1]
 
-    ours = explainers._lime_explainer_class()(random_state=3)
-    theirs = lime_image.LimeImageExplainer(random_state=3)
-    lime_image_tqdm, lime_image.tqdm = lime_image.tqdm, lambda rows: rows
-    try:
-        expected = theirs.data_labels(image, fudged, segments, recorder("lime"), num_samples=23, batch_size=5)
-    finally:
-        lime_image.tqdm = lime_image_tqdm
-    data, labels = ours.data_labels(image, fudged, segments, recorder("ours"), num_samples=23, batch_size=5)
+    expected = lime_image.LimeImageExplainer(random_state=3).data_labels(
+        image, fudged, segments, recorder("lime"), num_samples=23, batch_size=5)
+    data, labels = explainers._lime_explainer_class()(random_state=3).data_labels(
+        image, fudged, segments, recorder("ours"), num_samples=23, batch_size=5)
     assert np.array_equal(data, expected[0]) and np.array_equal(labels, expected[1])
     assert [len(batch) for batch in batches["ours"]] == [5, 5, 5, 5, 3]
     assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(batches["ours"], batches["lime"], strict=True))
