@@ -110,6 +110,7 @@ print(f"{len(subset)} sample images: loss (mean cross-entropy) "
 classes = [55, 76, 130, 951]  # green snake, tarantula (the project's two), flamingo, lemon
 project_classes = classes[:2]
 names = [classifier.class_names[c] for c in classes]
+project_names = names[:len(project_classes)]
 # float64: each normalised step amplifies rounding, and in float32 the last bits that differ between
 # CPUs (AVX-512, AVX2, SSE) grow into other images and scores within 100 steps.
 settings = dict(steps=100, size=112, step_size=0.01, l2=0.01, dtype=torch.float64)
@@ -129,7 +130,7 @@ def show(result, label):
 show(plain, "L2 only")
 print(f"{'class':12s} {'score at start':>15s} {'score at end':>13s} {'probability':>12s} {'high-freq. energy':>18s}")
 plain_energy = classvis.high_frequency_energy(plain.images)
-for position, name in enumerate(names[:2]):
+for position, name in enumerate(project_names):
     print(f"{name:12s} {plain.scores[0, position]:15.1f} {plain.scores[-1, position]:13.1f} "
           f"{plain.probabilities[position]:12.2f} {plain_energy[position]:18.2f}")
 
@@ -180,7 +181,7 @@ claims.holds("after the first steps the blur-and-jitter score stays below the L2
 
 # %% mystnb={"figure": {"caption": "Class score over the optimisation steps for green snake and tarantula, with the L2 penalty only and with blur and jitter.", "name": "fig-classvis-scores"}, "image": {"alt": "Two line charts side by side, one per class, with the step on the horizontal axis and the class score on the vertical axis. The L2-only curve climbs highest; the blur-and-jitter curve stays lower and jumps up and down from step to step."}}
 figure, axes = plt.subplots(1, len(project_classes), figsize=(6, 2.6), sharey=True)
-for position, (axis, name) in enumerate(zip(axes, names)):
+for position, (axis, name) in enumerate(zip(axes, project_names)):
     axis.plot(plain.scores[:, position], label="L2 only")
     axis.plot(regularised.scores[:, position], label="blur + jitter")
     axis.set_title(name)
@@ -269,7 +270,7 @@ claims.holds("without jitter the snake image gets a lower probability than with 
 # %% mystnb={"figure": {"caption": "The class-model project's figure for the green snake and the tarantula: a photo of the class, the class model with the L2 penalty only, and the class model with a Gaussian blur every four steps (no jitter).", "name": "fig-classvis-project"}, "image": {"alt": "Two rows of three panels. Each row: a photo (a green snake, a tarantula), a noisy optimised image, and a smoother optimised image with coloured blobs and curved shapes."}}
 blur_alone = [grid.index((4, 1.0)), len(grid)]  # positions in the grid's batch: snake, tarantula
 panels, titles = [], []
-for position, name in enumerate(names[:2]):
+for position, name in enumerate(project_names):
     blurred = blur_alone[position]
     panels += [real[position], classvis.for_display(plain.images[position:position + 1])[0],
                classvis.for_display(result.images[blurred:blurred + 1])[0]]
@@ -278,7 +279,7 @@ for position, name in enumerate(names[:2]):
 plotting.image_grid(panels, titles, ncols=3, size=2.4)
 plt.show()
 print(f"{'class':12s} {'score at end':>13s} {'probability':>12s} {'high-freq. energy':>18s}")
-for name, blurred in zip(names[:2], blur_alone):
+for name, blurred in zip(project_names, blur_alone):
     print(f"{name:12s} {result.scores[-1, blurred]:13.1f} {result.probabilities[blurred]:12.2f} {energy[blurred]:18.2f}")
 
 # %% tags=["remove-cell"]
@@ -460,7 +461,7 @@ claims.holds("the patterns keep their size in pixels (repeated, not larger)",
 # Without the L2 penalty: a log-probability (a few units) would be outweighed by a penalty made
 # for logits (tens of units), and the comparison would measure the penalty. In float32, four times
 # faster than the chapter's float64: the table's digits differ between CPUs in either type (below).
-objectives = {name: classvis.class_model(classifier.model, classes[:2], blur_every=4, blur_sigma=1.0, jitter=4,
+objectives = {name: classvis.class_model(classifier.model, project_classes, blur_every=4, blur_sigma=1.0, jitter=4,
                                          score=score, **{**settings, "l2": 0.0, "dtype": torch.float32})
               for name, score in (("logit", "logit"), ("log-probability", "log_probability"))}
 # NBVAL_IGNORE_OUTPUT
@@ -473,7 +474,7 @@ print(f"{'class':12s} {'maximised':>16s} {'own logit':>9s} {'mean other':>10s} {
 own, mean_other, largest_other, margin = {}, {}, {}, {}
 for name, result in objectives.items():
     final = result.logits
-    for position, c in enumerate(classes[:2]):
+    for position, c in enumerate(project_classes):
         others = torch.cat([final[position, :c], final[position, c + 1:]])
         own[name, position], mean_other[name, position] = float(final[position, c]), float(others.mean())
         largest_other[name, position] = float(others.max())
