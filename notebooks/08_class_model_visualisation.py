@@ -104,7 +104,7 @@ print(f"{len(subset)} sample images: loss (mean cross-entropy) "
 # difference into every image. The book's crosscheck re-executes the chapter with the numerical
 # libraries held to narrower instruction sets than this machine's; the tests leave out only
 # exercise 3's table (its cell says why), which is therefore computed in float32. The price of
-# float64 is about four times the computing time.
+# float64 is about twice the computing time.
 
 # %% mystnb={"figure": {"caption": "Class-model images of green snake and tarantula optimised with an L2 penalty only (bottom row) under a photo of each class (top row); the titles give the final class score and probability.", "name": "fig-classvis-l2"}, "image": {"alt": "Top row: photos of a green snake and a tarantula. Bottom row: two optimised images that look like colourful high-frequency noise with faint swirls, nothing a person would recognise as the class."}}
 classes = [55, 76, 130, 951]  # green snake, tarantula (the project's two), flamingo, lemon
@@ -459,8 +459,8 @@ claims.holds("the patterns keep their size in pixels (repeated, not larger)",
 
 # %% mystnb={"code_prompt_hide": "Hide the solution's code", "code_prompt_show": "Show the solution's code"} tags=["hide-cell"]
 # Without the L2 penalty: a log-probability (a few units) would be outweighed by a penalty made
-# for logits (tens of units), and the comparison would measure the penalty. In float32, four times
-# faster than the chapter's float64: the table's digits differ between CPUs in either type (below).
+# for logits (tens of units), and the comparison would measure the penalty. In float32, twice as
+# fast as the chapter's float64: the table's digits differ between CPUs in either type (below).
 objectives = {name: classvis.class_model(classifier.model, project_classes, blur_every=4, blur_sigma=1.0, jitter=4,
                                          score=score, **{**settings, "l2": 0.0, "dtype": torch.float32})
               for name, score in (("logit", "logit"), ("log-probability", "log_probability"))}

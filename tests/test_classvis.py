@@ -220,6 +220,31 @@ def test_depthwise_convolution_as_sums_has_torchs_gradients():
         assert torch.allclose(mine, torchs, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("kernel, stride, padding, dilation",
+                         [(3, 1, 1, 1), (5, 2, 2, 1), (3, 2, 0, 1), (3, 1, 2, 2), (5, 2, 3, 1), (3, 3, 1, 1)])
+def test_the_compiled_sums_have_the_bits_of_one_addcmul_per_tap(monkeypatch, kernel, stride, padding, dilation, layout):
+    pytest.importorskip("numba")
+    generator = torch.Generator().manual_seed(4)
+    inputs = torch.randn(2, 5, 13, 11, dtype=torch.float64, generator=generator).contiguous(memory_format=layout)
+    inputs.requires_grad_()
+    weight = torch.randn(5, 1, kernel, kernel, dtype=torch.float64, generator=generator)
+    compiled = classvis.depthwise_conv2d_as_sums(inputs, weight, None, stride, padding, dilation)
+    outward = torch.randn(compiled.shape, dtype=torch.float64, generator=generator).contiguous(memory_format=layout)
+    (compiled_gradient,) = torch.autograd.grad(compiled, inputs, outward)
+    # The caller's layout comes back: the next layer runs as it would after torch's convolution.
+    assert compiled.is_contiguous(memory_format=layout) and compiled_gradient.is_contiguous(memory_format=layout)
+    # What the compiled kernels replaced: one addcmul_ per kernel tap, over whole tensors.
+    monkeypatch.setattr(classvis, "_compiled_sums_for", lambda tensor: None)
+    per_tap = classvis.depthwise_conv2d_as_sums(inputs, weight, None, stride, padding, dilation)
+    (per_tap_gradient,) = torch.autograd.grad(per_tap, inputs, outward)
+    assert torch.equal(compiled, per_tap)
+    assert torch.equal(compiled_gradient, per_tap_gradient)
+    # Not a copy of one another: both are torch's grouped convolution up to rounding.
+    expected = torch.nn.functional.conv2d(inputs, weight, None, stride, padding, dilation, groups=5)
+    assert torch.allclose(compiled, expected, rtol=0, atol=1e-12) and not torch.equal(compiled, torch.zeros_like(compiled))
+
+
 def test_splitting_the_batch_into_passes_changes_nothing_but_the_memory():
     model = _tiny_classifier()
     settings = dict(steps=6, size=16, jitter=2, blur_every=2, l2=0.05, total_variation=0.5, dtype=torch.float64)

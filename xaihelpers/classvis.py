@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -115,39 +116,162 @@ def _windows(padded_shape, kernel, stride, dilation):
             for i in range(kh) for j in range(kw)}
 
 
+@functools.cache
+def _compiled_sums(fused: bool):
+    """The depthwise sums and their input gradient compiled by numba (a dependency of shap), on
+    channels-last arrays ``(N, H, W, C)``, or ``None`` where numba is not installed.
+
+    Every sum adds the products of the kernel taps in the order of :func:`_windows`, starting from
+    zero, as one ``addcmul_`` per tap over whole tensors adds them, but a row at a time in the
+    cache. Taps that fall on the zero padding are skipped: their products are zeros, and adding a
+    zero to a sum that started at +0 changes no bit. One thread per output row (input row for the
+    gradient), so the thread count changes no bit either. ``fused``: each product is added with a
+    fused multiply-add, as torch's vectorised kernels add it; its baseline kernel
+    (``ATEN_CPU_CAPABILITY=default``) multiplies, then adds.
+    """
+    try:
+        import numba
+    except ImportError:
+        return None
+    compile_ = numba.njit(parallel=True, fastmath={"contract"} if fused else False)
+
+    @numba.njit(inline="always")
+    def columns(first, stride, count, width):
+        """The outputs x whose input column ``first + x * stride`` lies in [0, width)."""
+        low = max(0, (stride - 1 - first) // stride)
+        return low, max(low, min(count, (width - 1 - first) // stride + 1))
+
+    @compile_
+    def forward(inputs, weight, out, stride_h, stride_w, padding_h, padding_w, dilation_h, dilation_w):
+        height, width, channels = inputs.shape[1], inputs.shape[2], inputs.shape[3]
+        out_h, out_w = out.shape[1], out.shape[2]
+        for row in numba.prange(inputs.shape[0] * out_h):
+            image, y = row // out_h, row % out_h
+            target = out[image, y]
+            target[:, :] = 0.0
+            for i in range(weight.shape[0]):
+                source_y = y * stride_h + i * dilation_h - padding_h
+                if source_y < 0 or source_y >= height:
+                    continue
+                source = inputs[image, source_y]
+                for j in range(weight.shape[1]):
+                    taps, first = weight[i, j], j * dilation_w - padding_w
+                    low, high = columns(first, stride_w, out_w, width)
+                    for x in range(low, high):
+                        pixel, total = source[first + x * stride_w], target[x]
+                        for channel in range(channels):
+                            total[channel] += pixel[channel] * taps[channel]
+
+    @compile_
+    def input_gradient(grad, weight, grad_inputs, stride_h, stride_w, padding_h, padding_w, dilation_h, dilation_w):
+        out_h, out_w, channels = grad.shape[1], grad.shape[2], grad.shape[3]
+        height, width = grad_inputs.shape[1], grad_inputs.shape[2]
+        for row in numba.prange(grad.shape[0] * height):
+            image, y = row // height, row % height
+            target = grad_inputs[image, y]
+            target[:, :] = 0.0
+            for i in range(weight.shape[0]):
+                # The output row that tap row i reads this input row from, if any.
+                offset = y + padding_h - i * dilation_h
+                if offset < 0 or offset % stride_h or offset // stride_h >= out_h:
+                    continue
+                source = grad[image, offset // stride_h]
+                for j in range(weight.shape[1]):
+                    taps, first = weight[i, j], j * dilation_w - padding_w
+                    low, high = columns(first, stride_w, out_w, width)
+                    for x in range(low, high):
+                        total, outward = target[first + x * stride_w], source[x]
+                        for channel in range(channels):
+                            total[channel] += outward[channel] * taps[channel]
+
+    return forward, input_gradient
+
+
+def _compiled_sums_for(tensor: torch.Tensor):
+    """:func:`_compiled_sums` for a CPU tensor, rounding as torch's own kernels round at the
+    instruction set torch chose; ``None`` on other devices."""
+    if tensor.device.type != "cpu":
+        return None
+    return _compiled_sums(torch.backends.cpu.get_cpu_capability() != "DEFAULT")
+
+
+def _channels_last_array(tensor: torch.Tensor):
+    """``tensor`` (N, C, H, W) as a NumPy array (N, H, W, C) that shares its memory, after a copy
+    only where the tensor is not channels-last already."""
+    return tensor.detach().contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1).numpy()
+
+
+def _layout(tensor: torch.Tensor) -> torch.memory_format:
+    return torch.channels_last if tensor.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+
+
 class _DepthwiseAsSums(torch.autograd.Function):
     """The sums and their gradients written out: autograd's own gradient of a strided slice
-    allocates and zero-fills a whole input per kernel tap, which cost more than the sums."""
+    allocates and zero-fills a whole input per kernel tap, which cost more than the sums. On the
+    CPU the sums run compiled (:func:`_compiled_sums`, the same bits) in the channels-last layout
+    of the book's ImageNet model, elsewhere as one ``addcmul_`` per kernel tap."""
 
     @staticmethod
     def forward(ctx, inputs, weight, stride, padding, dilation):
-        (ph, pw) = padding
-        padded = F.pad(inputs, (pw, pw, ph, ph)) if ph or pw else inputs
-        windows = _windows(padded.shape, weight.shape[-2:], stride, dilation)
+        ctx.save_for_backward(inputs, weight)
+        ctx.geometry = (inputs.shape, stride, padding, dilation)
+        compiled = _compiled_sums_for(inputs)
+        if compiled:
+            out_h, out_w = _output_size(inputs.shape, weight.shape[-2:], stride, padding, dilation)
+            total = torch.empty((len(inputs), inputs.shape[1], out_h, out_w), dtype=inputs.dtype,
+                                memory_format=torch.channels_last)
+            compiled[0](_channels_last_array(inputs), _taps(weight), total.permute(0, 2, 3, 1).numpy(), *stride,
+                        *padding, *dilation)
+            return total.contiguous(memory_format=_layout(inputs))
+        padded, windows = _padded_windows(inputs, weight, stride, padding, dilation)
         (first_rows, first_columns), *_ = windows.values()
         total = padded.new_zeros(padded[..., first_rows, first_columns].shape)
         for (i, j), (rows, columns) in windows.items():
             total.addcmul_(padded[..., rows, columns], weight[:, 0, i, j].view(1, -1, 1, 1))
-        ctx.save_for_backward(padded, weight)
-        ctx.geometry = (inputs.shape, padding, windows)
         return total
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        padded, weight = ctx.saved_tensors
-        shape, (ph, pw), windows = ctx.geometry
+        inputs, weight = ctx.saved_tensors
+        shape, stride, padding, dilation = ctx.geometry
+        compiled = _compiled_sums_for(grad)
         grad_inputs = grad_weight = None
-        if ctx.needs_input_grad[0]:
-            grad_padded = torch.zeros_like(padded)
-            for (i, j), (rows, columns) in windows.items():
-                grad_padded[..., rows, columns].addcmul_(grad, weight[:, 0, i, j].view(1, -1, 1, 1))
-            grad_inputs = grad_padded[..., ph: ph + shape[-2], pw: pw + shape[-1]]
-        if ctx.needs_input_grad[1]:
-            grad_weight = torch.zeros_like(weight)
-            for (i, j), (rows, columns) in windows.items():
-                grad_weight[:, 0, i, j] = (padded[..., rows, columns] * grad).sum(dim=(0, 2, 3))
+        if ctx.needs_input_grad[0] and compiled:
+            grad_inputs = torch.empty(shape, dtype=grad.dtype, memory_format=torch.channels_last)
+            compiled[1](_channels_last_array(grad), _taps(weight), grad_inputs.permute(0, 2, 3, 1).numpy(), *stride,
+                        *padding, *dilation)
+            grad_inputs = grad_inputs.contiguous(memory_format=_layout(grad))
+        if (ctx.needs_input_grad[0] and not compiled) or ctx.needs_input_grad[1]:
+            padded, windows = _padded_windows(inputs, weight, stride, padding, dilation)
+            if grad_inputs is None and ctx.needs_input_grad[0]:
+                (ph, pw) = padding
+                grad_padded = torch.zeros_like(padded)
+                for (i, j), (rows, columns) in windows.items():
+                    grad_padded[..., rows, columns].addcmul_(grad, weight[:, 0, i, j].view(1, -1, 1, 1))
+                grad_inputs = grad_padded[..., ph: ph + shape[-2], pw: pw + shape[-1]]
+            if ctx.needs_input_grad[1]:
+                grad_weight = torch.zeros_like(weight)
+                for (i, j), (rows, columns) in windows.items():
+                    grad_weight[:, 0, i, j] = (padded[..., rows, columns] * grad).sum(dim=(0, 2, 3))
         return grad_inputs, grad_weight, None, None, None
+
+
+def _padded_windows(inputs, weight, stride, padding, dilation):
+    """The zero-padded input and the slices of it that each kernel tap reads (:func:`_windows`)."""
+    (ph, pw) = padding
+    padded = F.pad(inputs, (pw, pw, ph, ph)) if ph or pw else inputs
+    return padded, _windows(padded.shape, weight.shape[-2:], stride, dilation)
+
+
+def _output_size(shape, kernel, stride, padding, dilation) -> tuple[int, int]:
+    return tuple((shape[-2 + axis] + 2 * padding[axis] - dilation[axis] * (kernel[axis] - 1) - 1) // stride[axis] + 1
+                 for axis in range(2))
+
+
+def _taps(weight: torch.Tensor):
+    """A depthwise weight (C, 1, kh, kw) as a NumPy array (kh, kw, C): the taps of every channel side by side."""
+    return weight.detach()[:, 0].permute(1, 2, 0).contiguous().numpy()
 
 
 def depthwise_conv2d_as_sums(inputs: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
@@ -173,8 +297,8 @@ def depthwise_conv2d_as_sums(inputs: torch.Tensor, weight: torch.Tensor, bias: O
 class Float64DepthwiseAsSums(TorchFunctionMode):
     """Inside this context, every float64 depthwise ``conv2d`` runs as
     :func:`depthwise_conv2d_as_sums`: a float64 class-model step of EfficientNet-Lite0 then takes
-    about four times a float32 one instead of about seven. Other calls, and every call after the context, are
-    left alone."""
+    about twice a float32 one instead of about seven. Other calls, and every call after the context,
+    are left alone."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -263,7 +387,7 @@ def class_model(
             normalised step amplifies the differences in the last bits that CPUs with other vector
             instructions (AVX-512, AVX2, SSE) produce, and after a hundred steps a float32 run ends
             in another image with other scores; in ``torch.float64`` the same differences stay far
-            below the printed digits, at about four times the time (float64 depthwise
+            below the printed digits, at about twice the time (float64 depthwise
             convolutions run as :class:`Float64DepthwiseAsSums`).
         pixels_per_pass: Budget of images x height x width of one forward and backward pass, for
             float32 (a float64 pass takes half as many, at the same memory); the images are
