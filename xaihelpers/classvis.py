@@ -141,10 +141,18 @@ def _compiled_sums(fused: bool):
         low = max(0, (stride - 1 - first) // stride)
         return low, max(low, min(count, (width - 1 - first) // stride + 1))
 
+    @numba.njit(inline="always")
+    def add_tap(target, target_start, target_step, source, source_start, source_step, taps, count):
+        """Adds ``source[source_start + k * source_step] * taps`` to ``target[target_start + k * target_step]``
+        for k < count: one kernel tap's products, channel by channel."""
+        for k in range(count):
+            total, values = target[target_start + k * target_step], source[source_start + k * source_step]
+            for channel in range(taps.shape[0]):
+                total[channel] += values[channel] * taps[channel]
+
     @compile_
     def forward(inputs, weight, out, stride_h, stride_w, padding_h, padding_w, dilation_h, dilation_w):
-        height, width, channels = inputs.shape[1], inputs.shape[2], inputs.shape[3]
-        out_h, out_w = out.shape[1], out.shape[2]
+        height, width, out_h, out_w = inputs.shape[1], inputs.shape[2], out.shape[1], out.shape[2]
         for row in numba.prange(inputs.shape[0] * out_h):
             image, y = row // out_h, row % out_h
             target = out[image, y]
@@ -155,17 +163,13 @@ def _compiled_sums(fused: bool):
                     continue
                 source = inputs[image, source_y]
                 for j in range(weight.shape[1]):
-                    taps, first = weight[i, j], j * dilation_w - padding_w
+                    first = j * dilation_w - padding_w
                     low, high = columns(first, stride_w, out_w, width)
-                    for x in range(low, high):
-                        pixel, total = source[first + x * stride_w], target[x]
-                        for channel in range(channels):
-                            total[channel] += pixel[channel] * taps[channel]
+                    add_tap(target, low, 1, source, first + low * stride_w, stride_w, weight[i, j], high - low)
 
     @compile_
     def input_gradient(grad, weight, grad_inputs, stride_h, stride_w, padding_h, padding_w, dilation_h, dilation_w):
-        out_h, out_w, channels = grad.shape[1], grad.shape[2], grad.shape[3]
-        height, width = grad_inputs.shape[1], grad_inputs.shape[2]
+        out_h, out_w, height, width = grad.shape[1], grad.shape[2], grad_inputs.shape[1], grad_inputs.shape[2]
         for row in numba.prange(grad.shape[0] * height):
             image, y = row // height, row % height
             target = grad_inputs[image, y]
@@ -177,12 +181,9 @@ def _compiled_sums(fused: bool):
                     continue
                 source = grad[image, offset // stride_h]
                 for j in range(weight.shape[1]):
-                    taps, first = weight[i, j], j * dilation_w - padding_w
+                    first = j * dilation_w - padding_w
                     low, high = columns(first, stride_w, out_w, width)
-                    for x in range(low, high):
-                        total, outward = target[first + x * stride_w], source[x]
-                        for channel in range(channels):
-                            total[channel] += outward[channel] * taps[channel]
+                    add_tap(target, first + low * stride_w, stride_w, source, low, 1, weight[i, j], high - low)
 
     return forward, input_gradient
 
