@@ -34,7 +34,9 @@ replaced, in the same process.
   resamples, the gathered mean (what it replaced) against the counts.
 
 Each pair runs alternately (three rounds, the median of each), and each line says whether the two
-results are identical. Ratios are printed, not asserted.
+results are identical. Ratios are printed, not asserted. A last line gives the price of float64
+that chapter 8 states: the same class-model steps in float64 against float32 (other results, by
+design).
 
     python benchmarks/runtime_settings.py    # (make bench)
 """
@@ -197,6 +199,13 @@ def main() -> None:
     for name, baseline, faster in cases:
         before, after, identical = alternately(baseline, faster)
         print(f"{name:58s} {before:9.2f} {after:8.2f} {before / after:6.2f}  {'yes' if identical else 'NO'}")
+
+    def float32_class_models() -> torch.Tensor:
+        return classvis.class_model(model, [55, 76, 130, 951], steps=5, size=112, blur_every=4, jitter=4).images
+
+    single, double, _ = alternately(float32_class_models, class_models)
+    print(f"\nfloat64 class-model steps (5 steps, 4 classes) take {double / single:.1f}x the float32 ones "
+          "(chapter 8: about twice)")
 
 
 if __name__ == "__main__":

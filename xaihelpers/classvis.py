@@ -110,8 +110,7 @@ def _pair(value) -> tuple[int, int]:
 def _windows(padded_shape, kernel, stride, dilation):
     """The ``(rows, columns)`` slices of the padded input that each kernel tap ``(i, j)`` reads."""
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-    out_h = (padded_shape[-2] - dh * (kh - 1) - 1) // sh + 1
-    out_w = (padded_shape[-1] - dw * (kw - 1) - 1) // sw + 1
+    out_h, out_w = _output_size(padded_shape, kernel, stride, (0, 0), dilation)
     return {(i, j): (slice(i * dh, i * dh + sh * (out_h - 1) + 1, sh), slice(j * dw, j * dw + sw * (out_w - 1) + 1, sw))
             for i in range(kh) for j in range(kw)}
 
@@ -266,6 +265,7 @@ def _padded_windows(inputs, weight, stride, padding, dilation):
 
 
 def _output_size(shape, kernel, stride, padding, dilation) -> tuple[int, int]:
+    """Height and width of a convolution's output, as ``F.conv2d`` sizes it."""
     return tuple((shape[-2 + axis] + 2 * padding[axis] - dilation[axis] * (kernel[axis] - 1) - 1) // stride[axis] + 1
                  for axis in range(2))
 
