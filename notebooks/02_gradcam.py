@@ -132,6 +132,7 @@ with GradCAM(model=model, target_layers=target_layers) as cam:
     library_maps = torch.cat([torch.from_numpy(cam(input_tensor=batch[i:i + 1], targets=[ClassifierOutputTarget(int(c))]))
                               for i, c in enumerate(predicted.tolist())])
 model.zero_grad(set_to_none=True)  # pytorch-grad-cam's backward pass fills the weights' .grad
+del cam  # it keeps its last output, and with it the autograd graph of its last pass (about 75 MB)
 book_maps = maps.cpu()
 low, high = book_maps.amin(dim=(1, 2), keepdim=True), book_maps.amax(dim=(1, 2), keepdim=True)
 stretched = (book_maps - low) / (high - low)
@@ -527,6 +528,7 @@ if cached.is_file():
           features.pearson_per_image(resnet_maps, maps).round(decimals=2).tolist())
 else:
     print("ResNet-50 weights are not cached here: run this cell online to compare the maps.")
+del resnet, last_stage  # ResNet-50 holds about 100 MB; the next solutions would start on top of it
 
 # %% [markdown]
 # :::{admonition} Solution to exercise 2

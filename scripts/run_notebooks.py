@@ -12,6 +12,11 @@ Budgets (a reader's machine: a free Binder instance has about 2 GB): every chapt
 most 1.8 GB peak; all chapters together at most 10 minutes on a 2-core machine; ``make test`` at
 most 12 minutes once the environment exists (``make test`` records its own wall time in
 ``.cache/make-test-seconds``; the table shows the last such run).
+
+Before the chapters, a fixed reference workload (forward and backward passes of the ImageNet model
+and of the pollen CNN, what the longest chapters repeat) is timed on this host. Hosts that report the same CPU
+line have run the chapters more than 2x apart, so the table ends with this host's speed against the
+host of the stored times, and ``--store-times`` keeps the reference beside the times.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 #: Peak resident memory of one chapter's kernel: 1.8 GB (decimal), in MiB.
 CHAPTER_PEAK_MIB = 1.8e9 / 2**20
@@ -34,16 +40,84 @@ ALL_CHAPTERS_SECONDS = 600
 #: ``make test`` on a clean clone once the environment exists.
 MAKE_TEST_SECONDS = 720
 MAKE_TEST_RECORD = Path(__file__).resolve().parents[1] / ".cache" / "make-test-seconds"
+#: The reference workload: forward and backward passes of 2 ImageNet images and of 32 pollen images
+#: (the batches the chapters use), ``REFERENCE_PASSES`` per round, the median of the rounds.
+REFERENCE_BATCHES = {"imagenet": 2, "pollen": 32}
+REFERENCE_PASSES, REFERENCE_ROUNDS = 10, 5
 #: The stored chapter times, which the course guide shows (book/_ext/course_times.py reads them).
 CHAPTER_TIMES = Path(__file__).resolve().parents[1] / "xaihelpers" / "measured" / "chapter_times.csv"
 
 
-def store_times(stats: dict[str, dict], path: Path = CHAPTER_TIMES) -> Path:
-    """Write the measured chapters (seconds, peak MiB) and the machine they ran on, atomically."""
+def reference_workload(passes: int = REFERENCE_PASSES, rounds: int = REFERENCE_ROUNDS) -> dict[str, float]:
+    """Milliseconds per forward and backward pass (the gradients of one class score) of the ImageNet
+    model (the chapters' model: ``$XAI_IMAGENET_MODEL`` or EfficientNet-Lite0) and of the pollen
+    CNN, on seeded random images of the chapters' batch sizes and threads; the median of ``rounds``
+    rounds of ``passes`` passes."""
+    import statistics
+
+    import torch
+
+    from xaihelpers import imagenet, pollen, repro, zoo
+
+    repro.seed_everything()
+    generator = torch.Generator().manual_seed(0)
+    classifier = imagenet.load_imagenet_model()
+    models = {"imagenet": (classifier.model, 224), "pollen": (zoo.load("pollen_cnn")[0], pollen.IMAGE_SIZE)}
+    result = {"imagenet_model": classifier.name}
+    for name, (model, size) in models.items():
+        images = torch.rand(REFERENCE_BATCHES[name], 3, size, size, generator=generator)
+
+        def gradient_pass() -> None:
+            batch = images.clone().requires_grad_()
+            model(batch)[:, 0].sum().backward()
+
+        gradient_pass()  # warm-up: the first pass also picks the kernels
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for _ in range(passes):
+                gradient_pass()
+            times.append((time.perf_counter() - start) / passes)
+        result[f"{name}_ms"] = round(1000 * statistics.median(times), 1)
+    return result
+
+
+def host_speed() -> dict[str, float]:
+    """:func:`reference_workload` in a fresh process, as each chapter runs in one."""
+    result = subprocess.run([sys.executable, __file__, "--reference"], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"the reference workload failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def speed_comparison(here: dict[str, float], stored: dict) -> list[str]:
+    """Lines that compare this host's reference workload with the one stored beside the chapter
+    times, so that a time over a budget can be told from a slower host."""
+    lines = [f"reference workload here: {here['imagenet_ms']:.0f} ms per forward and backward pass of "
+             f"{here['imagenet_model']} ({REFERENCE_BATCHES['imagenet']} images), {here['pollen_ms']:.1f} ms per "
+             f"pass of the pollen CNN ({REFERENCE_BATCHES['pollen']} images)"]
+    there = stored.get("reference")
+    if not there:
+        return lines + ["the stored chapter times have no reference workload beside them: no host comparison"]
+    if there.get("imagenet_model") != here["imagenet_model"]:
+        return lines + [f"the stored chapter times ran {there.get('imagenet_model')}, not {here['imagenet_model']}: "
+                        "no host comparison"]
+    ratios = {name: here[f"{name}_ms"] / there[f"{name}_ms"] for name in REFERENCE_BATCHES}
+    lines.append(f"on the host of the stored times ({stored.get('date', 'undated')}): {there['imagenet_ms']:.0f} ms "
+                 f"and {there['pollen_ms']:.1f} ms; this host takes {ratios['imagenet']:.2f}x (ImageNet) and "
+                 f"{ratios['pollen']:.2f}x (pollen) their time")
+    return lines
+
+
+def store_times(stats: dict[str, dict], path: Path = CHAPTER_TIMES, reference: Optional[dict] = None) -> Path:
+    """Write the measured chapters (seconds, peak MiB), the machine they ran on and its
+    :func:`reference_workload` times, atomically."""
     from xaihelpers.repro import machine as this_machine
     from xaihelpers.storage import atomic_write
 
     machine = {"machine": this_machine(), "date": time.strftime("%Y-%m-%d")}
+    if reference:
+        machine["reference"] = reference
     with atomic_write(path.with_suffix(".json")) as temporary:
         temporary.write_text(json.dumps(machine, indent=1) + "\n")
     with atomic_write(path) as temporary, temporary.open("w", newline="") as handle:
@@ -92,13 +166,19 @@ def _execute(path: Path, write: bool) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--write", action="store_true", help="store the executed outputs")
     parser.add_argument("--store-times", action="store_true",
                         help=f"store the measured times in {CHAPTER_TIMES.relative_to(CHAPTER_TIMES.parents[2])} "
                              "(the course guide shows them); only when every chapter ran")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.reference:
+        print(json.dumps(reference_workload()))
+        return 0
+    if not args.notebooks:
+        parser.error("name the chapters to run, e.g. notebooks/*.ipynb")
     if args.child:
         start = time.perf_counter()
         _execute(args.notebooks[0], args.write)
@@ -106,6 +186,7 @@ def main() -> int:
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(json.dumps({"seconds": seconds, "peak_mib": peak_mib}))
         return 0
+    reference = host_speed()
     print(f"{'chapter':40s} {'seconds':>8s} {'peak MiB':>9s}")
     failed = 0
     measured = {}
@@ -129,11 +210,14 @@ def main() -> int:
     print(f"{'budget':46s} {'measured':>28s} {'limit':>20s}  verdict")
     for budget, value, limit, verdict in budget_table(measured):
         print(f"{budget:46s} {value:>28s} {limit:>20s}  {verdict}")
+    stored_machine = CHAPTER_TIMES.with_suffix(".json")
+    stored = json.loads(stored_machine.read_text()) if stored_machine.is_file() else {}
+    print("\n" + "\n".join(speed_comparison(reference, stored)))
     if args.store_times:
         if failed:
             print("not storing the times: a chapter failed")
         else:
-            print(f"chapter times written to {store_times(measured)}")
+            print(f"chapter times written to {store_times(measured, reference=reference)}")
     return 1 if failed else 0
 
 

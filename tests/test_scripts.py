@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -56,9 +57,7 @@ def test_stored_chapter_times_are_what_the_course_guide_reads(tmp_path):
     module = _load("run_notebooks")
     stats = {"01_a": {"seconds": 12.34, "peak_mib": 1500.4}, "02_b": {"seconds": 95.0, "peak_mib": 1600.6}}
     path = module.store_times(stats, tmp_path / "chapter_times.csv")
-    spec = importlib.util.spec_from_file_location("course_times", ROOT / "book" / "_ext" / "course_times.py")
-    guide = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(guide)
+    guide = _load_course_times()
     assert guide.read_times(path) == {"01_a": {"seconds": 12.3, "peak_mib": 1500.0},
                                       "02_b": {"seconds": 95.0, "peak_mib": 1601.0}}
     assert "cores" in (tmp_path / "chapter_times.json").read_text()
@@ -66,18 +65,49 @@ def test_stored_chapter_times_are_what_the_course_guide_reads(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_the_stored_chapter_times_cover_every_chapter():
+def test_the_reference_workload_is_stored_beside_the_times_and_compared_with_this_host(tmp_path):
+    module = _load("run_notebooks")
+    stats = {"01_a": {"seconds": 12.0, "peak_mib": 1500.0}}
+    stored_reference = {"imagenet_model": "efficientnet_lite0", "imagenet_ms": 80.0, "pollen_ms": 12.5}
+    module.store_times(stats, tmp_path / "chapter_times.csv", reference=stored_reference)
+    stored = json.loads((tmp_path / "chapter_times.json").read_text())
+    assert stored["reference"] == stored_reference
+    # This host twice as slow on the ImageNet passes, 1.2 times on the pollen ones: 160/80, 15/12.5.
+    here = {"imagenet_model": "efficientnet_lite0", "imagenet_ms": 160.0, "pollen_ms": 15.0}
+    lines = module.speed_comparison(here, stored)
+    assert "160 ms per forward and backward pass of efficientnet_lite0" in lines[0]
+    assert "2.00x (ImageNet) and 1.20x (pollen)" in lines[1]
+    assert "no host comparison" in module.speed_comparison(here, {})[1]
+    assert "no host comparison" in module.speed_comparison({**here, "imagenet_model": "resnet50"}, stored)[1]
+    guide = _load_course_times()
+    sentence = guide.reference_sentence(stored_reference)
+    assert "efficientnet_lite0 on 2 images took 80 ms" in sentence and "32 images 12.5 ms" in sentence
+    assert guide.reference_sentence(None) == ""
+
+
+def test_the_reference_workload_times_real_gradient_passes_of_both_models():
+    module = _load("run_notebooks")
+    times = module.reference_workload(passes=1, rounds=1)
+    assert times["imagenet_model"] in ("efficientnet_lite0", "resnet50", "resnet50_v1", "resnet50_v2")
+    assert sorted(times) == ["imagenet_model", "imagenet_ms", "pollen_ms"]
+    assert times["imagenet_ms"] > 0 and times["pollen_ms"] > 0
+
+
+def _load_course_times():
     spec = importlib.util.spec_from_file_location("course_times", ROOT / "book" / "_ext" / "course_times.py")
     guide = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(guide)
+    return guide
+
+
+def test_the_stored_chapter_times_cover_every_chapter():
+    guide = _load_course_times()
     chapters = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
     assert sorted(guide.read_times()) == chapters, (
         "xaihelpers/measured/chapter_times.csv lists other chapters than notebooks/: run make bench STORE_TIMES=1")
 
 
 def test_mutation_report_scores_each_module_and_lists_its_survivors(tmp_path):
-    import json
-
     # mutmut's exit codes: 1 killed, 0 survived, 33 no tests, -24 timeout, None not yet checked.
     codes = {"a.x_f__mutmut_1": 1, "a.x_f__mutmut_2": 0, "a.x_f__mutmut_10": 0, "a.x_g__mutmut_1": 33,
              "a.x_g__mutmut_2": -24, "a.x_g__mutmut_3": None}

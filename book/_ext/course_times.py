@@ -84,6 +84,17 @@ def chapters_time_role(name, rawtext, text, lineno, inliner, options=None, conte
     return [nodes.inline(rawtext, format_seconds(seconds), classes=["chapter-time"])], []
 
 
+def reference_sentence(reference: dict | None) -> str:
+    """The stored reference workload in words: machines that report the same CPU differ in speed,
+    and ``make bench`` prints the same workload's time on the reader's machine."""
+    if not reference:
+        return ""
+    return (f" On that machine one forward and backward pass of {reference['imagenet_model']} on 2 images took"
+            f" {reference['imagenet_ms']:.0f} ms and one of the pollen CNN on 32 images"
+            f" {reference['pollen_ms']:.1f} ms;"
+            " make bench times the same passes on yours, to compare.")
+
+
 class ChapterTimes(Directive):
     """A table of every measured chapter and the machine it was measured on."""
 
@@ -114,7 +125,8 @@ class ChapterTimes(Directive):
         caption += nodes.Text("Measured by ")
         caption += nodes.literal(text="make bench STORE_TIMES=1")
         caption += nodes.Text(f" on {machine.get('machine', 'an unnamed machine')} ({machine.get('date', 'date not recorded')}),"
-                              " each chapter executed from a fresh kernel with its exercises and solutions.")
+                              " each chapter executed from a fresh kernel with its exercises and solutions."
+                              + reference_sentence(machine.get("reference")))
         return [table, caption]
 
     @staticmethod
