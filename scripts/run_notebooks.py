@@ -13,10 +13,12 @@ most 1.8 GB peak; all chapters together at most 10 minutes on a 2-core machine; 
 most 12 minutes once the environment exists (``make test`` records its own wall time in
 ``.cache/make-test-seconds``; the table shows the last such run).
 
-Before the chapters, a fixed reference workload (forward and backward passes of the ImageNet model
-and of the pollen CNN, what the longest chapters repeat) is timed on this host. Hosts that report the same CPU
-line have run the chapters more than 2x apart, so the table ends with this host's speed against the
-host of the stored times, and ``--store-times`` keeps the reference beside the times.
+Before and after the chapters, a fixed reference workload (forward and backward passes of the
+ImageNet model and of the pollen CNN, what the longest chapters repeat) is timed on this host. Hosts
+that report the same CPU line have run the chapters more than 2x apart, and one host ran the same
+chapter 1.5x apart within an hour, so the table ends with this host's speed (and whether it changed
+during the run) against the host of the stored times, and ``--store-times`` keeps the reference
+beside the times.
 """
 
 from __future__ import annotations
@@ -90,10 +92,37 @@ def host_speed() -> dict[str, float]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def combine_references(before: dict, after: dict) -> dict:
+    """One reference for a run from the workload timed before and after its chapters: the mean of
+    each time, and the two measurements beside it (``*_range``)."""
+    if before["imagenet_model"] != after["imagenet_model"]:
+        raise ValueError(f"the two reference runs used different models: {before['imagenet_model']}, "
+                         f"{after['imagenet_model']}")
+    combined = {"imagenet_model": before["imagenet_model"]}
+    for name in REFERENCE_BATCHES:
+        key = f"{name}_ms"
+        combined[key] = round((before[key] + after[key]) / 2, 1)
+        combined[f"{key}_range"] = [before[key], after[key]]
+    return combined
+
+
+def drift_line(reference: dict, tolerance: float = 0.15) -> Optional[str]:
+    """A warning when the host's speed changed during the run by more than ``tolerance`` (the
+    chapters' times then mix both speeds), else ``None``."""
+    changes = {name: reference[f"{name}_ms_range"][1] / reference[f"{name}_ms_range"][0] for name in REFERENCE_BATCHES
+               if f"{name}_ms_range" in reference}
+    if not changes or all(abs(change - 1) <= tolerance for change in changes.values()):
+        return None
+    return ("this host's speed changed during the run: after the chapters the reference workload took "
+            + " and ".join(f"{change:.2f}x ({name})" for name, change in changes.items())
+            + " its time before them, so the chapters' times mix both speeds")
+
+
 def speed_comparison(here: dict[str, float], stored: dict) -> list[str]:
     """Lines that compare this host's reference workload with the one stored beside the chapter
     times, so that a time over a budget can be told from a slower host."""
-    lines = [f"reference workload here: {here['imagenet_ms']:.0f} ms per forward and backward pass of "
+    when = " (the mean of before and after the chapters)" if "imagenet_ms_range" in here else ""
+    lines = [f"reference workload here{when}: {here['imagenet_ms']:.0f} ms per forward and backward pass of "
              f"{here['imagenet_model']} ({REFERENCE_BATCHES['imagenet']} images), {here['pollen_ms']:.1f} ms per "
              f"pass of the pollen CNN ({REFERENCE_BATCHES['pollen']} images)"]
     there = stored.get("reference")
@@ -186,7 +215,7 @@ def main() -> int:
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(json.dumps({"seconds": seconds, "peak_mib": peak_mib}))
         return 0
-    reference = host_speed()
+    reference_before = host_speed()
     print(f"{'chapter':40s} {'seconds':>8s} {'peak MiB':>9s}")
     failed = 0
     measured = {}
@@ -212,7 +241,9 @@ def main() -> int:
         print(f"{budget:46s} {value:>28s} {limit:>20s}  {verdict}")
     stored_machine = CHAPTER_TIMES.with_suffix(".json")
     stored = json.loads(stored_machine.read_text()) if stored_machine.is_file() else {}
-    print("\n" + "\n".join(speed_comparison(reference, stored)))
+    reference = combine_references(reference_before, host_speed())
+    drift = drift_line(reference)
+    print("\n" + "\n".join(speed_comparison(reference, stored) + ([drift] if drift else [])))
     if args.store_times:
         if failed:
             print("not storing the times: a chapter failed")

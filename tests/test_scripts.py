@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -83,6 +85,20 @@ def test_the_reference_workload_is_stored_beside_the_times_and_compared_with_thi
     sentence = guide.reference_sentence(stored_reference)
     assert "efficientnet_lite0 on 2 images took 80 ms" in sentence and "32 images 12.5 ms" in sentence
     assert guide.reference_sentence(None) == ""
+
+
+def test_a_run_keeps_the_reference_of_before_and_after_its_chapters_and_says_when_the_host_changed_speed():
+    module = _load("run_notebooks")
+    before = {"imagenet_model": "efficientnet_lite0", "imagenet_ms": 100.0, "pollen_ms": 60.0}
+    steady = module.combine_references(before, {**before, "imagenet_ms": 110.0, "pollen_ms": 54.0})
+    assert steady == {"imagenet_model": "efficientnet_lite0", "imagenet_ms": 105.0, "imagenet_ms_range": [100.0, 110.0],
+                      "pollen_ms": 57.0, "pollen_ms_range": [60.0, 54.0]}
+    assert module.drift_line(steady) is None  # 1.10x and 0.90x: within 15 %
+    slowed = module.combine_references(before, {**before, "imagenet_ms": 140.0})
+    assert "1.40x (imagenet) and 1.00x (pollen)" in module.drift_line(slowed)
+    assert "the mean of before and after" in module.speed_comparison(slowed, {})[0]
+    with pytest.raises(ValueError, match="different models"):
+        module.combine_references(before, {**before, "imagenet_model": "resnet50"})
 
 
 def test_the_reference_workload_times_real_gradient_passes_of_both_models():
