@@ -97,6 +97,8 @@ def test_a_run_keeps_the_reference_of_before_and_after_its_chapters_and_says_whe
     slowed = module.combine_references(before, {**before, "imagenet_ms": 140.0})
     assert "1.40x (imagenet) and 1.00x (pollen)" in module.drift_line(slowed)
     assert "the mean of before and after" in module.speed_comparison(slowed, {})[0]
+    assert "took 120 ms (the mean of 100 ms before the chapters and 140 ms after them)" in (
+        _load_course_times().reference_sentence(slowed))
     with pytest.raises(ValueError, match="different models"):
         module.combine_references(before, {**before, "imagenet_model": "resnet50"})
 

@@ -89,8 +89,12 @@ def reference_sentence(reference: dict | None) -> str:
     and ``make bench`` prints the same workload's time on the reader's machine."""
     if not reference:
         return ""
+    spread = ""
+    if "imagenet_ms_range" in reference:
+        before, after = reference["imagenet_ms_range"]
+        spread = f" (the mean of {before:.0f} ms before the chapters and {after:.0f} ms after them)"
     return (f" On that machine one forward and backward pass of {reference['imagenet_model']} on 2 images took"
-            f" {reference['imagenet_ms']:.0f} ms and one of the pollen CNN on 32 images"
+            f" {reference['imagenet_ms']:.0f} ms{spread} and one of the pollen CNN on 32 images"
             f" {reference['pollen_ms']:.1f} ms;"
             " make bench times the same passes on yours, to compare.")
 
