@@ -384,7 +384,9 @@ def class_model(
         total_variation: Weight of a total-variation penalty (the mean squared difference between
             neighbouring pixels, times the number of values): an alternative to the blur.
         dtype: The floating-point type the optimisation runs in (``None``: the model's own). Another
-            type runs on a converted copy of the model; the caller's model is left as it is. Each
+            type runs on a converted copy of the model, with its batch norms folded into the
+            convolutions (:func:`xaihelpers.inference.batch_norms_folded`); the caller's model is
+            left as it is. Each
             normalised step amplifies the differences in the last bits that CPUs with other vector
             instructions (AVX-512, AVX2, SSE) produce, and after a hundred steps a float32 run ends
             in another image with other scores; in ``torch.float64`` the same differences stay far
@@ -403,7 +405,8 @@ def class_model(
     _check_settings(classes, steps=steps, size=size, step_size=step_size, l2=l2, jitter=jitter, start=start,
                     score=score, total_variation=total_variation, dtype=dtype)
     blur_plan = _blur_plan(blur_every, blur_sigma, len(classes))
-    if dtype is not None and dtype != next(model.parameters()).dtype:
+    converted = dtype is not None and dtype != next(model.parameters()).dtype
+    if converted:
         model = copy.deepcopy(model).to(dtype)
     dtype = next(model.parameters()).dtype
     generator = torch.Generator().manual_seed(seed)
@@ -411,6 +414,11 @@ def class_model(
     target = torch.as_tensor(list(classes), device=device)
     rows = torch.arange(len(target), device=device)
     image = _start_image(start, len(target), size, generator).to(device, dtype)
+    if converted:
+        # The copy is ours: its batch norms fold into the convolutions (1.2x per float64 step,
+        # benchmarks/runtime_settings.py); in float64 that moves nothing near the printed digits.
+        with Float64DepthwiseAsSums() if dtype == torch.float64 else contextlib.nullcontext():
+            model = inference.batch_norms_folded(model, image[:1])
     scores, predicted = [], []
     per_pass = inference.images_per_pass(image.shape, pixels_per_pass * 4 // image.element_size())
     precision = Float64DepthwiseAsSums() if dtype == torch.float64 else contextlib.nullcontext()

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from xaihelpers import checks, repro
+from xaihelpers import checks, inference, repro
 from xaihelpers.attribution import paint_regions
 from xaihelpers.cache import tensor_digest
 from xaihelpers.inference import PIXELS_PER_PASS, images_per_pass
@@ -34,7 +34,8 @@ def lime_predict_fn(model: nn.Module, batch_size: int | None = None, *, pixels_p
     Accepts uint8 images (0..255) and float images in [0, 1], as LIME passes back whatever it was
     given; the model sees float [0, 1] tensors, channels first, in chunks of ``batch_size``
     (default: :func:`xaihelpers.inference.images_per_pass` of the images' size and
-    ``pixels_per_pass``).
+    ``pixels_per_pass``), with its batch norms folded where that applies
+    (:func:`xaihelpers.inference.for_inference`).
 
     Args:
         answers: The model's answers to the batches it has been handed, kept by the caller to share
@@ -61,13 +62,14 @@ def lime_predict_fn(model: nn.Module, batch_size: int | None = None, *, pixels_p
         scale = 255.0 if images.dtype == np.uint8 else 1.0
         tensor = torch.from_numpy(images.astype(np.float32) / scale).permute(0, 3, 1, 2)
         chunk = batch_size or images_per_pass(tensor, pixels_per_pass)
+        runner = inference.for_inference(model, tensor[:1].to(device))  # batch norms folded: the same function
         key = None
         if answers is not None:
             # The digest covers the batch's dtype, shape and values.
-            key = (id(model), str(device), chunk, tensor_digest(torch.from_numpy(np.ascontiguousarray(images))))
+            key = (id(runner), str(device), chunk, tensor_digest(torch.from_numpy(np.ascontiguousarray(images))))
             if key in answers:
                 return answers[key].copy()
-        chunks = [model(tensor[i:i + chunk].to(device)).softmax(dim=1).cpu()
+        chunks = [runner(tensor[i:i + chunk].to(device)).softmax(dim=1).cpu()
                   for i in range(0, len(tensor), chunk)]
         probabilities = torch.cat(chunks).double().numpy()
         if key is not None:
