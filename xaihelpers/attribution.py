@@ -179,7 +179,7 @@ def paint_regions(segments: np.ndarray, labels: Iterable[int], values: Iterable[
 
 
 #: The book's SmoothGrad setting, used by every chapter, the registry and the benchmarks. The
-#: SmoothGrad chapter chose it by faithfulness on pollen test images (deletion and insertion,
+#: SmoothGrad chapter chose it by faithfulness on pollen validation images (deletion and insertion,
 #: with the share of the map on the grain beside them), not by the stability of the map, and
 #: prints whether its choice still equals this.
 SMOOTHGRAD = {"sigma": 0.05, "samples": 50}

@@ -172,15 +172,18 @@ def _state(model: nn.Module) -> tuple:
 
 
 def for_inference(model: nn.Module, example: torch.Tensor) -> nn.Module:
-    """The network to run forward passes of ``model`` with, where no gradient is needed: its
+    """The network to run ``model``'s forward passes with, where no gradient is needed: its
     :func:`batch_norms_folded` copy (1.1x to 1.3x faster per pass for the book's models), made once
     and kept while the model's weights, buffers, modules and modes stay as they are; or ``model``
     itself where folding does not apply: a module in training mode (a batch norm's statistics, a
-    dropout's draws), a hook on a module, no batch norm after a convolution, or a copy whose outputs
-    on ``example`` would differ.
+    dropout's draws), a hook on a module (a method's own hooks, a pass counter), no batch norm after
+    a convolution, or a copy whose outputs on ``example`` would differ.
 
     The copy computes the same function; its outputs differ from the model's in the last bits only
-    (about 1e-7 of the largest logit in float32).
+    (about 1e-7 of the largest logit in float32), as they differ between CPUs with other vector
+    instructions. Not for gradients: where such a difference moves an activation across a ReLU's
+    kink, a pixel's gradient changes by far more: with the copy, a SmoothGrad score of chapter 6
+    changed its second decimal and no longer printed the same on every CPU (the crosscheck).
     """
     norms = [module for module in model.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
     if not norms or any(module.training for module in model.modules()) or _has_hooks(model):
