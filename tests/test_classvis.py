@@ -308,3 +308,29 @@ def test_frozen_gives_every_parameter_its_setting_back_also_after_an_error():
         torch.autograd.grad(Recorder.apply(inputs, layer.weight[0]).sum(), inputs)
     torch.autograd.grad(Recorder.apply(inputs, layer.weight[0]).sum(), inputs)
     assert seen == [(True, False), (True, True)]
+
+
+class _ConvOutputAlsoUsedRaw(nn.Module):
+    """A classifier whose first convolution's output is also used without its batch norm: folding
+    that batch norm would change the network."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv, self.norm = nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(128, 5))
+        with torch.no_grad():
+            self.norm.running_mean.uniform_(-1, 1)
+            self.norm.running_var.uniform_(0.5, 2)
+            self.head[-1].weight.mul_(100)
+
+    def forward(self, images):
+        features = self.conv(images)
+        return self.head(torch.relu(self.norm(features)) + features)
+
+
+def test_a_float64_class_model_of_a_network_the_fold_would_change_climbs_unfolded():
+    model = _ConvOutputAlsoUsedRaw().eval()
+    single = classvis.class_model(model, [0, 3], steps=5, size=16)
+    double = classvis.class_model(model, [0, 3], steps=5, size=16, dtype=torch.float64)
+    assert torch.allclose(double.scores.float(), single.scores, rtol=1e-4, atol=1e-4)
