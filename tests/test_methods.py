@@ -189,3 +189,40 @@ def test_the_pollen_chapters_bind_every_method_with_the_last_block_and_a_trainin
     images, target = torch.rand(2, 3, 32, 32), torch.tensor([0, 1])
     assert torch.equal(explainers["Grad-CAM"](model, images, target),
                        methods.METHODS["Grad-CAM"](model, images, target, layer="features.3"))
+
+
+def test_shared_maps_are_stored_once_and_read_back_only_for_the_same_method_settings_model_images_and_targets(
+        tiny_cnn, tmp_path, monkeypatch):
+    from xaihelpers import chapter
+
+    monkeypatch.setenv("XAI_CACHE_DIR", str(tmp_path))
+    tiny_cnn.eval()
+    smoothgrad = methods.bind("SmoothGrad", samples=2)
+    made = chapter.shared_maps(smoothgrad, tiny_cnn, IMAGES, TARGET)
+    assert torch.equal(made, methods.get("SmoothGrad")(tiny_cnn, IMAGES, TARGET, samples=2))
+    # What a first chapter stores is what a later one reads: a planted value comes back, nothing is run.
+    planted = torch.full_like(made, 7.0)
+    other_images = IMAGES.flip(-1)
+    assert torch.equal(chapter.shared_maps(smoothgrad, tiny_cnn, other_images, TARGET, computed=planted), planted)
+    assert torch.equal(chapter.shared_maps(smoothgrad, tiny_cnn, other_images, TARGET), planted)
+    assert torch.equal(chapter.shared_maps(smoothgrad, tiny_cnn, IMAGES, TARGET, computed=planted), made)
+    # Any other method setting, target, mode or weight is another key: computed anew.
+    other_setting = methods.bind("SmoothGrad", samples=3)
+    assert torch.equal(chapter.shared_maps(other_setting, tiny_cnn, other_images, TARGET),
+                       methods.get("SmoothGrad")(tiny_cnn, other_images, TARGET, samples=3))
+    assert not torch.equal(chapter.shared_maps(smoothgrad, tiny_cnn, other_images, TARGET.flip(0)), planted)
+    tiny_cnn.train()
+    assert not torch.equal(chapter.shared_maps(smoothgrad, tiny_cnn, other_images, TARGET), planted)
+    tiny_cnn.eval()
+    with torch.no_grad():
+        next(tiny_cnn.parameters()).mul_(2)
+    assert torch.equal(chapter.shared_maps(smoothgrad, tiny_cnn, IMAGES, TARGET),
+                       methods.get("SmoothGrad")(tiny_cnn, IMAGES, TARGET, samples=2))
+    assert not torch.equal(chapter.shared_maps(smoothgrad, tiny_cnn, IMAGES, TARGET), made)
+
+
+def test_shared_maps_want_a_bound_method():
+    from xaihelpers import chapter
+
+    with pytest.raises(TypeError, match="methods.bind"):
+        chapter.shared_maps(lambda model, images, target: images.mean(1), torch.nn.Identity(), IMAGES, TARGET)

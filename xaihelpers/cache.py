@@ -1,10 +1,11 @@
 """Results that several chapters share, computed once: a small on-disk memo keyed by content.
 
 Three CIFAR chapters start from the same predictions of the same three networks on the same
-10,000 test images. :func:`memoize_tensor` stores such a result under a key made of the hashes of
-everything it depends on (checkpoint bytes, image bytes, torch version, settings), so a changed
-checkpoint or data set can never be served a stale result, and the second chapter reads in
-milliseconds what the first computed.
+10,000 test images, and chapters 10 and 15 explain the same 16 pollen images with the same methods
+(:func:`xaihelpers.chapter.shared_maps`). :func:`memoize_tensor` stores such a result under a key
+made of the hashes of everything it depends on (checkpoint bytes, image bytes, torch version,
+settings), so a changed checkpoint or data set can never be served a stale result, and the
+second chapter reads in milliseconds what the first computed.
 
 The folder is ``$XAI_CACHE_DIR`` when set, else the per-user cache folder of the platform
 (``platformdirs``: ``~/.cache/xaihelpers`` on Linux). Deleting it only costs time. Where it cannot

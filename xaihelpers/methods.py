@@ -269,7 +269,11 @@ def get(name: str) -> Method:
 
 
 def bind(name: str, **settings) -> Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``explain(model, images, target)`` for method ``name`` with ``settings`` fixed (checked now)."""
+    """``explain(model, images, target)`` for method ``name`` with ``settings`` fixed (checked now).
+
+    The function carries ``method`` (the name) and ``settings`` (every setting, defaults included),
+    which is what :func:`xaihelpers.chapter.shared_maps` keys its stored maps by.
+    """
     method = get(name)
     chosen = method.settings(**settings)
 
@@ -277,6 +281,7 @@ def bind(name: str, **settings) -> Callable[[nn.Module, torch.Tensor, torch.Tens
         return method.function(model, images, target, **chosen)
 
     explain.__name__ = explain.__qualname__ = name
+    explain.method, explain.settings = name, dict(chosen)
     return explain
 
 
