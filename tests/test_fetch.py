@@ -385,3 +385,18 @@ def test_files_are_assembled_in_a_hidden_staging_folder_inside_the_data_root(mir
         server.server_close()
     assert seen == [[".xai-fetch-pollen"]]
     assert (root / paths[0]).is_file() and not list(root.glob(".xai-fetch-*"))
+
+
+def test_a_file_the_mirror_lacks_is_reported_as_pooch_retries_it(mirror_root, serve, tmp_path):
+    import requests
+
+    address = serve(mirror_root)
+    # The mirror's own bytes, also for a name with a space and brackets, ...
+    path = "pollen/senegalia/senegalia (1).jpg"
+    target = tmp_path / "fetched.jpg"
+    fetch._mirror_download(f"{address}/{path}", str(target))
+    assert target.read_bytes() == (mirror_root / path).read_bytes()
+    # ... and a missing file is requests' ConnectionError (the error pooch retries), saying what to check.
+    with pytest.raises(requests.exceptions.ConnectionError, match="could not be fetched .*XAI_DATA_MIRROR"):
+        fetch._mirror_download(f"{address}/pollen/no such grain.jpg", str(tmp_path / "missing.jpg"))
+    assert not (tmp_path / "missing.jpg").exists()

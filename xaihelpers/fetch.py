@@ -245,6 +245,39 @@ def remove_stale_staging(root: Path, name: str) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
+def _mirror_download(url: str, output_file, pooch_object=None, check_only: bool = False):
+    """pooch's downloader for a classroom mirror: one plain HTTP GET per file.
+
+    A CIFAR split is 10,000 files of a few kilobytes; with pooch's default downloader (requests)
+    the client's own work per file took longer than serving it (21 s against 13 s for CIFAR-10's
+    test images from a mirror on the same machine). A failed request is raised as requests'
+    ``ConnectionError``, the error pooch retries.
+    """
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    import requests.exceptions
+
+    # File names may hold spaces and brackets ("senegalia (1).jpg"): percent-encode the path.
+    parts = urllib.parse.urlsplit(url)
+    url = urllib.parse.urlunsplit(parts._replace(path=urllib.parse.quote(parts.path, safe="/%")))
+    try:
+        with urllib.request.urlopen(url, timeout=120) as response:
+            if check_only:
+                return True
+            body = response.read()
+    except (urllib.error.URLError, OSError) as error:
+        raise requests.exceptions.ConnectionError(
+            f"{url} could not be fetched ({error}); nothing was moved into place. Check the mirror's "
+            f"address (${MIRROR_ENV}) and that it serves the data root's files.") from error
+    if hasattr(output_file, "write"):
+        output_file.write(body)
+    else:
+        Path(output_file).write_bytes(body)
+    return None
+
+
 def _from_mirror(mirror: str, wanted: dict[str, str], staging: Path, progress: bool, workers: int = 8) -> None:
     """Each file from the mirror, several at a time (a data set is thousands of small files)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -256,7 +289,7 @@ def _from_mirror(mirror: str, wanted: dict[str, str], staging: Path, progress: b
 
     def one(path: str) -> None:
         try:
-            fetcher.fetch(path)
+            fetcher.fetch(path, downloader=_mirror_download)
         except ValueError as error:  # pooch's hash mismatch
             raise ChecksumError(f"{mirror}/{path} is not the file the manifest names ({error}). "
                                 "Nothing was moved into place; check the mirror.") from None
