@@ -311,7 +311,7 @@ claims.number("0.11", absolute_vs_chosen.high)
 stable_images, stable_targets = pollen_images[:10], target[:10]
 # One run of 50 noisy copies per seed and sigma gives the grid's N and the N = 10 of exercise 3; the
 # chosen sigma and the paper's smaller one run on to the N = 100 that the exercise reads (100 at
-# every sigma would cost the chapter another 3,000 passes for two numbers nobody reads).
+# the other three would cost the chapter another 3,000 passes for numbers no sentence reads).
 longer_runs = (0.05, 0.1)
 stability = {}
 for sigma in sigmas:
