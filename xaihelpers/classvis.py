@@ -386,12 +386,11 @@ def class_model(
         dtype: The floating-point type the optimisation runs in (``None``: the model's own). Another
             type runs on a converted copy of the model, with its batch norms folded into the
             convolutions (:func:`xaihelpers.inference.batch_norms_folded`); the caller's model is
-            left as it is. Each
-            normalised step amplifies the differences in the last bits that CPUs with other vector
-            instructions (AVX-512, AVX2, SSE) produce, and after a hundred steps a float32 run ends
-            in another image with other scores; in ``torch.float64`` the same differences stay far
-            below the printed digits, at about twice the time (float64 depthwise
-            convolutions run as :class:`Float64DepthwiseAsSums`).
+            left as it is. Each normalised step amplifies the differences in the last bits that
+            CPUs with other vector instructions (AVX-512, AVX2, SSE) produce, and after a hundred
+            steps a float32 run ends in another image with other scores; in ``torch.float64`` the
+            same differences stay far below the printed digits, at about twice the time (float64
+            depthwise convolutions run as :class:`Float64DepthwiseAsSums`).
         pixels_per_pass: Budget of images x height x width of one forward and backward pass, for
             float32 (a float64 pass takes half as many, at the same memory); the images are
             optimised independently, so the split changes nothing but the peak memory.

@@ -131,9 +131,9 @@ def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tenso
 
     Cost: at most 2 * steps forward passes per image, no backward pass (2 fewer per image with
     ``answers`` that hold the ends), of the model with its batch norms folded where that applies
-    (:func:`xaihelpers.inference.for_inference`). The untouched image and the full reference each appear twice
-    (deletion starts where insertion ends, and the other way round); each is passed through the
-    model once and its probabilities are used for both curves.
+    (:func:`xaihelpers.inference.for_inference`). The untouched image and the full reference each
+    appear twice (deletion starts where insertion ends, and the other way round); each is passed
+    through the model once and its probabilities are used for both curves.
     """
     checks.images(images)
     checks.maps(maps, shape=(images.shape[0], *images.shape[-2:]))
